@@ -1,0 +1,112 @@
+// swift-tools-version:6.2
+//
+// LocalGPT for Swift: a local AI assistant built as a plugin-host runtime.
+// docs/ARCHITECTURE.md describes the modules; docs/PLUGIN-ABI.md the plugin contract.
+
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let cSettings: [CSetting] = [
+    .define("_GNU_SOURCE"),
+    .unsafeFlags(["-Wall", "-Wextra"]),
+]
+
+let package = Package(
+    name: "localgpt",
+    products: [
+        .executable(name: "localgpt", targets: ["localgpt"]),
+        .library(name: "LocalGPTCore", targets: ["LocalGPTCore"]),
+        // Runtime plugins: one dynamic library each, loaded by the host through dlopen.
+        .library(name: "LocalGPTPluginText", type: .dynamic, targets: ["LocalGPTPluginText"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        // The plugin ABI: a header-only C target, the public contract (docs/PLUGIN-ABI.md).
+        .target(name: "CLocalGPTPlugin"),
+        // libcurl behind non-variadic shims: the host's HTTP service.
+        .target(
+            name: "CLocalGPTHTTP",
+            cSettings: cSettings,
+            linkerSettings: [.linkedLibrary("curl")]
+        ),
+        // fork/exec of plugin-requested processes (async-signal-safe work only after fork).
+        .target(name: "CLocalGPTSandbox", cSettings: cSettings),
+        // The host: config, paths, manifests, the plugin loader and registry, permissions, services.
+        .target(
+            name: "LocalGPTCore",
+            dependencies: [
+                "CLocalGPTPlugin",
+                "CLocalGPTHTTP",
+                "CLocalGPTSandbox",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The command line: thin, maps flags onto LocalGPTCore.
+        .executableTarget(
+            name: "localgpt",
+            dependencies: [
+                "LocalGPTCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Bundled runtime plugins (Plugins/<Name>). The C plugin (Plugins/SysInfo) is built by the
+        // C compiler from the header alone (see the Makefile), not by SwiftPM.
+        .target(
+            name: "LocalGPTPluginText",
+            dependencies: ["CLocalGPTPlugin"],
+            path: "Plugins/Text",
+            swiftSettings: swiftSettings
+        ),
+
+        // Test support shared by the test targets: a loopback HTTP server, temporary homes, fixtures.
+        .target(
+            name: "LocalGPTTesting",
+            dependencies: ["LocalGPTCore"],
+            path: "Tests/LocalGPTTesting",
+            swiftSettings: swiftSettings
+        ),
+
+        .testTarget(
+            name: "LocalGPTCoreTests",
+            dependencies: [
+                "LocalGPTCore",
+                "LocalGPTTesting",
+                .product(name: "InMemoryLogging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Loads the .so files the build produced; must not depend on plugin targets.
+        .testTarget(
+            name: "PluginABITests",
+            dependencies: [
+                "LocalGPTCore",
+                "LocalGPTTesting",
+                "CLocalGPTPlugin",
+                .product(name: "InMemoryLogging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Runs the built `localgpt` binary end to end.
+        .testTarget(
+            name: "LocalGPTCLITests",
+            dependencies: ["LocalGPTCore", "LocalGPTTesting"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,71 @@
+//===----------------------------------------------------------------------===//
+// LocalGPT for Swift. Apache-2.0.
+//===----------------------------------------------------------------------===//
+
+import Foundation
+
+/// Where LocalGPT keeps its files. Everything lives under one home folder, `~/.localgpt/` by
+/// default (the seeds' layout); `LOCALGPT_HOME` moves all of it (tests use that).
+public struct LocalGPTPaths: Sendable, Equatable {
+    /// The home folder (`~/.localgpt`).
+    public var home: String
+
+    public init(home: String) {
+        self.home = home
+    }
+
+    /// Resolves the home from `LOCALGPT_HOME`, else `$HOME/.localgpt`.
+    public static func fromEnvironment(_ environment: [String: String] = ProcessEnvironment.current)
+        -> LocalGPTPaths
+    {
+        if let explicit = environment["LOCALGPT_HOME"], !explicit.isEmpty {
+            return LocalGPTPaths(home: absolutePath(explicit))
+        }
+        let userHome = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        return LocalGPTPaths(home: userHome + "/.localgpt")
+    }
+
+    public var configFile: String { home + "/config.toml" }
+    public var workspace: String { home + "/workspace" }
+    public var pluginsDirectory: String { home + "/plugins" }
+    public var grantsFile: String { home + "/grants.json" }
+    public var logsDirectory: String { home + "/logs" }
+    public var agentLog: String { logsDirectory + "/agent.log" }
+    public var deviceKey: String { home + "/.device_key" }
+    public var auditLog: String { home + "/.security_audit.jsonl" }
+
+    /// Every path a user may want to know, in display order.
+    public var all: [(name: String, path: String)] {
+        [
+            ("home", home), ("config", configFile), ("workspace", workspace), ("plugins", pluginsDirectory),
+            ("grants", grantsFile), ("logs", logsDirectory), ("device key", deviceKey), ("audit log", auditLog),
+        ]
+    }
+
+    /// Creates the home, workspace, plugins and logs folders (mode 0700) when missing.
+    ///
+    /// - Throws: ``ConfigurationError`` when a folder cannot be created.
+    public func createDirectories() throws {
+        for dir in [home, workspace, pluginsDirectory, logsDirectory] {
+            try FileSystem.createDirectory(dir, mode: 0o700)
+        }
+    }
+
+    /// `path` made absolute against the current directory, with `~` expanded.
+    public static func absolutePath(_ path: String, relativeTo base: String? = nil) -> String {
+        var p = path
+        if p == "~" || p.hasPrefix("~/") {
+            p = NSHomeDirectory() + p.dropFirst()
+        }
+        if !p.hasPrefix("/") {
+            let b = base ?? FileManager.default.currentDirectoryPath
+            p = b + "/" + p
+        }
+        return URL(fileURLWithPath: p).standardizedFileURL.path
+    }
+}
+
+/// The process environment, for default arguments.
+public enum ProcessEnvironment {
+    public static var current: [String: String] { ProcessInfo.processInfo.environment }
+}

@@ -1,0 +1,335 @@
+//===----------------------------------------------------------------------===//
+// LocalGPT for Swift. Apache-2.0.
+//===----------------------------------------------------------------------===//
+
+import CLocalGPTPlugin
+import Foundation
+import Logging
+
+/// The host services behind `lgpt_host_v1`. Every one checks the calling plugin's granted
+/// permissions first; a refusal returns `LGPT_ERR_PERMISSION_DENIED`, writes an error document
+/// and is logged. Secrets, arguments, stdin and bodies are never logged.
+extension PluginHost {
+    /// The PATH commands run with (the host's own PATH is not inherited).
+    public static let execSearchPath = "/usr/local/bin:/usr/bin:/bin"
+    /// Longest timeout a plugin may ask for.
+    public static let maxExecTimeoutMilliseconds: Int64 = 600_000
+
+    enum MemoryOperation: String { case search, append }
+
+    func pluginLog(_ plugin: LoadedPlugin, level: Int32, message: String) {
+        let lvl: Logger.Level
+        switch level {
+        case LGPT_LOG_DEBUG: lvl = .debug
+        case LGPT_LOG_INFO: lvl = .info
+        case LGPT_LOG_WARN: lvl = .warning
+        default: lvl = .error
+        }
+        logger.log(level: lvl, "\(message)", metadata: ["plugin.id": "\(plugin.id)"])
+    }
+
+    /// Records a refused service call and tells the plugin why.
+    func deny(
+        _ plugin: LoadedPlugin,
+        service: String,
+        what: String,
+        hint: String,
+        out: UnsafePointer<lgpt_sink>?
+    ) -> lgpt_status {
+        logger.warning(
+            "DENIED \(service) \(what)",
+            metadata: ["plugin.id": "\(plugin.id)", "service": "\(service)", "requested": "\(what)"]
+        )
+        if let out {
+            write(
+                errorDocument(
+                    code: "permission_denied",
+                    message: "\(service) \(what) is not granted to \(plugin.id): \(hint)"
+                ),
+                to: out
+            )
+        }
+        return LGPT_ERR_PERMISSION_DENIED
+    }
+
+    func invalid(_ message: String, out: UnsafePointer<lgpt_sink>?) -> lgpt_status {
+        if let out { write(errorDocument(code: "invalid_argument", message: message), to: out) }
+        return LGPT_ERR_INVALID_ARGUMENT
+    }
+
+    // MARK: exec
+
+    func serviceExec(
+        _ plugin: LoadedPlugin,
+        call: lgpt_call,
+        request text: String,
+        out: UnsafePointer<lgpt_sink>
+    ) -> lgpt_status {
+        guard let req = try? JSONValue(parsing: text), case .object = req else {
+            return invalid("exec: the request must be a JSON object", out: out)
+        }
+        var argv: [String]
+        let command: String
+        if let shell = req["shell"] {
+            guard let script = shell.stringValue else { return invalid("exec: \"shell\" must be a string", out: out) }
+            argv = ["bash", "-c", script]
+            command = "bash"
+        } else {
+            guard let list = req["argv"]?.arrayValue, !list.isEmpty else {
+                return invalid("exec: give \"argv\" (a non-empty array of strings) or \"shell\"", out: out)
+            }
+            argv = []
+            for a in list {
+                guard let s = a.stringValue, !s.contains("\0") else {
+                    return invalid("exec: argv must hold strings without NUL bytes", out: out)
+                }
+                argv.append(s)
+            }
+            command = argv[0]
+        }
+        guard !command.contains("/") else {
+            return invalid("exec: argv[0] must be a command name, not a path (\(command))", out: out)
+        }
+        guard plugin.granted.allowsExec(command) else {
+            return deny(
+                plugin,
+                service: "exec",
+                what: command,
+                hint: "declare it in permissions.exec.commands and have the user grant it",
+                out: out
+            )
+        }
+        guard let executable = ProcessRunner.resolveExecutable(command, searchPath: Self.execSearchPath) else {
+            write(errorDocument(code: "not_found", message: "exec: command \"\(command)\" is not installed"), to: out)
+            return LGPT_ERR_NOT_FOUND
+        }
+
+        var timeoutMs: Int64 = 30_000
+        if let t = req["timeout_ms"] {
+            guard let v = t.intValue, v > 0 else { return invalid("exec: timeout_ms must be a positive integer", out: out) }
+            timeoutMs = min(v, Self.maxExecTimeoutMilliseconds)
+        }
+        let workspace = paths.workspace
+        try? FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true)
+        var cwd = workspace
+        if let c = req["cwd"] {
+            guard let s = c.stringValue else { return invalid("exec: cwd must be a string", out: out) }
+            cwd = LocalGPTPaths.absolutePath(s, relativeTo: workspace)
+        }
+        var environment: [String: String] = [
+            "PATH": Self.execSearchPath, "HOME": workspace, "LANG": "C.UTF-8", "TERM": "dumb",
+        ]
+        if let env = req["env"] {
+            guard let o = env.objectValue else { return invalid("exec: env must be an object of strings", out: out) }
+            for (k, v) in o {
+                guard let s = v.stringValue, Self.isSafeEnvironmentName(k) else {
+                    return invalid("exec: env \"\(k)\" is not allowed (names are [A-Z_][A-Z0-9_]*, not PATH, HOME or LD_*)", out: out)
+                }
+                environment[k] = s
+            }
+        }
+        let stdin = Array((req["stdin"]?.stringValue ?? "").utf8)
+        let request = ProcessRequest(
+            executable: executable,
+            arguments: argv,
+            environment: environment,
+            workingDirectory: cwd,
+            standardInput: stdin,
+            timeout: .milliseconds(timeoutMs)
+        )
+        let result: ProcessResult
+        do {
+            result = try ProcessRunner.run(request) { [self] in isCancelled(callID: call.call_id) }
+        } catch {
+            let status: lgpt_status = error.code == .executableNotFound ? LGPT_ERR_NOT_FOUND : LGPT_ERR_IO
+            write(errorDocument(code: statusCode(status), message: "exec \(command): \(error.message)"), to: out)
+            return status
+        }
+        let durationMs = Self.milliseconds(result.duration)
+        logger.info(
+            "exec",
+            metadata: [
+                "plugin.id": "\(plugin.id)", "exec.command": "\(command)",
+                "exec.exit": "\(result.exitCode.map(String.init) ?? "signal \(result.signal ?? 0)")",
+                "exec.duration_ms": "\(durationMs)",
+            ]
+        )
+        if result.cancelled {
+            write(errorDocument(code: "cancelled", message: "exec \(command) was cancelled"), to: out)
+            return LGPT_ERR_CANCELLED
+        }
+        let reply: JSONValue = .object([
+            "exit_code": result.exitCode.map { .int(Int64($0)) } ?? .null,
+            "signal": .int(Int64(result.signal ?? 0)),
+            "stdout": .string(String(decoding: result.standardOutput, as: UTF8.self)),
+            "stderr": .string(String(decoding: result.standardError, as: UTF8.self)),
+            "stdout_truncated": .bool(result.isStandardOutputTruncated),
+            "stderr_truncated": .bool(result.isStandardErrorTruncated),
+            "stdout_bytes": .int(Int64(result.standardOutputBytes)),
+            "stderr_bytes": .int(Int64(result.standardErrorBytes)),
+            "timed_out": .bool(result.timedOut),
+            "duration_ms": .int(durationMs),
+        ])
+        return write(reply.encoded(), to: out)
+    }
+
+    static func isSafeEnvironmentName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, first == "_" || ("A"..."Z").contains(first) else { return false }
+        guard name.unicodeScalars.allSatisfy({ $0 == "_" || ("A"..."Z").contains($0) || ("0"..."9").contains($0) })
+        else { return false }
+        return !["PATH", "HOME"].contains(name) && !name.hasPrefix("LD_")
+    }
+
+    static func milliseconds(_ d: Duration) -> Int64 {
+        let (s, atto) = d.components
+        return s * 1000 + atto / 1_000_000_000_000_000
+    }
+
+    // MARK: http
+
+    func serviceHTTP(
+        _ plugin: LoadedPlugin,
+        call: lgpt_call,
+        request text: String,
+        head: UnsafePointer<lgpt_sink>,
+        body: UnsafePointer<lgpt_sink>
+    ) -> lgpt_status {
+        guard let req = try? JSONValue(parsing: text), case .object = req else {
+            return invalid("http: the request must be a JSON object", out: head)
+        }
+        guard let url = req["url"]?.stringValue else { return invalid("http: \"url\" is required", out: head) }
+        guard let target = Self.hostAndPort(url) else {
+            return invalid("http: \"\(url.prefix(200))\" is not an http or https URL", out: head)
+        }
+        guard plugin.granted.allowsHTTP(host: target.host, port: target.port) else {
+            return deny(
+                plugin,
+                service: "http",
+                what: "\(target.host):\(target.port)",
+                hint: "declare the host in permissions.net.hosts and have the user grant it",
+                out: head
+            )
+        }
+        var headers: [(name: String, value: String)] = []
+        if let h = req["headers"] {
+            guard let o = h.objectValue else { return invalid("http: headers must be an object of strings", out: head) }
+            for (k, v) in o.sorted(by: { $0.key < $1.key }) {
+                guard let s = v.stringValue, !k.contains(where: { $0 == "\r" || $0 == "\n" || $0 == ":" }),
+                    !s.contains(where: { $0 == "\r" || $0 == "\n" })
+                else { return invalid("http: header \"\(k)\" is malformed", out: head) }
+                headers.append((name: k, value: s))
+            }
+        }
+        var request = HTTPRequest(
+            method: req["method"]?.stringValue?.uppercased() ?? "GET",
+            url: url,
+            headers: headers,
+            body: Array((req["body"]?.stringValue ?? "").utf8)
+        )
+        if let t = req["timeout_ms"]?.intValue, t > 0 { request.timeoutMilliseconds = Int(min(t, 600_000)) }
+
+        var deniedRedirect: String? = nil
+        var sinkStatus = LGPT_OK
+        let client = HTTPClient()
+        do {
+            _ = try client.perform(
+                request,
+                allowRedirect: { next in
+                    guard let t = Self.hostAndPort(next), plugin.granted.allowsHTTP(host: t.host, port: t.port) else {
+                        deniedRedirect = next
+                        return false
+                    }
+                    return true
+                },
+                isCancelled: { [self] in isCancelled(callID: call.call_id) },
+                onHead: { h in
+                    var hs: [String: JSONValue] = [:]
+                    for (k, v) in h.headers { hs[k] = .string(v) }
+                    let doc: JSONValue = .object(["status": .int(Int64(h.status)), "headers": .object(hs)])
+                    sinkStatus = write(doc.encoded(), to: head)
+                    return sinkStatus == LGPT_OK
+                },
+                onBody: { chunk in
+                    sinkStatus = body.pointee.write(
+                        body.pointee.ctx,
+                        chunk.baseAddress?.assumingMemoryBound(to: CChar.self),
+                        chunk.count
+                    )
+                    return sinkStatus == LGPT_OK
+                }
+            )
+        } catch {
+            if let deniedRedirect, let t = Self.hostAndPort(deniedRedirect) {
+                return deny(
+                    plugin,
+                    service: "http",
+                    what: "redirect to \(t.host):\(t.port)",
+                    hint: "declare the host in permissions.net.hosts",
+                    out: head
+                )
+            }
+            if sinkStatus != LGPT_OK { return sinkStatus }
+            let status: lgpt_status
+            switch error.code {
+            case .timeout: status = LGPT_ERR_TIMEOUT
+            case .cancelled: status = LGPT_ERR_CANCELLED
+            case .invalidURL, .unsupportedScheme: status = LGPT_ERR_INVALID_ARGUMENT
+            default: status = LGPT_ERR_IO
+            }
+            logger.info("http failed", metadata: ["plugin.id": "\(plugin.id)", "http.host": "\(target.host)"])
+            write(errorDocument(code: statusCode(status), message: "http: \(error.message)"), to: head)
+            return status
+        }
+        return LGPT_OK
+    }
+
+    /// Host and port of an http(s) URL (default ports 80 and 443).
+    static func hostAndPort(_ url: String) -> (host: String, port: Int)? {
+        guard let u = URLComponents(string: url), let scheme = u.scheme?.lowercased(),
+            scheme == "http" || scheme == "https", let host = u.host, !host.isEmpty
+        else { return nil }
+        return (host.lowercased(), u.port ?? (scheme == "https" ? 443 : 80))
+    }
+
+    // MARK: memory
+
+    func serviceMemory(_ plugin: LoadedPlugin, operation: MemoryOperation, out: UnsafePointer<lgpt_sink>) -> lgpt_status {
+        let allowed = operation == .search ? plugin.granted.memorySearch : plugin.granted.memoryAppend
+        guard allowed else {
+            return deny(
+                plugin,
+                service: "memory_\(operation.rawValue)",
+                what: "",
+                hint: "declare permissions.memory.\(operation.rawValue) = true",
+                out: out
+            )
+        }
+        write(
+            errorDocument(code: "unsupported", message: "memory_\(operation.rawValue) is not available in this host yet"),
+            to: out
+        )
+        return LGPT_ERR_UNSUPPORTED
+    }
+
+    // MARK: config and secrets
+
+    func serviceConfigGet(_ plugin: LoadedPlugin, key: String, out: UnsafePointer<lgpt_sink>) -> lgpt_status {
+        guard plugin.granted.allowsConfig(key) else {
+            return deny(plugin, service: "config_get", what: key, hint: "declare it in permissions.config", out: out)
+        }
+        if key == "secrets" || key.hasPrefix("secrets.") {
+            return deny(plugin, service: "config_get", what: key, hint: "secrets are read with secret_get", out: out)
+        }
+        guard let value = configuration.value(at: key) else { return LGPT_ERR_NOT_FOUND }
+        return write(value.encoded(), to: out)
+    }
+
+    func serviceSecretGet(_ plugin: LoadedPlugin, name: String, out: UnsafePointer<lgpt_sink>) -> lgpt_status {
+        guard plugin.granted.allowsSecret(name) else {
+            return deny(plugin, service: "secret_get", what: name, hint: "declare it in permissions.secrets", out: out)
+        }
+        guard let value = configuration.secret(named: name) else { return LGPT_ERR_NOT_FOUND }
+        logger.debug("secret read", metadata: ["plugin.id": "\(plugin.id)", "secret.name": "\(name)"])
+        return write(value, to: out)
+    }
+}

@@ -1,0 +1,67 @@
+//===----------------------------------------------------------------------===//
+// LocalGPT for Swift. Apache-2.0.
+//===----------------------------------------------------------------------===//
+
+import ArgumentParser
+import Foundation
+import LocalGPTCore
+import Logging
+
+/// What a command needs: paths, configuration, a logger, and (on demand) the plugin host.
+struct CLIContext {
+    let paths: LocalGPTPaths
+    let configuration: Configuration
+    let logger: Logger
+
+    static func make(_ options: GlobalOptions) throws -> CLIContext {
+        let paths = LocalGPTPaths.fromEnvironment()
+        let configuration: Configuration
+        do {
+            configuration = try Configuration.load(paths: paths)
+        } catch {
+            throw CLIError(error.description)
+        }
+        let logger = bootstrapLogging(paths: paths, configuration: configuration, verbose: options.verbose)
+        return CLIContext(paths: paths, configuration: configuration, logger: logger)
+    }
+
+    private static func bootstrapLogging(paths: LocalGPTPaths, configuration: Configuration, verbose: Bool) -> Logger {
+        let fileLevel = Logger.Level(name: configuration.logLevel) ?? .info
+        let file = LogFile(path: paths.agentLog, level: verbose ? .debug : fileLevel)
+        let stderrLevel: Logger.Level = verbose ? .debug : .warning
+        LoggingSystem.bootstrap { label in
+            LocalGPTLogHandler(label: label, stderrLevel: stderrLevel, fileLevel: file?.level ?? fileLevel, file: file)
+        }
+        return Logger(label: "localgpt")
+    }
+
+    /// A host with every discovered plugin loaded (failures recorded, never fatal).
+    func makeHost() throws -> PluginHost {
+        let grants: [String: PluginGrant]
+        do {
+            grants = try PluginGrantStore(path: paths.grantsFile).load()
+        } catch {
+            throw CLIError(error.description)
+        }
+        let host = PluginHost(paths: paths, configuration: configuration, grants: grants, logger: logger)
+        host.loadAll(
+            PluginDiscovery.candidates(
+                paths: paths,
+                configuration: configuration,
+                bundledDirectory: PluginDiscovery.defaultBundledDirectory()
+            )
+        )
+        return host
+    }
+}
+
+/// A failure reported to the user as `Error: <message>` with exit status 1.
+struct CLIError: Error, CustomStringConvertible {
+    var description: String
+    init(_ message: String) { description = message }
+}
+
+/// Prints to standard error.
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}

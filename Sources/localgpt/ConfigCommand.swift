@@ -1,0 +1,117 @@
+//===----------------------------------------------------------------------===//
+// LocalGPT for Swift. Apache-2.0.
+//===----------------------------------------------------------------------===//
+
+import ArgumentParser
+import Foundation
+import LocalGPTCore
+
+struct ConfigCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "config",
+        abstract: "Read and change config.toml.",
+        subcommands: [Init.self, Show.self, Path.self, Get.self, Set.self]
+    )
+
+    struct Init: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Write the commented default config.toml.")
+        @Flag(name: .shortAndLong, help: "Replace an existing config.toml.") var force = false
+
+        func run() throws {
+            let paths = LocalGPTPaths.fromEnvironment()
+            if FileManager.default.fileExists(atPath: paths.configFile) && !force {
+                throw CLIError("\(paths.configFile) already exists (use --force to replace it)")
+            }
+            if force { try? FileManager.default.removeItem(atPath: paths.configFile) }
+            do {
+                _ = try Configuration.load(paths: paths)
+            } catch {
+                throw CLIError(error.description)
+            }
+            print("Created \(paths.configFile)")
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the configuration (secrets redacted).")
+        @Option(name: .shortAndLong, help: "toml (the file as written) or json (values, ${VAR} expanded).")
+        var format = "json"
+
+        func run() throws {
+            let paths = LocalGPTPaths.fromEnvironment()
+            let config: Configuration
+            do {
+                config = try Configuration.load(paths: paths)
+            } catch {
+                throw CLIError(error.description)
+            }
+            switch format {
+            case "json": print(config.redactedDocument().encoded(pretty: true))
+            case "toml":
+                let text = (try? String(contentsOfFile: paths.configFile, encoding: .utf8)) ?? ""
+                print(redactTOML(text), terminator: "")
+            default: throw ValidationError("--format must be toml or json")
+            }
+        }
+
+        /// Hides the values of [secrets] entries and of keys that look like secrets.
+        private func redactTOML(_ text: String) -> String {
+            var section = ""
+            return text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+                let t = line.trimmingCharacters(in: .whitespaces)
+                if t.hasPrefix("[") { section = t }
+                guard !t.hasPrefix("#"), let eq = t.firstIndex(of: "=") else { return String(line) }
+                let key = t[..<eq].trimmingCharacters(in: .whitespaces)
+                if section == "[secrets]" || Configuration.isSecretKey(key) {
+                    return "\(key) = \"********\""
+                }
+                return String(line)
+            }.joined(separator: "\n")
+        }
+    }
+
+    struct Path: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the path of config.toml.")
+        func run() { print(LocalGPTPaths.fromEnvironment().configFile) }
+    }
+
+    struct Get: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print one value, e.g. agent.default_model.")
+        @Argument(help: "A dotted key.") var key: String
+
+        func run() throws {
+            let config: Configuration
+            do {
+                config = try Configuration.load(paths: LocalGPTPaths.fromEnvironment())
+            } catch {
+                throw CLIError(error.description)
+            }
+            guard let value = config.value(at: key) else { throw CLIError("\(key) is not set") }
+            let isSecret =
+                key.hasPrefix("secrets.") || Configuration.isSecretKey(String(key.split(separator: ".").last ?? ""))
+            if case .string(let s) = value {
+                print(isSecret ? "********" : s)
+            } else {
+                print(isSecret ? "\"********\"" : value.encoded(pretty: true))
+            }
+        }
+    }
+
+    struct Set: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Set one value, keeping the file's comments.",
+            discussion: "The value is a TOML literal when it parses as one (true, 42, [\"a\"]), else a string."
+        )
+        @Argument(help: "A dotted key.") var key: String
+        @Argument(help: "The new value.") var value: String
+
+        func run() throws {
+            do {
+                try ConfigEditor.set(key, to: value, paths: LocalGPTPaths.fromEnvironment())
+            } catch {
+                throw CLIError(error.description)
+            }
+            print("Set \(key)")
+        }
+    }
+}

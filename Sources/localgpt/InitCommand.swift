@@ -1,0 +1,44 @@
+//===----------------------------------------------------------------------===//
+// LocalGPT for Swift. Apache-2.0.
+//===----------------------------------------------------------------------===//
+
+import ArgumentParser
+import Foundation
+import LocalGPTCore
+
+struct InitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "init",
+        abstract: "Create the LocalGPT home folder, its config.toml and workspace."
+    )
+
+    @OptionGroup var options: GlobalOptions
+
+    func run() throws {
+        let paths = LocalGPTPaths.fromEnvironment()
+        do {
+            try paths.createDirectories()
+            _ = try Configuration.load(paths: paths)
+        } catch {
+            throw CLIError("\(error)")
+        }
+        print("LocalGPT home: \(paths.home)")
+        print("Config:        \(paths.configFile)")
+        print("Workspace:     \(paths.workspace)")
+    }
+}
+
+struct PathsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "paths",
+        abstract: "Print every path LocalGPT uses."
+    )
+
+    func run() {
+        let paths = LocalGPTPaths.fromEnvironment()
+        for (name, path) in paths.all {
+            print("\((name + ":").padding(toLength: 12, withPad: " ", startingAt: 0)) \(path)")
+        }
+        print("\("bundled:".padding(toLength: 12, withPad: " ", startingAt: 0)) \(PluginDiscovery.defaultBundledDirectory())")
+    }
+}

@@ -1,0 +1,27 @@
+//===----------------------------------------------------------------------===//
+// LocalGPT for Swift. Apache-2.0.
+//===----------------------------------------------------------------------===//
+
+import ArgumentParser
+import LocalGPTCore
+
+@main
+struct LocalGPTCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "localgpt",
+        abstract: "A local AI assistant with persistent memory, a plugin host for providers, tools and skills.",
+        discussion: """
+            Everything lives under ~/.localgpt (set LOCALGPT_HOME to use another folder).
+            """,
+        version: "localgpt \(LocalGPTVersion.current) (plugin ABI 1.0)",
+        subcommands: [
+            InitCommand.self, PathsCommand.self, ConfigCommand.self, PluginCommand.self, ToolCommand.self,
+        ]
+    )
+}
+
+/// Options every command that touches the home folder takes.
+struct GlobalOptions: ParsableArguments {
+    @Flag(name: .shortAndLong, help: "Print debug logs to standard error.")
+    var verbose = false
+}

@@ -1,0 +1,288 @@
+//===----------------------------------------------------------------------===//
+// LocalGPT for Swift. Apache-2.0.
+//===----------------------------------------------------------------------===//
+
+import ArgumentParser
+import Foundation
+import Glibc
+import LocalGPTCore
+import Logging
+
+struct PluginCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plugin",
+        abstract: "List, inspect, install, remove and package plugins.",
+        subcommands: [List.self, Info.self, Install.self, Remove.self, Package.self]
+    )
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List plugins and any that failed to load.")
+        @OptionGroup var options: GlobalOptions
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            let context = try CLIContext.make(options)
+            let host = try context.makeHost()
+            if json {
+                let doc: JSONValue = .object([
+                    "plugins": .array(host.plugins.map(PluginReport.json)),
+                    "errors": .array(host.failures.filter { $0.error.code != .disabled }.map(PluginReport.json)),
+                    "disabled": .array(host.failures.filter { $0.error.code == .disabled }.compactMap { $0.id.map(JSONValue.string) }),
+                ])
+                print(doc.encoded(pretty: true))
+                return
+            }
+            if host.plugins.isEmpty && host.failures.isEmpty {
+                print("No plugins found (bundled folder: \(PluginDiscovery.defaultBundledDirectory())).")
+            }
+            for p in host.plugins {
+                print(PluginReport.text(p))
+            }
+            for f in host.failures {
+                if f.error.code == .disabled {
+                    print("\(f.id ?? f.directory)  disabled (plugins.disabled)")
+                } else {
+                    print("FAILED \(f.error.description)")
+                }
+            }
+        }
+    }
+
+    struct Info: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one plugin in full.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The plugin id.") var id: String
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            let host = try CLIContext.make(options).makeHost()
+            guard let p = host.plugin(id: id) else {
+                if let f = host.failures.first(where: { $0.id == id }) {
+                    throw CLIError("\(id) did not load: \(f.error.description)")
+                }
+                throw CLIError("no plugin \"\(id)\" (see `localgpt plugin list`)")
+            }
+            if json {
+                print(PluginReport.json(p).encoded(pretty: true))
+                return
+            }
+            print(PluginReport.text(p, detailed: true))
+        }
+    }
+
+    struct Install: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check a plugin folder, show what it asks for, and install it with your grant.",
+            discussion: """
+                The folder must hold plugin.json and the library it names. Everything is checked
+                (manifest, sha256, ABI, embedded manifest, create) before anything is copied into
+                ~/.localgpt/plugins/<id>/. The plugin gets the permissions it declares, minus the kinds
+                you --deny.
+                """
+        )
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "A folder holding plugin.json and the library.") var directory: String
+        @Flag(name: .shortAndLong, help: "Grant without asking.") var yes = false
+        @Flag(help: "Replace an installed plugin with the same id.") var force = false
+        @Option(help: "Withhold a kind of permission: exec, net, fs, memory, secrets or config. Repeatable.")
+        var deny: [String] = []
+
+        func run() throws {
+            let context = try CLIContext.make(options)
+            let source = LocalGPTPaths.absolutePath(directory)
+            let sidecar: PluginSidecar
+            do {
+                sidecar = try PluginSidecar(directory: source)
+            } catch {
+                throw CLIError(error.description)
+            }
+            let id = sidecar.manifest.id
+            let bundled = PluginDiscovery.candidates(
+                paths: LocalGPTPaths(home: "/nonexistent"),
+                configuration: Configuration(environment: [:]),
+                bundledDirectory: PluginDiscovery.defaultBundledDirectory()
+            )
+            if bundled.contains(where: { (try? PluginSidecar(directory: $0.directory))?.manifest.id == id }) {
+                throw CLIError("\(id) is a bundled plugin; it is already available")
+            }
+            let target = context.paths.pluginsDirectory + "/" + id
+            if FileManager.default.fileExists(atPath: target) && !force {
+                throw CLIError("\(id) is already installed in \(target) (use --force to replace it)")
+            }
+
+            // Check everything, including create(), in a scratch host: nothing is copied yet.
+            let scratch = PluginHost(
+                paths: context.paths,
+                configuration: context.configuration,
+                logger: context.logger
+            )
+            do {
+                try scratch.load(directory: source, origin: .config)
+            } catch {
+                throw CLIError(error.description)
+            }
+            scratch.shutdown()
+
+            var permissions = sidecar.manifest.permissions
+            for kind in deny {
+                switch kind {
+                case "exec": permissions.execCommands = []
+                case "net": permissions.netHosts = []
+                case "fs": permissions.fsRead = []; permissions.fsWrite = []
+                case "memory": permissions.memorySearch = false; permissions.memoryAppend = false
+                case "secrets": permissions.secrets = []
+                case "config": permissions.config = []
+                default: throw ValidationError("--deny takes exec, net, fs, memory, secrets or config, not \(kind)")
+                }
+            }
+            let m = sidecar.manifest
+            print("\(m.id) \(m.version)\(m.publisher.map { " by \($0)" } ?? "")")
+            if !m.description.isEmpty { print("  \(m.description)") }
+            if !m.tools.isEmpty { print("  tools: " + m.tools.map(\.name).joined(separator: ", ")) }
+            if !m.providers.isEmpty { print("  providers: " + m.providers.map(\.name).joined(separator: ", ")) }
+            print(permissions.isEmpty ? "  asks for no permissions" : "  will be allowed to:")
+            for line in permissions.summary { print("    - \(line)") }
+
+            if !yes {
+                guard isatty(0) == 1 else {
+                    throw CLIError("standard input is not a terminal: pass --yes to grant these permissions")
+                }
+                print("Install and grant these permissions? [y/N] ", terminator: "")
+                let answer = readLine()?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
+                guard answer == "y" || answer == "yes" else { throw CLIError("not installed") }
+            }
+
+            do {
+                try PluginInstaller.install(from: source, id: id, into: context.paths.pluginsDirectory)
+                try PluginGrantStore(path: context.paths.grantsFile).set(
+                    PluginGrant(
+                        permissions: permissions,
+                        grantedAt: ISO8601DateFormatter().string(from: Date()),
+                        librarySHA256: sidecar.librarySHA256
+                    ),
+                    for: id
+                )
+            } catch {
+                throw CLIError("\(error)")
+            }
+            context.logger.notice("plugin installed", metadata: ["plugin.id": "\(id)", "plugin.version": "\(m.version)"])
+            print("Installed \(id) \(m.version) in \(target)")
+        }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove an installed plugin and its grant.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The plugin id.") var id: String
+
+        func run() throws {
+            let context = try CLIContext.make(options)
+            let target = context.paths.pluginsDirectory + "/" + id
+            guard !id.isEmpty, !id.contains("/"), id != ".", id != "..",
+                FileManager.default.fileExists(atPath: target)
+            else {
+                throw CLIError(
+                    "\(id) is not installed in \(context.paths.pluginsDirectory) (bundled plugins can be turned off with plugins.disabled)"
+                )
+            }
+            do {
+                try PluginGrantStore(path: context.paths.grantsFile).remove(id)
+                try FileManager.default.removeItem(atPath: target)
+            } catch {
+                throw CLIError("cannot remove \(id): \(error)")
+            }
+            context.logger.notice("plugin removed", metadata: ["plugin.id": "\(id)"])
+            print("Removed \(id)")
+        }
+    }
+
+    struct Package: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make a plugin folder from a built library (for plugin authors).",
+            discussion: """
+                Reads the manifest embedded in the library and writes it, with the library's sha256, as
+                plugin.json in the output folder, copying the library there. Loading the library runs its
+                initialisers: package only what you built.
+                """
+        )
+        @Argument(help: "The built library (lib<name>.so).") var library: String
+        @Option(name: .shortAndLong, help: "The plugin folder to write (default: the library's folder).")
+        var out: String?
+
+        func run() throws {
+            let dir = out ?? (LocalGPTPaths.absolutePath(library) as NSString).deletingLastPathComponent
+            do {
+                let m = try PluginPackager.package(library: library, into: dir)
+                print("Packaged \(m.id) \(m.version) in \(LocalGPTPaths.absolutePath(dir))")
+            } catch {
+                throw CLIError("\(error)")
+            }
+        }
+    }
+}
+
+/// Renders plugins for `plugin list` and `plugin info`.
+enum PluginReport {
+    static func json(_ p: LoadedPlugin) -> JSONValue {
+        let m = p.manifest
+        return .object([
+            "id": .string(m.id),
+            "name": .string(m.name),
+            "version": .string(m.version),
+            "description": .string(m.description),
+            "kinds": .array(m.kinds.sorted().map { .string($0.rawValue) }),
+            "tools": .array(m.tools.map { .object(["name": .string($0.name), "description": .string($0.description)]) }),
+            "providers": .array(
+                m.providers.map {
+                    .object(["name": .string($0.name), "model_prefixes": .array($0.modelPrefixes.map(JSONValue.string))])
+                }
+            ),
+            "skills": .array(m.skills.map { .string($0.name) }),
+            "permissions": .object(["declared": m.permissions.json, "granted": p.granted.json]),
+            "origin": .string(p.origin.rawValue),
+            "path": .string(p.directory),
+            "library": .string(p.libraryPath),
+            "sha256": .string(p.librarySHA256),
+            "abi": .string("\(m.abiMajor).\(m.abiMinor)"),
+            "status": "loaded",
+        ])
+    }
+
+    static func json(_ f: PluginLoadFailure) -> JSONValue {
+        .object([
+            "directory": .string(f.directory),
+            "origin": .string(f.origin.rawValue),
+            "id": f.id.map(JSONValue.string) ?? .null,
+            "code": .string(f.error.code.description),
+            "file": .string(f.error.file),
+            "message": .string(f.error.message),
+        ])
+    }
+
+    static func text(_ p: LoadedPlugin, detailed: Bool = false) -> String {
+        let m = p.manifest
+        var lines = ["\(m.id) \(m.version)  [\(m.kinds.sorted().map(\.rawValue).joined(separator: ", "))]  \(p.origin.rawValue)"]
+        if detailed && !m.description.isEmpty { lines.append("  \(m.description)") }
+        if !m.tools.isEmpty {
+            if detailed {
+                lines.append("  tools:")
+                for t in m.tools { lines.append("    \(t.name): \(t.description)") }
+            } else {
+                lines.append("  tools: " + m.tools.map(\.name).joined(separator: ", "))
+            }
+        }
+        if !m.providers.isEmpty {
+            lines.append("  providers: " + m.providers.map { "\($0.name) (\($0.modelPrefixes.joined(separator: ", ")))" }.joined(separator: "; "))
+        }
+        let granted = p.granted.summary
+        lines.append("  permissions: " + (granted.isEmpty ? "none" : granted.joined(separator: "; ")))
+        if detailed {
+            let withheld = m.permissions != p.granted
+            if withheld { lines.append("  declared: " + m.permissions.summary.joined(separator: "; ")) }
+            lines.append("  folder: \(p.directory)")
+            lines.append("  library: \(p.libraryPath)")
+            lines.append("  sha256: \(p.librarySHA256)")
+        }
+        return lines.joined(separator: "\n")
+    }
+}

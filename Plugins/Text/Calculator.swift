@@ -169,15 +169,16 @@ private enum Lexer {
 /// errors; tokens are only copied, and messages only built, in the non-recursive helpers.
 private struct Parser {
     private let tokens: [Token]
+    /// The kinds of `tokens`, so that the recursive frames look at one byte instead of copying a token.
+    private let kinds: [Token.Kind]
     /// The current token; the last token is always `.end`, and `index` never moves past it.
     private var index = 0
     private var depth = 0
 
     init(tokens: [Token]) {
         self.tokens = tokens
+        self.kinds = tokens.map(\.kind)
     }
-
-    private var kind: Token.Kind { tokens[index].kind }
 
     private mutating func advance() {
         if index < tokens.count - 1 {
@@ -195,7 +196,7 @@ private struct Parser {
         } catch {
             throw CalculatorError(message: "the expression could not be evaluated")
         }
-        guard kind == .end else {
+        guard kinds[index] == .end else {
             throw Errors.unexpected(tokens, index)
         }
         return value == 0 ? 0 : value  // no "-0"
@@ -203,49 +204,41 @@ private struct Parser {
 
     private mutating func parseSum() throws -> Double {
         var value = try parseProduct()
-        while kind == .plus || kind == .minus {
+        while true {
             let operation = index
-            advance()
+            switch kinds[operation] {
+            case .plus, .minus: advance()
+            default: return value
+            }
             let right = try parseProduct()
             value = try Self.apply(tokens, operation, value, right)
         }
-        return value
     }
 
     private mutating func parseProduct() throws -> Double {
         var value = try parseOperand()
-        while kind == .times || kind == .divide || kind == .remainder {
+        while true {
             let operation = index
-            advance()
+            switch kinds[operation] {
+            case .times, .divide, .remainder: advance()
+            default: return value
+            }
             let right = try parseOperand()
             value = try Self.apply(tokens, operation, value, right)
         }
-        return value
     }
 
     private mutating func parseOperand() throws -> Double {
-        guard depth < Calculator.maximumDepth else {
-            throw Errors.tooDeep(tokens, index)
-        }
-        depth += 1
-        var negative = false
-        while kind == .minus || kind == .plus {
-            if kind == .minus {
-                negative.toggle()
-            }
-            advance()
-        }
+        try enter()
+        let negative = skipSigns()
         var value: Double
-        switch kind {
-        case .leftParenthesis:
-            value = try parseGroup()
-        case .identifier where tokens[index + 1].kind == .leftParenthesis:
-            value = try parseCall()
-        default:
-            value = try parseAtom()
+        switch primaryShape() {
+        case .group: value = try parseGroup()
+        case .call: value = try parseCall()
+        case .atom: value = try parseAtom()
         }
-        if kind == .power {
-            let operation = index
+        let operation = index
+        if kinds[operation] == .power {
             advance()
             let exponent = try parseOperand()
             value = try Self.apply(tokens, operation, value, exponent)
@@ -259,10 +252,7 @@ private struct Parser {
         let open = index
         advance()
         let value = try parseSum()
-        guard kind == .rightParenthesis else {
-            throw Errors.unbalanced(tokens, open: open, found: index)
-        }
-        advance()
+        try close(open)
         return value
     }
 
@@ -273,15 +263,53 @@ private struct Parser {
         let open = index
         advance()
         var arguments = [try parseSum()]
-        while kind == .comma {
+        while kinds[index] == .comma {
             advance()
             arguments.append(try parseSum())
         }
-        guard kind == .rightParenthesis else {
+        try close(open)
+        return try Functions.call(tokens[name], arguments)
+    }
+
+    // The helpers below are not recursive; they keep work out of the recursive frames.
+
+    private enum PrimaryShape {
+        case group, call, atom
+    }
+
+    private mutating func enter() throws(CalculatorError) {
+        guard depth < Calculator.maximumDepth else {
+            throw Errors.tooDeep(tokens, index)
+        }
+        depth += 1
+    }
+
+    /// Skips leading signs; returns whether they negate.
+    private mutating func skipSigns() -> Bool {
+        var negative = false
+        while true {
+            switch kinds[index] {
+            case .minus: negative.toggle()
+            case .plus: break
+            default: return negative
+            }
+            advance()
+        }
+    }
+
+    private func primaryShape() -> PrimaryShape {
+        switch kinds[index] {
+        case .leftParenthesis: .group
+        case .identifier where kinds[index + 1] == .leftParenthesis: .call
+        default: .atom
+        }
+    }
+
+    private mutating func close(_ open: Int) throws(CalculatorError) {
+        guard kinds[index] == .rightParenthesis else {
             throw Errors.unbalanced(tokens, open: open, found: index)
         }
         advance()
-        return try Functions.call(tokens[name], arguments)
     }
 
     /// A number or a constant; not recursive.

@@ -117,7 +117,9 @@ struct JSONSchemaTests {
 
     @Test func commonCaseMessages() throws {
         #expect(try violations(Self.weather, #"{"city": "Oslo", "days": 3, "unit": "celsius"}"#).isEmpty)
-        #expect(try violations(Self.weather, #"{"city": "Oslo", "days": 9}"#) == ["$.days: 9 is greater than the maximum 7"])
+        #expect(
+            try violations(Self.weather, #"{"city": "Oslo", "days": 9}"#) == ["$.days: 9 is greater than the maximum 7"]
+        )
         #expect(try violations(Self.weather, #"{"days": 3}"#) == [#"$: missing required property "city""#])
         #expect(
             try violations(Self.weather, #"{"city": "Oslo", "unit": "kelvin"}"#)
@@ -183,10 +185,12 @@ struct JSONSchemaTests {
         let s = #"""
             {"properties": {"a": {"properties": {"b": {"type": "array", "items": {"type": "string"}}}}}}
             """#
-        #expect(try violations(s, #"{"a": {"b": ["x", 2, "z", false]}}"#) == [
-            "$.a.b[1]: expected string, got integer",
-            "$.a.b[3]: expected string, got boolean",
-        ])
+        #expect(
+            try violations(s, #"{"a": {"b": ["x", 2, "z", false]}}"#) == [
+                "$.a.b[1]: expected string, got integer",
+                "$.a.b[3]: expected string, got boolean",
+            ]
+        )
         #expect(try violations(s, #"{"a": {"b": ["x"]}}"#).isEmpty)
         let objects = #"""
             {"items": {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}}
@@ -200,7 +204,9 @@ struct JSONSchemaTests {
     }
 
     @Test func pathsQuoteKeysThatAreNotIdentifiers() throws {
-        let s = #"{"properties": {"first name": {"type": "string"}, "x-1": {"type": "string"}, "_ok2": {"type": "string"}}}"#
+        let s =
+            #"{"properties": {"first name": {"type": "string"}, "x-1": {"type": "string"}, "_ok2": {"#
+            + #""type": "string"}}}"#
         #expect(
             try violations(s, #"{"first name": 1, "x-1": 2, "_ok2": 3}"#) == [
                 "$._ok2: expected string, got integer",
@@ -293,10 +299,16 @@ struct JSONSchemaTests {
         SchemaCase(#"{"exclusiveMaximum": 10}"#, .double(9.99)),
         SchemaCase(#"{"exclusiveMaximum": 10}"#, 10, "$: 10 is not less than the exclusive maximum 10"),
         SchemaCase(#"{"exclusiveMaximum": 10}"#, .double(10.0), "$: 10.0 is not less than the exclusive maximum 10"),
-        SchemaCase(#"{"maximum": 9007199254740992}"#, .int(9_007_199_254_740_993),
-            "$: 9007199254740993 is greater than the maximum 9007199254740992"),
-        SchemaCase(#"{"maximum": 9007199254740992.0}"#, .int(9_007_199_254_740_993),
-            "$: 9007199254740993 is greater than the maximum 9007199254740992.0"),
+        SchemaCase(
+            #"{"maximum": 9007199254740992}"#,
+            .int(9_007_199_254_740_993),
+            "$: 9007199254740993 is greater than the maximum 9007199254740992"
+        ),
+        SchemaCase(
+            #"{"maximum": 9007199254740992.0}"#,
+            .int(9_007_199_254_740_993),
+            "$: 9007199254740993 is greater than the maximum 9007199254740992.0"
+        ),
         SchemaCase(#"{"multipleOf": 2}"#, 8),
         SchemaCase(#"{"multipleOf": 2}"#, 0),
         SchemaCase(#"{"multipleOf": 2}"#, -4),
@@ -307,8 +319,11 @@ struct JSONSchemaTests {
         SchemaCase(#"{"multipleOf": 0.01}"#, .double(19.99)),
         SchemaCase(#"{"multipleOf": 0.5}"#, 3),
         SchemaCase(#"{"multipleOf": 0.1}"#, .double(0.35), "$: 0.35 is not a multiple of 0.1"),
-        SchemaCase(#"{"multipleOf": 2.0}"#, .int(4_611_686_018_427_387_905),
-            "$: 4611686018427387905 is not a multiple of 2.0"),
+        SchemaCase(
+            #"{"multipleOf": 2.0}"#,
+            .int(4_611_686_018_427_387_905),
+            "$: 4611686018427387905 is not a multiple of 2.0"
+        ),
         // Number keywords do not constrain other types.
         SchemaCase(#"{"minimum": 5, "multipleOf": 3}"#, "1"),
     ]
@@ -327,6 +342,9 @@ struct JSONSchemaTests {
                 "$: 5 is not a multiple of 4",
             ]
         )
+        // The limit holds even when one schema reports several violations at once.
+        #expect(try schema(s).validate(5, limit: 2).count == 2)
+        #expect(try schema(s).firstViolation(5)?.message == "5 is less than the minimum 10")
     }
 
     // MARK: strings
@@ -344,6 +362,7 @@ struct JSONSchemaTests {
         // Code points, not grapheme clusters: e + combining acute is two; a skin-toned thumb is two.
         SchemaCase(#"{"maxLength": 1}"#, "e\u{301}", "$: \"e\u{301}\" (length 2) is longer than the maximum length 1"),
         SchemaCase(#"{"minLength": 2, "maxLength": 2}"#, "👍🏽"),
+        SchemaCase(#"{"minLength": 2}"#, "e\u{301}"),
         SchemaCase(#"{"maxLength": 0}"#, ""),
         SchemaCase(#"{"minLength": 1}"#, "", #"$: "" (length 0) is shorter than the minimum length 1"#),
         SchemaCase(#"{"pattern": "^[a-z]+$"}"#, "abc"),
@@ -375,6 +394,13 @@ struct JSONSchemaTests {
         let arrayMessage = try #require(try schema(#"{"const": 1}"#).validate(bigArray).first).message
         #expect(arrayMessage.hasPrefix("[\"abcdefghij"))
         #expect(arrayMessage.count < 120)
+
+        // Escapes count against the limit too.
+        let controls = String(repeating: "\u{1}", count: 100)
+        let escaped = try #require(try schema(#"{"const": 1}"#).validate(.string(controls)).first).message
+        #expect(escaped.hasPrefix(#""\u0001\u0001"#))
+        #expect(escaped.hasSuffix(#"…" is not equal to the constant 1"#))
+        #expect(escaped.count < 100)
     }
 
     // MARK: arrays
@@ -418,7 +444,9 @@ struct JSONSchemaTests {
         #expect(s.isValid(.array(strings)))
         strings.append(.object(["x": [.int(1), .double(2.5)]]))
         strings.append(.object(["x": [.double(1.0), .double(2.5)]]))
-        #expect(s.validate(.array(strings)).map(\.description) == ["$: items 52 and 53 are equal (uniqueItems is true)"])
+        #expect(
+            s.validate(.array(strings)).map(\.description) == ["$: items 52 and 53 are equal (uniqueItems is true)"]
+        )
     }
 
     // MARK: combinators
@@ -475,7 +503,8 @@ struct JSONSchemaTests {
     }
 
     @Test func combinatorsNestInsideQuietChecks() throws {
-        let s = #"{"anyOf": [{"oneOf": [{"const": 1}, {"const": 2}]}, {"allOf": [{"type": "string"}, {"minLength": 2}]}]}"#
+        let s =
+            #"{"anyOf": [{"oneOf": [{"const": 1}, {"const": 2}]}, {"allOf": [{"type": "string"}, {"minLength": 2}]}]}"#
         for valid in ["1", "2", #""ab""#] { #expect(try violations(s, valid).isEmpty, "\(valid)") }
         for invalid in ["3", #""a""#, "null"] { #expect(try violations(s, invalid).count == 1, "\(invalid)") }
     }
@@ -532,35 +561,72 @@ struct JSONSchemaTests {
 
     // MARK: compile errors
 
+    static let typeNames = "(expected one of null, boolean, integer, number, string, array or object)"
+
     static let compileErrorCases: [(String, String)] = [
-        (#"{"properties": {"days": {"minimum": "seven"}}}"#, #"parameters.properties.days.minimum: expected a number, got "seven""#),
-        (#"{"type": "strin"}"#, #"parameters.type: unknown type "strin" (expected one of null, boolean, integer, number, string, array or object)"#),
-        (#"{"type": ["string", "float"]}"#, #"parameters.type[1]: unknown type "float" (expected one of null, boolean, integer, number, string, array or object)"#),
+        (
+            #"{"properties": {"days": {"minimum": "seven"}}}"#,
+            #"parameters.properties.days.minimum: expected a number, got "seven""#
+        ),
+        (
+            #"{"type": "strin"}"#,
+            #"parameters.type: unknown type "strin" "# + typeNames
+        ),
+        (
+            #"{"type": ["string", "float"]}"#,
+            #"parameters.type[1]: unknown type "float" "# + typeNames
+        ),
         (#"{"type": 5}"#, "parameters.type: expected a type name or an array of type names, got 5"),
         (#"{"type": []}"#, "parameters.type: expected at least one type name, got []"),
         (#"{"required": "city"}"#, #"parameters.required: expected an array of strings, got "city""#),
         (#"{"required": ["city", 2]}"#, "parameters.required[1]: expected a string, got 2"),
-        (#"{"properties": {"code": {"pattern": "[a-"}}}"#, #"parameters.properties.code.pattern: not a valid regular expression: "[a-""#),
+        (
+            #"{"properties": {"code": {"pattern": "[a-"}}}"#,
+            #"parameters.properties.code.pattern: not a valid regular expression: "[a-""#
+        ),
         (#"{"pattern": 5}"#, "parameters.pattern: expected a string, got 5"),
         (#"{"properties": []}"#, "parameters.properties: expected an object mapping property names to schemas, got []"),
         (#"{"properties": {"a": 1}}"#, "parameters.properties.a: expected a schema (an object or a boolean), got 1"),
-        (#"{"properties": {"a b": "string"}}"#, #"parameters.properties["a b"]: expected a schema (an object or a boolean), got "string""#),
-        (#"{"additionalProperties": "no"}"#, #"parameters.additionalProperties: expected a schema (an object or a boolean), got "no""#),
+        (
+            #"{"properties": {"a b": "string"}}"#,
+            #"parameters.properties["a b"]: expected a schema (an object or a boolean), got "string""#
+        ),
+        (
+            #"{"additionalProperties": "no"}"#,
+            #"parameters.additionalProperties: expected a schema (an object or a boolean), got "no""#
+        ),
         (#"{"enum": "a"}"#, #"parameters.enum: expected an array, got "a""#),
-        (#"{"exclusiveMaximum": true, "maximum": 5}"#, "parameters.exclusiveMaximum: expected a number, got true (the draft-4 boolean form is not supported; give the limit itself as the number)"),
+        (
+            #"{"exclusiveMaximum": true, "maximum": 5}"#,
+            "parameters.exclusiveMaximum: expected a number, got true "
+                + "(the draft-4 boolean form is not supported; give the limit itself as the number)"
+        ),
         (#"{"multipleOf": 0}"#, "parameters.multipleOf: expected a number greater than 0, got 0"),
         (#"{"multipleOf": -2}"#, "parameters.multipleOf: expected a number greater than 0, got -2"),
         (#"{"minLength": -1}"#, "parameters.minLength: expected a non-negative integer, got -1"),
         (#"{"maxItems": 1.5}"#, "parameters.maxItems: expected a non-negative integer, got 1.5"),
         (#"{"minProperties": "2"}"#, #"parameters.minProperties: expected a non-negative integer, got "2""#),
         (#"{"uniqueItems": "yes"}"#, #"parameters.uniqueItems: expected a boolean, got "yes""#),
-        (#"{"items": [{"type": "string"}]}"#, "parameters.items: expected a schema (an object or a boolean), got an array (the tuple form of items is not supported)"),
-        (#"{"items": {"type": "strng"}}"#, #"parameters.items.type: unknown type "strng" (expected one of null, boolean, integer, number, string, array or object)"#),
+        (
+            #"{"items": [{"type": "string"}]}"#,
+            "parameters.items: expected a schema (an object or a boolean), got an array "
+                + "(the tuple form of items is not supported)"
+        ),
+        (
+            #"{"items": {"type": "strng"}}"#,
+            #"parameters.items.type: unknown type "strng" "# + typeNames
+        ),
         (#"{"anyOf": []}"#, "parameters.anyOf: expected a non-empty array of schemas, got []"),
-        (#"{"oneOf": {"type": "string"}}"#, #"parameters.oneOf: expected a non-empty array of schemas, got {"type":"string"}"#),
+        (
+            #"{"oneOf": {"type": "string"}}"#,
+            #"parameters.oneOf: expected a non-empty array of schemas, got {"type":"string"}"#
+        ),
         (#"{"allOf": [{}, {"minimum": null}]}"#, "parameters.allOf[1].minimum: expected a number, got null"),
         (#"{"not": 3}"#, "parameters.not: expected a schema (an object or a boolean), got 3"),
-        (##"{"properties": {"a": {"$ref": "#/$defs/a"}}}"##, "parameters.properties.a.$ref: $ref is not supported; inline the referenced schema"),
+        (
+            ##"{"properties": {"a": {"$ref": "#/$defs/a"}}}"##,
+            "parameters.properties.a.$ref: $ref is not supported; inline the referenced schema"
+        ),
         (#""string""#, #"parameters: expected a schema (an object or a boolean), got "string""#),
     ]
 
@@ -622,7 +688,8 @@ struct JSONSchemaTests {
         #expect(
             s.warnings == [
                 #"schema.required: "a" is listed more than once"#,
-                #"schema: required property "b" is not in properties and additionalProperties is false, so no object is valid"#,
+                #"schema: required property "b" is not in properties and additionalProperties is false, "#
+                    + "so no object is valid",
             ]
         )
         #expect(try schema(#"{"enum": []}"#).warnings == ["schema.enum: an empty enum accepts no value"])
@@ -648,7 +715,9 @@ struct JSONSchemaTests {
         let validated = Atomic<Int>(0)
         DispatchQueue.concurrentPerform(iterations: 8) { thread in
             for i in 0..<500 {
-                let good: JSONValue = ["id": .string("t-\(thread * 1000 + i)"), "n": i % 2 == 0 ? .int(Int64(i % 100)) : nil]
+                let good: JSONValue = [
+                    "id": .string("t-\(thread * 1000 + i)"), "n": i % 2 == 0 ? .int(Int64(i % 100)) : nil,
+                ]
                 let bad: JSONValue = ["id": .string("T\(i)"), "n": 101]
                 let goodResult = s.validate(good).map(\.description)
                 let badResult = s.validate(bad).map(\.description)

@@ -125,7 +125,9 @@ struct ProcessRunnerTests {
 
     @Test func workingDirectoryIsHonoured() throws {
         var template = Array("/tmp/lgpt-runner-XXXXXX".utf8CString)
-        let created = template.withUnsafeMutableBufferPointer { $0.baseAddress.flatMap(mkdtemp) }.map { String(cString: $0) }
+        let created = template.withUnsafeMutableBufferPointer { $0.baseAddress.flatMap(mkdtemp) }.map {
+            String(cString: $0)
+        }
         let directory = try #require(created)
         defer { rmdir(directory) }
         let resolved = realpath(directory, nil)
@@ -145,6 +147,32 @@ struct ProcessRunnerTests {
             )
         )
         #expect(text(result.standardOutput) == "/bin/sh\n")
+    }
+
+    @Test func concurrentRunsKeepTheirStreamsApart() async throws {
+        let cat = try #require(ProcessRunner.resolveExecutable("cat", searchPath: Self.path))
+        let mismatches = await withTaskGroup(of: Int.self) { group in
+            for worker in 0..<4 {
+                group.addTask {
+                    var mismatches = 0
+                    for round in 0..<10 {
+                        let input =
+                            Array("worker \(worker) round \(round)\n".utf8) + [UInt8](repeating: 0x7a, count: 100_000)
+                        let request = ProcessRequest(
+                            executable: cat,
+                            arguments: ["cat"],
+                            workingDirectory: "/",
+                            standardInput: input
+                        )
+                        let result = try? ProcessRunner.run(request)
+                        if result?.standardOutput != input || result?.exitCode != 0 { mismatches += 1 }
+                    }
+                    return mismatches
+                }
+            }
+            return await group.reduce(0, +)
+        }
+        #expect(mismatches == 0)
     }
 
     // MARK: - Errors

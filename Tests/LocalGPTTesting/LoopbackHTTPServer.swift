@@ -69,8 +69,18 @@ public struct LoopbackHTTPResponse: Sendable {
     }
 
     /// A response with a text body.
-    public init(status: Int = 200, headers: [(name: String, value: String)] = [], text: String) {
-        self.init(status: status, headers: headers, body: .bytes(Array(text.utf8)))
+    public init(
+        status: Int = 200,
+        headers: [(name: String, value: String)] = [],
+        text: String,
+        delayMilliseconds: Int = 0
+    ) {
+        self.init(
+            status: status,
+            headers: headers,
+            body: .bytes(Array(text.utf8)),
+            delayMilliseconds: delayMilliseconds
+        )
     }
 }
 
@@ -87,77 +97,42 @@ public struct LoopbackHTTPServerError: Error, CustomStringConvertible {
 /// socket and every open connection.
 public final class LoopbackHTTPServer: @unchecked Sendable {
     /// The port the server listens on.
-    public let port: Int
+    public var port: Int { core.port }
     /// `http://127.0.0.1:<port>`.
-    public var baseURL: String { "http://127.0.0.1:\(port)" }
+    public var baseURL: String { "http://127.0.0.1:\(core.port)" }
 
-    private let listener: Int32
-    private let handler: @Sendable (LoopbackHTTPRequest) -> LoopbackHTTPResponse
-    private let lock = NSLock()
-    private var stopped = false
-    private var connections: Set<Int32> = []
-    private var received: [LoopbackHTTPRequest] = []
-    private var connectionCount = 0
-    private let acceptLoopDone = DispatchSemaphore(value: 0)
+    private let core: LoopbackHTTPServerCore
 
     /// Starts listening on 127.0.0.1 with a port chosen by the system.
     ///
     /// - Throws: ``LoopbackHTTPServerError`` when the socket cannot be set up.
     public init(handler: @escaping @Sendable (LoopbackHTTPRequest) -> LoopbackHTTPResponse) throws {
-        self.handler = handler
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw LoopbackHTTPServerError(description: "socket: \(Self.systemError())") }
+        guard fd >= 0 else { throw LoopbackHTTPServerError(description: "socket: \(systemErrorText())") }
         var yes: Int32 = 1
         _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard bound == 0, listen(fd, 64) == 0 else {
-            let reason = Self.systemError()
+        guard bindLoopback(fd), listen(fd, 64) == 0, let port = localPort(of: fd) else {
+            let reason = systemErrorText()
             close(fd)
             throw LoopbackHTTPServerError(description: "bind/listen on 127.0.0.1: \(reason)")
         }
-        guard let port = Self.localPort(of: fd) else {
-            let reason = Self.systemError()
-            close(fd)
-            throw LoopbackHTTPServerError(description: "getsockname: \(reason)")
-        }
-        self.listener = fd
-        self.port = port
-        let thread = Thread { [self] in acceptLoop() }
+        core = LoopbackHTTPServerCore(listener: fd, port: port, handler: handler)
+        let core = core
+        let thread = Thread { core.acceptLoop() }
         thread.name = "LoopbackHTTPServer:\(port)"
         thread.start()
     }
 
-    deinit { stop() }
+    deinit { core.stop() }
 
     /// The requests received so far, in order of arrival (complete requests only).
-    public var requests: [LoopbackHTTPRequest] { lock.withLock { received } }
+    public var requests: [LoopbackHTTPRequest] { core.lock.withLock { core.received } }
 
-    /// How many connections were accepted so far, complete requests or not.
-    public var acceptedConnections: Int { lock.withLock { connectionCount } }
+    /// How many connections were accepted so far, whether a complete request arrived on them or not.
+    public var acceptedConnections: Int { core.lock.withLock { core.connectionCount } }
 
     /// Stops accepting, closes open connections, and returns once the accept loop has ended. Idempotent.
-    public func stop() {
-        let open: Set<Int32>? = lock.withLock {
-            if stopped { return nil }
-            stopped = true
-            return connections
-        }
-        guard let open else { return }
-        // shutdown() wakes a thread blocked in accept() or recv() without freeing the descriptor,
-        // which its owner closes.
-        _ = shutdown(listener, Int32(SHUT_RDWR))
-        for fd in open { _ = shutdown(fd, Int32(SHUT_RDWR)) }
-        acceptLoopDone.wait()
-        close(listener)
-    }
+    public func stop() { core.stop() }
 
     /// Runs `body` with a port on 127.0.0.1 on which connections are refused: a socket is bound to it
     /// (so no one else gets it) but does not listen.
@@ -165,30 +140,86 @@ public final class LoopbackHTTPServer: @unchecked Sendable {
     /// - Throws: ``LoopbackHTTPServerError`` when the socket cannot be set up, or what `body` throws.
     public static func withRefusingPort<R>(_ body: (Int) throws -> R) throws -> R {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw LoopbackHTTPServerError(description: "socket: \(systemError())") }
+        guard fd >= 0 else { throw LoopbackHTTPServerError(description: "socket: \(systemErrorText())") }
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard bound == 0, let port = localPort(of: fd) else {
-            throw LoopbackHTTPServerError(description: "bind on 127.0.0.1: \(systemError())")
+        guard bindLoopback(fd), let port = localPort(of: fd) else {
+            throw LoopbackHTTPServerError(description: "bind on 127.0.0.1: \(systemErrorText())")
         }
         return try body(port)
+    }
+}
+
+private func bindLoopback(_ fd: Int32) -> Bool {
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+        }
+    }
+}
+
+private func localPort(of fd: Int32) -> Int? {
+    var address = sockaddr_in()
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let status = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    guard status == 0 else { return nil }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+private func systemErrorText() -> String { String(cString: strerror(errno)) }
+
+/// The server's state, shared by its threads (which must not keep the public object alive, so that
+/// `deinit` can stop them).
+private final class LoopbackHTTPServerCore: @unchecked Sendable {
+    let listener: Int32
+    let port: Int
+    let handler: @Sendable (LoopbackHTTPRequest) -> LoopbackHTTPResponse
+    /// Guards everything below, and the closing of connection descriptors.
+    let lock = NSLock()
+    var stopped = false
+    var connections: Set<Int32> = []
+    var received: [LoopbackHTTPRequest] = []
+    var connectionCount = 0
+    let acceptLoopDone = DispatchSemaphore(value: 0)
+
+    init(listener: Int32, port: Int, handler: @escaping @Sendable (LoopbackHTTPRequest) -> LoopbackHTTPResponse) {
+        self.listener = listener
+        self.port = port
+        self.handler = handler
+    }
+
+    func stop() {
+        let wasRunning: Bool = lock.withLock {
+            if stopped { return false }
+            stopped = true
+            // shutdown() wakes a thread blocked in accept() or recv() without freeing the descriptor;
+            // connection descriptors are closed by their threads, under this lock, so none of these
+            // can have been closed and reused.
+            _ = shutdown(listener, Int32(SHUT_RDWR))
+            for fd in connections { _ = shutdown(fd, Int32(SHUT_RDWR)) }
+            return true
+        }
+        guard wasRunning else { return }
+        acceptLoopDone.wait()
+        close(listener)
     }
 
     // MARK: - Accepting
 
     private var isStopped: Bool { lock.withLock { stopped } }
 
-    private func acceptLoop() {
+    func acceptLoop() {
         defer { acceptLoopDone.signal() }
         while true {
-            let fd = accept4(listener, nil, nil, Int32(SOCK_CLOEXEC.rawValue))
+            // accept4 is not visible without _GNU_SOURCE; a fork between accept and fcntl would only leak
+            // a test socket into a child.
+            let fd = accept(listener, nil, nil)
+            if fd >= 0 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
             if fd < 0 {
                 if errno == EINTR || errno == ECONNABORTED { continue }
                 if isStopped { return }
@@ -208,8 +239,10 @@ public final class LoopbackHTTPServer: @unchecked Sendable {
             }
             let thread = Thread { [self] in
                 serve(fd)
-                lock.withLock { _ = connections.remove(fd) }
-                close(fd)
+                lock.withLock {
+                    connections.remove(fd)
+                    close(fd)
+                }
             }
             thread.name = "LoopbackHTTPServer:\(port):connection"
             thread.start()
@@ -331,8 +364,8 @@ public final class LoopbackHTTPServer: @unchecked Sendable {
     private func send(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
         var offset = 0
         while offset < bytes.count {
-            let n = bytes.withUnsafeBytes {
-                Glibc.send(fd, $0.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
+            let n = bytes.withUnsafeBytes { raw in
+                Glibc.send(fd, raw.baseAddress.map { $0 + offset }, raw.count - offset, Int32(MSG_NOSIGNAL))
             }
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { return false }
@@ -350,16 +383,4 @@ public final class LoopbackHTTPServer: @unchecked Sendable {
         }
         return nil
     }
-
-    private static func localPort(of fd: Int32) -> Int? {
-        var address = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let status = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        guard status == 0 else { return nil }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
-    private static func systemError() -> String { String(cString: strerror(errno)) }
 }

@@ -71,7 +71,7 @@ typedef enum lgpt_sandbox_step {
     LGPT_SANDBOX_STEP_DUP2 = 7,      /* dup2() of a pipe end onto 0, 1 or 2 */
     LGPT_SANDBOX_STEP_CLOSE_FDS = 8, /* closing descriptors above 2 */
     LGPT_SANDBOX_STEP_CHDIR = 9,     /* chdir(cwd) */
-    LGPT_SANDBOX_STEP_PDEATHSIG = 10,/* prctl(PR_SET_PDEATHSIG), or the parent died already (ESRCH) */
+    LGPT_SANDBOX_STEP_PDEATHSIG = 10,/* prctl(PR_SET_PDEATHSIG) */
     LGPT_SANDBOX_STEP_EXEC = 11,     /* execve(path) */
     LGPT_SANDBOX_STEP_REPORT = 12,   /* reading the child's report in the parent (protocol error) */
 } lgpt_sandbox_step;

@@ -590,7 +590,7 @@ enum SchemaEquality {
         case (.int(let x), .int(let y)): return x == y
         case (.int(let x), .double(let y)), (.double(let y), .int(let x)): return SchemaNumeric.compare(x, y) == 0
         case (.double(let x), .double(let y)): return x == y
-        case (.string(let x), .string(let y)): return x.utf8.elementsEqual(y.utf8)
+        case (.string(let x), .string(let y)): return sameCodePoints(x, y)
         case (.array(let x), .array(let y)):
             return x.count == y.count && zip(x, y).allSatisfy { equal($0, $1) }
         case (.object(let x), .object(let y)):
@@ -601,6 +601,17 @@ enum SchemaEquality {
             return true
         default: return false
         }
+    }
+
+    /// Byte equality of the UTF-8 forms. Not `==`, which treats canonically equivalent strings
+    /// (precomposed and decomposed "é") as equal.
+    static func sameCodePoints(_ x: String, _ y: String) -> Bool {
+        let (a, b) = (x.utf8, y.utf8)
+        guard a.count == b.count else { return false }
+        let compared = a.withContiguousStorageIfAvailable { pa in
+            b.withContiguousStorageIfAvailable { pb in pa.elementsEqual(pb) }
+        }
+        return (compared ?? nil) ?? a.elementsEqual(b)
     }
 
     /// The indexes of the first pair of equal items (the lowest second index, then its first equal).

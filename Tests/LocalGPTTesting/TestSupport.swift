@@ -1,0 +1,104 @@
+//===----------------------------------------------------------------------===//
+// LocalGPT for Swift. Apache-2.0.
+//===----------------------------------------------------------------------===//
+
+import Foundation
+public import LocalGPTCore
+
+/// Paths and builders the test targets share.
+public enum TestSupport {
+    /// The repository root (derived from this file's path).
+    public static let repositoryRoot: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    /// The build's bin folder: the test runner lives there, next to `localgpt` and the plugin libraries.
+    public static var binDirectory: String { PluginDiscovery.executableDirectory() }
+
+    /// The built `localgpt` executable.
+    public static var localgptExecutable: String { binDirectory + "/localgpt" }
+
+    /// The lgpt_plugin.h folder.
+    public static var abiIncludeDirectory: String { repositoryRoot + "/Sources/CLocalGPTPlugin/include" }
+
+    /// A new empty folder under the system's temporary folder.
+    public static func makeTemporaryDirectory(_ prefix: String = "lgpt-test") -> String {
+        let base = URL(fileURLWithPath: NSTemporaryDirectory()).standardizedFileURL.path
+        var template = Array("\(base)/\(prefix).XXXXXX".utf8CString)
+        let ok = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) } != nil
+        precondition(ok, "mkdtemp failed")
+        return String(cString: template)
+    }
+
+    /// Runs a program and returns (exit status, stdout, stderr). Standard input is /dev/null
+    /// unless `input` is given.
+    @discardableResult
+    public static func run(
+        _ executable: String,
+        _ arguments: [String],
+        environment: [String: String]? = nil,
+        input: String? = nil
+    ) throws -> (status: Int32, stdout: String, stderr: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = arguments
+        if let environment { p.environment = environment }
+        let out = Pipe()
+        let err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        let inPipe = Pipe()
+        p.standardInput = input == nil ? FileHandle.nullDevice : inPipe
+        try p.run()
+        if let input {
+            inPipe.fileHandleForWriting.write(Data(input.utf8))
+            try inPipe.fileHandleForWriting.close()
+        }
+        // Read both pipes to the end before waiting, so a large output cannot block the child.
+        final class Box: @unchecked Sendable { var data = Data() }  // written before group.leave()
+        let errBox = Box()
+        let group = DispatchGroup()
+        group.enter()
+        let errHandle = err.fileHandleForReading
+        DispatchQueue.global().async {
+            errBox.data = errHandle.readDataToEndOfFile()
+            group.leave()
+        }
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        let errData = errBox.data
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    }
+
+    /// Compiles a C plugin with the C compiler from the ABI header alone, as plugin authors do.
+    public static func compileCPlugin(source: String, output: String, defines: [String] = []) throws {
+        let cc = ProcessInfo.processInfo.environment["CC"] ?? "/usr/bin/cc"
+        let args =
+            ["-std=c11", "-O1", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-fvisibility=hidden"]
+            + ["-I", abiIncludeDirectory] + defines.map { "-D" + $0 } + [source, "-o", output]
+        let r = try run(cc, args)
+        if r.status != 0 { throw TestSupportError("cc failed for \(source): \(r.stderr)") }
+    }
+
+    /// Builds the bundled plugins the way `make plugins` does into `directory`:
+    /// `<directory>/org.localgpt.sysinfo` (C, built here) and `<directory>/org.localgpt.text` (the
+    /// Swift library SwiftPM built).
+    public static func stageBundledPlugins(into directory: String) throws {
+        let scratch = makeTemporaryDirectory("lgpt-cplugin")
+        let lib = scratch + "/libsysinfo.so"
+        try compileCPlugin(source: repositoryRoot + "/Plugins/SysInfo/sysinfo.c", output: lib)
+        try PluginPackager.package(library: lib, into: directory + "/org.localgpt.sysinfo")
+        try PluginPackager.package(
+            library: binDirectory + "/libLocalGPTPluginText.so",
+            into: directory + "/org.localgpt.text"
+        )
+    }
+}
+
+public struct TestSupportError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ d: String) { description = d }
+}

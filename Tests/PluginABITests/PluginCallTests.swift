@@ -1,0 +1,225 @@
+//===----------------------------------------------------------------------===//
+// LocalGPT for Swift. Apache-2.0.
+//===----------------------------------------------------------------------===//
+
+import Foundation
+import InMemoryLogging
+import LocalGPTCore
+import LocalGPTTesting
+import Logging
+import Synchronization
+import Testing
+
+/// Tool calls, provider streaming, and the host services a plugin reaches through its table.
+@Suite struct PluginCallTests {
+    /// A harness with the fixture loaded with `permissions` declared (and, being `.config`, granted).
+    func loaded(
+        permissions: JSONValue = [:],
+        config: String = "",
+        environment: [String: String] = [:],
+        kinds: [String] = ["tool"],
+        concurrency: String = "parallel"
+    ) throws -> HostHarness {
+        let h = try HostHarness(config: config, environment: environment)
+        var f = FixturePlugin()
+        f.permissions = permissions
+        f.kinds = kinds
+        f.concurrency = concurrency
+        let dir = h.pluginDirectory("fixture")
+        try f.build(in: dir)
+        try h.host.load(directory: dir, origin: .config)
+        return h
+    }
+
+    func object(_ text: String) throws -> JSONValue { try JSONValue(parsing: text) }
+
+    @Test func invokeRoundTripThroughCPlugin() throws {
+        let h = try loaded()
+        let out = try h.host.invoke(tool: "echo", arguments: #"{"text":"héllo wörld ✓"}"#)
+        #expect(try object(out) == ["echo": ["text": "héllo wörld ✓"]])
+        #expect(try h.host.invoke(tool: "org.test.fixture/noop", arguments: "") == "{}")
+    }
+
+    @Test func pluginErrorDocumentBecomesTheMessage() throws {
+        let h = try loaded()
+        let error = #expect(throws: ToolCallError.self) { try h.host.invoke(tool: "fail", arguments: "{}") }
+        #expect(error?.code == .pluginFailed)
+        #expect(error?.status == -9)
+        #expect(error?.message == "fixture failure on purpose")
+    }
+
+    @Test func unknownToolIsNotFound() throws {
+        let h = try loaded()
+        let error = #expect(throws: ToolCallError.self) { try h.host.invoke(tool: "nope", arguments: "{}") }
+        #expect(error?.code == .notFound)
+        #expect(error?.message.contains("localgpt tool list") == true)
+    }
+
+    @Test(arguments: [
+        (#"{"days": 3}"#, #"$: missing required property "city""#),
+        (#"{"city": "Oslo", "days": 9}"#, "$.days: 9 is greater than the maximum 7"),
+        (#"{"city": "Oslo", "days": "3"}"#, "$.days: expected integer, got string"),
+        (#"{"city": "Oslo", "colour": "red"}"#, #"unexpected property "colour""#),
+        (#"["Oslo"]"#, "expected object, got array"),
+        (#"{"city": "#, "not JSON"),
+    ])
+    func schemaInvalidArgumentsNeverReachThePlugin(arguments: String, expected: String) throws {
+        let h = try loaded()
+        let error = #expect(throws: ToolCallError.self) { try h.host.invoke(tool: "validated", arguments: arguments) }
+        #expect(error?.code == .invalidArguments)
+        #expect(error?.message.contains(expected) == true, "\(error?.message ?? "")")
+        // The plugin counts its invocations: the rejected call never arrived.
+        #expect(try object(h.host.invoke(tool: "invocations", arguments: "{}"))["invocations"] == 0)
+        #expect(try h.host.invoke(tool: "validated", arguments: #"{"city":"Oslo","days":7}"#) == #"{"ok":true}"#)
+    }
+
+    @Test func execOfUndeclaredCommandIsDeniedAndLogged() throws {
+        let h = try loaded(permissions: ["exec": ["commands": ["echo"]]])
+        let request = #"{\"argv\":[\"rm\",\"-rf\",\"/tmp/nothing\"]}"#
+        let out = try object(h.host.invoke(tool: "host_exec", arguments: #"{"request":"\#(request)"}"#))
+        #expect(out["host_status"] == -4)
+        #expect(out["output"]?.stringValue?.contains("exec rm is not granted to org.test.fixture") == true)
+        let denial = h.logs.entries.first { "\($0.message)".hasPrefix("DENIED exec rm") }
+        #expect(denial?.level == .warning)
+        #expect(denial?.metadata["plugin.id"] == "org.test.fixture")
+    }
+
+    @Test func execOfGrantedCommandRunsAndReportsTheResult() throws {
+        let h = try loaded(permissions: ["exec": ["commands": ["echo", "bash"]]])
+        let request = #"{\"argv\":[\"echo\",\"hello\",\"plugin\"]}"#
+        let out = try object(h.host.invoke(tool: "host_exec", arguments: #"{"request":"\#(request)"}"#))
+        #expect(out["host_status"] == 0)
+        let reply = try object(try #require(out["output"]?.stringValue))
+        #expect(reply["exit_code"] == 0)
+        #expect(reply["stdout"] == "hello plugin\n")
+        // A non-zero exit is a result; the command runs in the workspace with a scrubbed environment.
+        let shell = #"{\"shell\":\"pwd; echo ${OPENAI_API_KEY:-unset}; exit 3\"}"#
+        let out2 = try object(h.host.invoke(tool: "host_exec", arguments: #"{"request":"\#(shell)"}"#))
+        #expect(out2["host_status"] == 0)
+        let reply2 = try object(try #require(out2["output"]?.stringValue))
+        #expect(reply2["exit_code"] == 3)
+        #expect(reply2["stdout"] == .string(h.paths.workspace + "\nunset\n"))
+    }
+
+    @Test func configAndSecretLookupsAreCheckedAndSecretsNeverLogged() throws {
+        let h = try loaded(
+            permissions: ["config": ["fixture"], "secrets": ["FIXTURE_TOKEN"]],
+            config: "[fixture]\ngreeting = \"hi ${WHO}\"\n[other]\nx = 1\n[secrets]\nFIXTURE_TOKEN = \"${TOKEN_ENV}\"\n",
+            environment: ["WHO": "there", "TOKEN_ENV": "s3cr3t-value", "OTHER_SECRET": "nope"]
+        )
+        let granted = try object(h.host.invoke(tool: "host_config", arguments: #"{"key":"fixture.greeting"}"#))
+        #expect(granted["host_status"] == 0)
+        #expect(granted["output"] == "\"hi there\"")
+        let absent = try object(h.host.invoke(tool: "host_config", arguments: #"{"key":"fixture.absent"}"#))
+        #expect(absent["host_status"] == -3)
+        let denied = try object(h.host.invoke(tool: "host_config", arguments: #"{"key":"other.x"}"#))
+        #expect(denied["host_status"] == -4)
+        let secret = try object(h.host.invoke(tool: "host_secret", arguments: #"{"key":"FIXTURE_TOKEN"}"#))
+        #expect(secret["output"] == "s3cr3t-value")
+        let deniedSecret = try object(h.host.invoke(tool: "host_secret", arguments: #"{"key":"OTHER_SECRET"}"#))
+        #expect(deniedSecret["host_status"] == -4)
+        #expect(!h.logs.entries.contains { "\($0.message) \($0.metadata)".contains("s3cr3t") })
+    }
+
+    @Test func memoryServiceIsGatedThenUnsupported() throws {
+        let denied = try loaded()
+        let d = try object(denied.host.invoke(tool: "host_memory", arguments: "{}"))
+        #expect(d["host_status"] == -4)
+        let allowed = try loaded(permissions: ["memory": ["search": true]])
+        let a = try object(allowed.host.invoke(tool: "host_memory", arguments: "{}"))
+        #expect(a["host_status"] == -7)
+    }
+
+    @Test func httpGoesThroughTheHostToGrantedHostsOnly() throws {
+        let server = try LoopbackHTTPServer { request in
+            LoopbackHTTPResponse(status: 200, headers: [("Content-Type", "text/plain")], text: "hello \(request.path)")
+        }
+        defer { server.stop() }
+        let h = try loaded(permissions: ["net": ["hosts": [.string("127.0.0.1:\(server.port)")]]])
+        let request = #"{\"url\":\"\#(server.baseURL)/x\"}"#
+        let out = try object(h.host.invoke(tool: "host_http", arguments: #"{"request":"\#(request)"}"#))
+        #expect(out["host_status"] == 0)
+        #expect(out["head"]?["status"] == 200)
+        #expect(out["head"]?["headers"]?["content-type"] == "text/plain")
+        #expect(out["body_length"] == 8)
+        let other = #"{\"url\":\"http://localhost:\#(server.port)/x\"}"#
+        let denied = try object(h.host.invoke(tool: "host_http", arguments: #"{"request":"\#(other)"}"#))
+        #expect(denied["host_status"] == -4)
+        #expect(h.logs.entries.contains { "\($0.message)" == "DENIED http localhost:\(server.port)" })
+    }
+
+    @Test func cancellationReachesThePlugin() throws {
+        let h = try loaded()
+        let id = h.host.makeCallID()
+        let done = Mutex<Result<String, ToolCallError>?>(nil)
+        let thread = Thread { [host = h.host] in
+            let r = Result { () throws(ToolCallError) -> String in try host.invoke(tool: "wait_cancel", arguments: "{}", callID: id) }
+            done.withLock { $0 = r }
+        }
+        thread.start()
+        Thread.sleep(forTimeInterval: 0.1)
+        h.host.cancel(callID: id)
+        let deadline = Date().addingTimeInterval(5)
+        while done.withLock({ $0 == nil }) && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        let result = try #require(done.withLock { $0 })
+        guard case .failure(let error) = result else {
+            Issue.record("expected cancellation, got \(result)")
+            return
+        }
+        #expect(error.code == .cancelled)
+    }
+
+    @Test func providerStreamsEventsAndStopsWhenTheHostCancels() throws {
+        let h = try loaded(kinds: ["provider", "tool"])
+        let (plugin, provider) = try #require(h.host.provider(forModel: "fixture/small"))
+        #expect(provider.name == "fixture")
+        var events: [JSONValue] = []
+        try h.host.generate(plugin: plugin, request: #"{"model":"fixture/small","messages":[]}"#) { event in
+            events.append((try? JSONValue(parsing: event)) ?? .null)
+            return true
+        }
+        #expect(events.count == 6)
+        #expect(events.compactMap { $0["text"]?.stringValue }.joined() == "Hello from the fixture provider")
+        #expect(events.last?["type"] == "done")
+
+        var seen = 0
+        let error = #expect(throws: ToolCallError.self) {
+            try h.host.generate(plugin: plugin, request: "{}") { _ in
+                seen += 1
+                return seen < 2
+            }
+        }
+        #expect(error?.code == .cancelled)
+        #expect(seen == 2)
+    }
+
+    @Test func eightThreadsTimesTenThousandConcurrentInvokes() throws {
+        let h = try loaded()
+        let failures = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: 8) { thread in
+            for i in 0..<10_000 {
+                let args = #"{"t":\#(thread),"i":\#(i)}"#
+                guard let out = try? h.host.invoke(tool: "echo", arguments: args), out == #"{"echo":\#(args)}"# else {
+                    failures.add(1, ordering: .relaxed)
+                    continue
+                }
+            }
+        }
+        #expect(failures.load(ordering: .relaxed) == 0)
+    }
+
+    @Test func serialPluginsNeverSeeOverlappingCalls() throws {
+        let h = try loaded(concurrency: "serial")
+        let maxSeen = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: 4) { _ in
+            for _ in 0..<20 {
+                if let out = try? JSONValue(parsing: h.host.invoke(tool: "concurrency", arguments: "{}")),
+                    let n = out["max_in_flight"]?.intValue
+                {
+                    maxSeen.max(Int(n), ordering: .relaxed)
+                }
+            }
+        }
+        #expect(maxSeen.load(ordering: .relaxed) == 1)
+    }
+}

@@ -39,6 +39,8 @@ struct PathsCommand: ParsableCommand {
         for (name, path) in paths.all {
             print("\((name + ":").padding(toLength: 12, withPad: " ", startingAt: 0)) \(path)")
         }
-        print("\("bundled:".padding(toLength: 12, withPad: " ", startingAt: 0)) \(PluginDiscovery.defaultBundledDirectory())")
+        print(
+            "\("bundled:".padding(toLength: 12, withPad: " ", startingAt: 0)) \(PluginDiscovery.defaultBundledDirectory())"
+        )
     }
 }

@@ -27,7 +27,9 @@ struct PluginCommand: ParsableCommand {
                 let doc: JSONValue = .object([
                     "plugins": .array(host.plugins.map(PluginReport.json)),
                     "errors": .array(host.failures.filter { $0.error.code != .disabled }.map(PluginReport.json)),
-                    "disabled": .array(host.failures.filter { $0.error.code == .disabled }.compactMap { $0.id.map(JSONValue.string) }),
+                    "disabled": .array(
+                        host.failures.filter { $0.error.code == .disabled }.compactMap { $0.id.map(JSONValue.string) }
+                    ),
                 ])
                 print(doc.encoded(pretty: true))
                 return
@@ -128,8 +130,12 @@ struct PluginCommand: ParsableCommand {
                 switch kind {
                 case "exec": permissions.execCommands = []
                 case "net": permissions.netHosts = []
-                case "fs": permissions.fsRead = []; permissions.fsWrite = []
-                case "memory": permissions.memorySearch = false; permissions.memoryAppend = false
+                case "fs":
+                    permissions.fsRead = []
+                    permissions.fsWrite = []
+                case "memory":
+                    permissions.memorySearch = false
+                    permissions.memoryAppend = false
                 case "secrets": permissions.secrets = []
                 case "config": permissions.config = []
                 default: throw ValidationError("--deny takes exec, net, fs, memory, secrets or config, not \(kind)")
@@ -165,7 +171,10 @@ struct PluginCommand: ParsableCommand {
             } catch {
                 throw CLIError("\(error)")
             }
-            context.logger.notice("plugin installed", metadata: ["plugin.id": "\(id)", "plugin.version": "\(m.version)"])
+            context.logger.notice(
+                "plugin installed",
+                metadata: ["plugin.id": "\(id)", "plugin.version": "\(m.version)"]
+            )
             print("Installed \(id) \(m.version) in \(target)")
         }
     }
@@ -231,10 +240,14 @@ enum PluginReport {
             "version": .string(m.version),
             "description": .string(m.description),
             "kinds": .array(m.kinds.sorted().map { .string($0.rawValue) }),
-            "tools": .array(m.tools.map { .object(["name": .string($0.name), "description": .string($0.description)]) }),
+            "tools": .array(
+                m.tools.map { .object(["name": .string($0.name), "description": .string($0.description)]) }
+            ),
             "providers": .array(
                 m.providers.map {
-                    .object(["name": .string($0.name), "model_prefixes": .array($0.modelPrefixes.map(JSONValue.string))])
+                    .object([
+                        "name": .string($0.name), "model_prefixes": .array($0.modelPrefixes.map(JSONValue.string)),
+                    ])
                 }
             ),
             "skills": .array(m.skills.map { .string($0.name) }),
@@ -261,7 +274,9 @@ enum PluginReport {
 
     static func text(_ p: LoadedPlugin, detailed: Bool = false) -> String {
         let m = p.manifest
-        var lines = ["\(m.id) \(m.version)  [\(m.kinds.sorted().map(\.rawValue).joined(separator: ", "))]  \(p.origin.rawValue)"]
+        var lines = [
+            "\(m.id) \(m.version)  [\(m.kinds.sorted().map(\.rawValue).joined(separator: ", "))]  \(p.origin.rawValue)"
+        ]
         if detailed && !m.description.isEmpty { lines.append("  \(m.description)") }
         if !m.tools.isEmpty {
             if detailed {
@@ -272,7 +287,12 @@ enum PluginReport {
             }
         }
         if !m.providers.isEmpty {
-            lines.append("  providers: " + m.providers.map { "\($0.name) (\($0.modelPrefixes.joined(separator: ", ")))" }.joined(separator: "; "))
+            lines.append(
+                "  providers: "
+                    + m.providers.map { "\($0.name) (\($0.modelPrefixes.joined(separator: ", ")))" }.joined(
+                        separator: "; "
+                    )
+            )
         }
         let granted = p.granted.summary
         lines.append("  permissions: " + (granted.isEmpty ? "none" : granted.joined(separator: "; ")))

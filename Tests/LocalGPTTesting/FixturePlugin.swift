@@ -25,7 +25,8 @@ public struct FixturePlugin {
     public var manifest: JSONValue {
         let any: JSONValue = ["type": "object"]
         var tools: [JSONValue] = [
-            "noop", "echo", "fail", "host_exec", "host_config", "host_secret", "host_http", "host_memory", "wait_cancel",
+            "noop", "echo", "fail", "host_exec", "host_config", "host_secret", "host_http", "host_memory",
+            "wait_cancel",
             "invocations", "concurrency",
         ].map { name in
             ["name": .string(name), "description": .string("fixture tool \(name)"), "parameters": any]

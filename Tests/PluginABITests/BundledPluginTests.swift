@@ -25,7 +25,13 @@ import Testing
 
     func host(config: String = "") throws -> HostHarness {
         let h = try HostHarness(config: config)
-        h.host.loadAll(PluginDiscovery.candidates(paths: h.paths, configuration: h.host.configuration, bundledDirectory: Self.bundled))
+        h.host.loadAll(
+            PluginDiscovery.candidates(
+                paths: h.paths,
+                configuration: h.host.configuration,
+                bundledDirectory: Self.bundled
+            )
+        )
         #expect(h.host.failures.isEmpty, "\(h.host.failures.map(\.error.description))")
         return h
     }
@@ -33,15 +39,23 @@ import Testing
     @Test func bothBundledPluginsLoad() throws {
         let h = try host()
         #expect(h.host.plugins.map(\.id).sorted() == ["org.localgpt.sysinfo", "org.localgpt.text"])
-        #expect(Set(h.host.tools.map(\.name)).isSuperset(of: ["calculate", "text_stats", "current_time", "system_info", "disk_usage"]))
+        #expect(
+            Set(h.host.tools.map(\.name)).isSuperset(of: [
+                "calculate", "text_stats", "current_time", "system_info", "disk_usage",
+            ])
+        )
         #expect(h.host.plugins.allSatisfy { $0.origin == .bundled })
     }
 
     @Test func swiftPluginRoundTrip() throws {
         let h = try host()
-        let out = try JSONValue(parsing: h.host.invoke(tool: "calculate", arguments: #"{"expression":"2^10 + sqrt(16) * 2"}"#))
+        let out = try JSONValue(
+            parsing: h.host.invoke(tool: "calculate", arguments: #"{"expression":"2^10 + sqrt(16) * 2"}"#)
+        )
         #expect(out["result"]?.doubleValue == 1032)
-        let stats = try JSONValue(parsing: h.host.invoke(tool: "text_stats", arguments: #"{"text":"Héllo wörld. Two lines\nhere."}"#))
+        let stats = try JSONValue(
+            parsing: h.host.invoke(tool: "text_stats", arguments: #"{"text":"Héllo wörld. Two lines\nhere."}"#)
+        )
         #expect(stats["words"] == 5)
         #expect(stats["lines"] == 2)
         let error = #expect(throws: ToolCallError.self) {
@@ -70,7 +84,10 @@ import Testing
         DispatchQueue.concurrentPerform(iterations: 8) { t in
             for i in 0..<10_000 {
                 let expr = "\(t) * 100000 + \(i)"
-                guard let out = try? JSONValue(parsing: h.host.invoke(tool: "calculate", arguments: #"{"expression":"\#(expr)"}"#)),
+                guard
+                    let out = try? JSONValue(
+                        parsing: h.host.invoke(tool: "calculate", arguments: #"{"expression":"\#(expr)"}"#)
+                    ),
                     out["result"]?.doubleValue == Double(t * 100_000 + i)
                 else {
                     failures.add(1, ordering: .relaxed)

@@ -104,7 +104,8 @@ import Testing
     @Test func configAndSecretLookupsAreCheckedAndSecretsNeverLogged() throws {
         let h = try loaded(
             permissions: ["config": ["fixture"], "secrets": ["FIXTURE_TOKEN"]],
-            config: "[fixture]\ngreeting = \"hi ${WHO}\"\n[other]\nx = 1\n[secrets]\nFIXTURE_TOKEN = \"${TOKEN_ENV}\"\n",
+            config:
+                "[fixture]\ngreeting = \"hi ${WHO}\"\n[other]\nx = 1\n[secrets]\nFIXTURE_TOKEN = \"${TOKEN_ENV}\"\n",
             environment: ["WHO": "there", "TOKEN_ENV": "s3cr3t-value", "OTHER_SECRET": "nope"]
         )
         let granted = try object(h.host.invoke(tool: "host_config", arguments: #"{"key":"fixture.greeting"}"#))
@@ -153,7 +154,9 @@ import Testing
         let id = h.host.makeCallID()
         let done = Mutex<Result<String, ToolCallError>?>(nil)
         let thread = Thread { [host = h.host] in
-            let r = Result { () throws(ToolCallError) -> String in try host.invoke(tool: "wait_cancel", arguments: "{}", callID: id) }
+            let r = Result { () throws(ToolCallError) -> String in
+                try host.invoke(tool: "wait_cancel", arguments: "{}", callID: id)
+            }
             done.withLock { $0 = r }
         }
         thread.start()

@@ -26,7 +26,11 @@ import Testing
             try h.host.load(directory: dir, origin: .config)
         }
         #expect(error?.code == code, sourceLocation: sourceLocation)
-        #expect(error?.description.contains(fragment) == true, "\(error?.description ?? "")", sourceLocation: sourceLocation)
+        #expect(
+            error?.description.contains(fragment) == true,
+            "\(error?.description ?? "")",
+            sourceLocation: sourceLocation
+        )
         #expect(error?.description.contains("\n") == false, sourceLocation: sourceLocation)
         #expect(h.host.plugins.isEmpty, sourceLocation: sourceLocation)
     }
@@ -38,7 +42,11 @@ import Testing
         let plugin = try h.host.load(directory: dir, origin: .bundled)
         #expect(plugin.id == "org.test.fixture")
         #expect(h.host.plugins.map(\.id) == ["org.test.fixture"])
-        #expect(h.logs.entries.contains { "\($0.message)" == "fixture created" && $0.metadata["plugin.id"] == "org.test.fixture" })
+        #expect(
+            h.logs.entries.contains {
+                "\($0.message)" == "fixture created" && $0.metadata["plugin.id"] == "org.test.fixture"
+            }
+        )
     }
 
     @Test func rejectsDescriptorWithAnotherABIMajor() throws {

@@ -178,7 +178,9 @@ typedef struct lgpt_host_v1 {
      * "host:8080" that port). head receives ONE JSON object {"status": 200, "headers":
      * {"content-type": "..."}} before the first body byte; body receives the raw bytes as they
      * arrive (SSE, NDJSON). A status >= 400 is a result, not an error. A sink that returns non-OK
-     * aborts the transfer. [any-thread, during a call] */
+     * aborts the transfer. Every redirect target is checked against the grant too. When the call
+     * fails before a response arrives, head receives an error document instead (R7).
+     * [any-thread, during a call] */
     lgpt_status (*LGPT_NONNULL http)(void *LGPT_NONNULL host_ctx, const lgpt_call *LGPT_NONNULL call,
                                      const char *LGPT_NONNULL req_json, size_t req_len,
                                      const lgpt_sink *LGPT_NONNULL head, const lgpt_sink *LGPT_NONNULL body);
@@ -194,7 +196,8 @@ typedef struct lgpt_host_v1 {
                                               const lgpt_sink *LGPT_NONNULL out);
 
     /* A config.toml value by dotted key ("weather.units"), written to out as JSON
-     * ("metric", 3, true, {...}). The key must be granted in permissions.config.
+     * ("metric", 3, true, {...}). The key, or a table containing it, must be granted in
+     * permissions.config; keys under "secrets" are never readable this way (use secret_get).
      * LGPT_ERR_NOT_FOUND when absent. [any-thread] */
     lgpt_status (*LGPT_NONNULL config_get)(void *LGPT_NONNULL host_ctx, const char *LGPT_NONNULL key,
                                            size_t key_len, const lgpt_sink *LGPT_NONNULL out);

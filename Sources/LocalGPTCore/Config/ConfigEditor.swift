@@ -102,17 +102,24 @@ public enum ConfigEditor {
     }
 
     private static func isBareKey(_ s: String) -> Bool {
-        !s.isEmpty && s.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_" || $0 == "-") }
+        !s.isEmpty
+            && s.unicodeScalars.allSatisfy {
+                $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_" || $0 == "-")
+            }
     }
 
     /// `[a.b]` -> "a.b"; `[[x]]` -> "[x]" (never equal to a plain section name).
     private static func headerName(_ line: String) -> String? {
         let t = line.trimmingCharacters(in: .whitespaces)
         guard t.hasPrefix("[") else { return nil }
-        if t.hasPrefix("[[") { return "[" + t.dropFirst(2).prefix(while: { $0 != "]" }).trimmingCharacters(in: .whitespaces) + "]" }
+        if t.hasPrefix("[[") {
+            return "[" + t.dropFirst(2).prefix(while: { $0 != "]" }).trimmingCharacters(in: .whitespaces) + "]"
+        }
         guard let close = t.firstIndex(of: "]") else { return nil }
-        return t[t.index(after: t.startIndex)..<close].split(separator: ".").map { $0.trimmingCharacters(in: .whitespaces) }
-            .joined(separator: ".")
+        return t[t.index(after: t.startIndex)..<close].split(separator: ".").map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }
+        .joined(separator: ".")
     }
 
     private static func assignedKey(_ line: String) -> String? {

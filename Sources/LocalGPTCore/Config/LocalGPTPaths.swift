@@ -15,7 +15,9 @@ public struct LocalGPTPaths: Sendable, Equatable {
     }
 
     /// Resolves the home from `LOCALGPT_HOME`, else `$HOME/.localgpt`.
-    public static func fromEnvironment(_ environment: [String: String] = ProcessEnvironment.current)
+    public static func fromEnvironment(
+        _ environment: [String: String] = ProcessEnvironment.current
+    )
         -> LocalGPTPaths
     {
         if let explicit = environment["LOCALGPT_HOME"], !explicit.isEmpty {

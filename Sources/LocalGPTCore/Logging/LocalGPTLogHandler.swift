@@ -21,8 +21,10 @@ public struct LocalGPTLogHandler: LogHandler {
     private let file: LogFile?
 
     /// - Parameters:
+    ///   - label: the logger's label.
     ///   - stderrLevel: lowest level echoed to standard error.
     ///   - fileLevel: lowest level written to the file.
+    ///   - file: the shared log file, or nil for standard error only.
     public init(label: String, stderrLevel: Logger.Level, fileLevel: Logger.Level, file: LogFile?) {
         self.label = label
         self.stderrLevel = stderrLevel

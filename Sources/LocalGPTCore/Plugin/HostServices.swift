@@ -51,7 +51,10 @@ enum HostServices {
 }
 
 private let hostLog: @convention(c) (UnsafeMutableRawPointer, Int32, UnsafePointer<CChar>?, Int) -> Void = {
-    ctx, level, msg, len in
+    ctx,
+    level,
+    msg,
+    len in
     let plugin = HostServices.plugin(ctx)
     let text = msg.map { HostServices.string($0, len) } ?? ""
     plugin.host.pluginLog(plugin, level: level, message: text)
@@ -98,25 +101,33 @@ private let hostMemoryAppend:
 
 private let hostConfigGet:
     @convention(c) (UnsafeMutableRawPointer, UnsafePointer<CChar>, Int, UnsafePointer<lgpt_sink>) -> lgpt_status = {
-        ctx, key, len, out in
+        ctx,
+        key,
+        len,
+        out in
         let plugin = HostServices.plugin(ctx)
         return plugin.host.serviceConfigGet(plugin, key: HostServices.string(key, len), out: out)
     }
 
 private let hostSecretGet:
     @convention(c) (UnsafeMutableRawPointer, UnsafePointer<CChar>, Int, UnsafePointer<lgpt_sink>) -> lgpt_status = {
-        ctx, key, len, out in
+        ctx,
+        key,
+        len,
+        out in
         let plugin = HostServices.plugin(ctx)
         return plugin.host.serviceSecretGet(plugin, name: HostServices.string(key, len), out: out)
     }
 
 private let hostIsCancelled: @convention(c) (UnsafeMutableRawPointer, UnsafePointer<lgpt_call>) -> Int32 = {
-    ctx, call in
+    ctx,
+    call in
     HostServices.plugin(ctx).host.isCancelled(callID: call.pointee.call_id) ? 1 : 0
 }
 
 private let hostGetExtension: @convention(c) (UnsafeMutableRawPointer, UnsafePointer<CChar>) -> UnsafeRawPointer? = {
-    _, _ in
+    _,
+    _ in
     // No optional host extensions exist in ABI 1.0 yet; lgpt.host.embeddings/1 arrives with memory.
     nil
 }

@@ -22,7 +22,13 @@ public struct PluginCandidate: Sendable, Equatable {
 /// Finds plugin folders, in the order that decides which copy of an id wins: bundled, then
 /// installed (`~/.localgpt/plugins/<id>/`), then `plugins.paths` from config.toml.
 public enum PluginDiscovery {
-    /// - Parameter bundledDirectory: the folder of bundled plugins (``defaultBundledDirectory()``).
+    /// The candidate folders, in precedence order.
+    ///
+    /// - Parameters:
+    ///   - paths: the LocalGPT home.
+    ///   - configuration: supplies `plugins.paths`.
+    ///   - bundledDirectory: the folder of bundled plugins (``defaultBundledDirectory()``), or nil.
+    /// - Returns: bundled, then installed, then configured plugin folders.
     public static func candidates(
         paths: LocalGPTPaths,
         configuration: Configuration,
@@ -111,7 +117,11 @@ public struct PluginSidecar: Sendable {
             )
         }
         guard !path.isEmpty, !path.hasPrefix("/"), !path.split(separator: "/").contains("..") else {
-            throw PluginLoadError(.manifest, file: file, "binary.path \"\(path)\" must be relative, inside the plugin folder")
+            throw PluginLoadError(
+                .manifest,
+                file: file,
+                "binary.path \"\(path)\" must be relative, inside the plugin folder"
+            )
         }
         guard sha.count == 64, sha.allSatisfy(\.isHexDigit) else {
             throw PluginLoadError(.manifest, file: file, "binary.sha256 must be 64 hex digits")
@@ -174,9 +184,12 @@ extension PluginHost {
         var schemas: [String: JSONSchema] = [:]
         for tool in manifest.tools {
             do {
-                let schema = try JSONSchema(tool.parameters)
+                let schema = try JSONSchema(tool.parameters, location: "parameters")
                 for w in schema.warnings {
-                    logger.debug("tool schema: \(w)", metadata: ["plugin.id": "\(manifest.id)", "tool.name": "\(tool.name)"])
+                    logger.debug(
+                        "tool schema: \(w)",
+                        metadata: ["plugin.id": "\(manifest.id)", "tool.name": "\(tool.name)"]
+                    )
                 }
                 schemas[tool.name] = schema
             } catch {
@@ -247,7 +260,11 @@ extension PluginHost {
         do {
             embedded = try PluginManifest(text: embeddedText)
         } catch {
-            throw PluginLoadError(.manifestMismatch, file: sidecar.libraryPath, "embedded manifest is invalid: \(error)")
+            throw PluginLoadError(
+                .manifestMismatch,
+                file: sidecar.libraryPath,
+                "embedded manifest is invalid: \(error)"
+            )
         }
         if let difference = Self.firstDifference(embedded.json, manifest.json, path: "") {
             throw PluginLoadError(
@@ -275,7 +292,11 @@ extension PluginHost {
             )
         }
         if !manifest.tools.isEmpty && descriptor.pointee.invoke == nil {
-            throw PluginLoadError(.manifestMismatch, file: sidecar.libraryPath, "declares tools but has no invoke function")
+            throw PluginLoadError(
+                .manifestMismatch,
+                file: sidecar.libraryPath,
+                "declares tools but has no invoke function"
+            )
         }
         if !manifest.providers.isEmpty && descriptor.pointee.generate == nil {
             throw PluginLoadError(
@@ -316,7 +337,9 @@ extension PluginHost {
         }
         logger.debug(
             "plugin loaded",
-            metadata: ["plugin.id": "\(manifest.id)", "plugin.version": "\(manifest.version)", "plugin.origin": "\(origin)"]
+            metadata: [
+                "plugin.id": "\(manifest.id)", "plugin.version": "\(manifest.version)", "plugin.origin": "\(origin)",
+            ]
         )
         return plugin
     }

@@ -106,7 +106,9 @@ extension PluginHost {
 
         var timeoutMs: Int64 = 30_000
         if let t = req["timeout_ms"] {
-            guard let v = t.intValue, v > 0 else { return invalid("exec: timeout_ms must be a positive integer", out: out) }
+            guard let v = t.intValue, v > 0 else {
+                return invalid("exec: timeout_ms must be a positive integer", out: out)
+            }
             timeoutMs = min(v, Self.maxExecTimeoutMilliseconds)
         }
         let workspace = paths.workspace
@@ -123,7 +125,10 @@ extension PluginHost {
             guard let o = env.objectValue else { return invalid("exec: env must be an object of strings", out: out) }
             for (k, v) in o {
                 guard let s = v.stringValue, Self.isSafeEnvironmentName(k) else {
-                    return invalid("exec: env \"\(k)\" is not allowed (names are [A-Z_][A-Z0-9_]*, not PATH, HOME or LD_*)", out: out)
+                    return invalid(
+                        "exec: env \"\(k)\" is not allowed (names are [A-Z_][A-Z0-9_]*, not PATH, HOME or LD_*)",
+                        out: out
+                    )
                 }
                 environment[k] = s
             }
@@ -293,7 +298,8 @@ extension PluginHost {
 
     // MARK: memory
 
-    func serviceMemory(_ plugin: LoadedPlugin, operation: MemoryOperation, out: UnsafePointer<lgpt_sink>) -> lgpt_status {
+    func serviceMemory(_ plugin: LoadedPlugin, operation: MemoryOperation, out: UnsafePointer<lgpt_sink>) -> lgpt_status
+    {
         let allowed = operation == .search ? plugin.granted.memorySearch : plugin.granted.memoryAppend
         guard allowed else {
             return deny(
@@ -305,7 +311,10 @@ extension PluginHost {
             )
         }
         write(
-            errorDocument(code: "unsupported", message: "memory_\(operation.rawValue) is not available in this host yet"),
+            errorDocument(
+                code: "unsupported",
+                message: "memory_\(operation.rawValue) is not available in this host yet"
+            ),
             to: out
         )
         return LGPT_ERR_UNSUPPORTED

@@ -53,7 +53,11 @@ public final class PluginHost: Sendable {
     private let nextCallID = Atomic<UInt64>(1)
 
     /// - Parameters:
+    ///   - paths: the LocalGPT home.
+    ///   - configuration: config.toml, for `config_get`, `secret_get` and `plugins.disabled`.
     ///   - grants: the user's grants by plugin id (``PluginGrantStore``).
+    ///   - logger: where plugin log lines and denials go.
+    ///   - maxToolOutputBytes: the largest tool result accepted from a plugin.
     public init(
         paths: LocalGPTPaths,
         configuration: Configuration,
@@ -252,7 +256,10 @@ public final class PluginHost: Sendable {
             if isCancelled(callID: id) || status == LGPT_ERR_CANCELLED {
                 throw .cancelled("\(tool.name) was cancelled")
             }
-            throw .pluginFailed(status, Self.errorMessage(in: output) ?? "\(tool.name) failed with \(statusName(status))")
+            throw .pluginFailed(
+                status,
+                Self.errorMessage(in: output) ?? "\(tool.name) failed with \(statusName(status))"
+            )
         }
         return output
     }
@@ -315,7 +322,9 @@ public final class PluginHost: Sendable {
 /// Why a tool call or a generation failed.
 public struct ToolCallError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable {
-        private enum Base: Hashable, Sendable { case notFound, invalidArguments, pluginFailed, outputTooLarge, cancelled }
+        private enum Base: Hashable, Sendable {
+            case notFound, invalidArguments, pluginFailed, outputTooLarge, cancelled
+        }
         private let base: Base
         public static let notFound = Code(base: .notFound)
         public static let invalidArguments = Code(base: .invalidArguments)

@@ -30,7 +30,11 @@ public enum PluginPackager {
         }
         let entry = unsafeBitCast(symbol, to: lgpt_plugin_entry_v1_fn.self)
         guard let descriptor = entry(UInt32(LGPT_ABI_MAJOR), UInt32(LGPT_ABI_MINOR)) else {
-            throw PluginLoadError(.refusedABI, file: lib, "the plugin refused host ABI \(LGPT_ABI_MAJOR).\(LGPT_ABI_MINOR)")
+            throw PluginLoadError(
+                .refusedABI,
+                file: lib,
+                "the plugin refused host ABI \(LGPT_ABI_MAJOR).\(LGPT_ABI_MINOR)"
+            )
         }
         guard Int(descriptor.pointee.struct_size) >= MemoryLayout<lgpt_plugin_v1>.size else {
             throw PluginLoadError(.structTooSmall, file: lib, "descriptor too small: \(descriptor.pointee.struct_size)")
@@ -48,8 +52,12 @@ public enum PluginPackager {
             try? FileManager.default.removeItem(atPath: target)
             try FileManager.default.copyItem(atPath: lib, toPath: target)
         }
-        guard let sha = sha256Hex(ofFile: target) else { throw PluginLoadError(.libraryMissing, file: target, "cannot be read") }
-        guard case .object(var doc) = manifest.json else { throw PluginLoadError(.manifest, file: lib, "not an object") }
+        guard let sha = sha256Hex(ofFile: target) else {
+            throw PluginLoadError(.libraryMissing, file: target, "cannot be read")
+        }
+        guard case .object(var doc) = manifest.json else {
+            throw PluginLoadError(.manifest, file: lib, "not an object")
+        }
         doc["binary"] = .object(["path": .string(name), "sha256": .string(sha)])
         try FileSystem.writeAtomically(
             Data((JSONValue.object(doc).encoded(pretty: true) + "\n").utf8),

@@ -29,19 +29,22 @@ final class CollectingSink {
     var text: String { String(decoding: bytes, as: UTF8.self) }
 }
 
-private let collectingSinkWrite: @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?, Int) -> lgpt_status = {
-    ctx, bytes, len in
-    guard let ctx else { return LGPT_ERR_INVALID_ARGUMENT }
-    let sink = Unmanaged<CollectingSink>.fromOpaque(ctx).takeUnretainedValue()
-    guard len > 0 else { return LGPT_OK }
-    guard let bytes else { return LGPT_ERR_INVALID_ARGUMENT }
-    if sink.bytes.count + len > sink.limit {
-        sink.overflowed = true
-        return LGPT_ERR_CANCELLED
+private let collectingSinkWrite: @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?, Int) -> lgpt_status =
+    {
+        ctx,
+        bytes,
+        len in
+        guard let ctx else { return LGPT_ERR_INVALID_ARGUMENT }
+        let sink = Unmanaged<CollectingSink>.fromOpaque(ctx).takeUnretainedValue()
+        guard len > 0 else { return LGPT_OK }
+        guard let bytes else { return LGPT_ERR_INVALID_ARGUMENT }
+        if sink.bytes.count + len > sink.limit {
+            sink.overflowed = true
+            return LGPT_ERR_CANCELLED
+        }
+        sink.bytes.append(contentsOf: UnsafeRawBufferPointer(start: bytes, count: len))
+        return LGPT_OK
     }
-    sink.bytes.append(contentsOf: UnsafeRawBufferPointer(start: bytes, count: len))
-    return LGPT_OK
-}
 
 /// A sink that hands each write to a closure (provider events: one JSON event per write).
 final class ForwardingSink {
@@ -62,13 +65,16 @@ final class ForwardingSink {
     }
 }
 
-private let forwardingSinkWrite: @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?, Int) -> lgpt_status = {
-    ctx, bytes, len in
-    guard let ctx else { return LGPT_ERR_INVALID_ARGUMENT }
-    let sink = Unmanaged<ForwardingSink>.fromOpaque(ctx).takeUnretainedValue()
-    if len > 0 && bytes == nil { return LGPT_ERR_INVALID_ARGUMENT }
-    return sink.onWrite(UnsafeRawBufferPointer(start: bytes, count: len))
-}
+private let forwardingSinkWrite: @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?, Int) -> lgpt_status =
+    {
+        ctx,
+        bytes,
+        len in
+        guard let ctx else { return LGPT_ERR_INVALID_ARGUMENT }
+        let sink = Unmanaged<ForwardingSink>.fromOpaque(ctx).takeUnretainedValue()
+        if len > 0 && bytes == nil { return LGPT_ERR_INVALID_ARGUMENT }
+        return sink.onWrite(UnsafeRawBufferPointer(start: bytes, count: len))
+    }
 
 /// Writes bytes into a sink the plugin owns, checking its declared size first (R1).
 @discardableResult

@@ -244,8 +244,9 @@ public struct HTTPClient: Sendable {
     ///     anything is sent (so after name resolution); false fails with
     ///     ``HTTPClientError/Code/addressRefused``.
     ///   - isCancelled: Polled at least every 100 ms; true fails with ``HTTPClientError/Code/cancelled``.
-    ///   - onHead: Called exactly once, with the final response's head, before any body byte (also when
-    ///     the body is empty). Returning false stops the exchange with ``HTTPClientError/Code/cancelled``.
+    ///   - onHead: Called exactly once when the final response arrives (never for redirects or 1xx
+    ///     responses), before any body byte, also when the body is empty; not called when the exchange
+    ///     fails before that. Returning false stops the exchange with ``HTTPClientError/Code/cancelled``.
     ///   - onBody: Called for each piece of the body as it arrives; the buffer is valid only during the
     ///     call. Returning false stops the exchange with ``HTTPClientError/Code/cancelled``.
     /// - Returns: The head of the final response, as given to `onHead`.
@@ -507,7 +508,7 @@ extension HTTPClient {
                 ]
                 headers.removeAll { bodyHeaders.contains($0.name.lowercased()) }
             }
-            if false && !isSameOrigin(url, next) {
+            if !isSameOrigin(url, next) {
                 headers.removeAll { !headersKeptAcrossOrigins.contains($0.name.lowercased()) }
             }
             url = next

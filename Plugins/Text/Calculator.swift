@@ -21,9 +21,10 @@ struct CalculatorError: Error, Equatable {
 ///     primary  := number | constant | function "(" sum ("," sum)* ")" | "(" sum ")"
 ///
 /// `%` is the remainder with the sign of the dividend (`fmod`). Every intermediate result must be finite.
-/// Parentheses, function calls and exponents recurse; their nesting is bounded by ``maximumDepth`` and every
-/// level costs only three small stack frames (signs are counted in a loop, error messages are built out of
-/// line), so a hostile expression cannot exhaust even a small thread stack.
+/// Parentheses, function calls and exponents recurse; their nesting is bounded by ``maximumDepth`` (signs are
+/// counted in a loop, and error messages are built out of line to keep the recursive frames small). Measured
+/// on Linux x86_64 with Swift 6.3.1, the deepest accepted expression needs less than 384 KB of stack in a
+/// debug build and less than 128 KB optimised; Linux threads get 8 MB by default.
 struct Calculator {
     /// The deepest nesting of parentheses, function calls and exponents accepted.
     static let maximumDepth = 200

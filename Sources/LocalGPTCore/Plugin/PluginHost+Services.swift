@@ -278,7 +278,7 @@ extension PluginHost {
             switch error.code {
             case .timeout: status = LGPT_ERR_TIMEOUT
             case .cancelled: status = LGPT_ERR_CANCELLED
-            case .invalidURL, .unsupportedScheme: status = LGPT_ERR_INVALID_ARGUMENT
+            case .invalidURL, .unsupportedScheme, .invalidRequest: status = LGPT_ERR_INVALID_ARGUMENT
             default: status = LGPT_ERR_IO
             }
             logger.info("http failed", metadata: ["plugin.id": "\(plugin.id)", "http.host": "\(target.host)"])
@@ -288,12 +288,15 @@ extension PluginHost {
         return LGPT_OK
     }
 
-    /// Host and port of an http(s) URL (default ports 80 and 443).
+    /// Host and port of an http(s) URL, parsed by libcurl's own parser (the one the request uses),
+    /// so the permission check and the connection can never disagree about the host.
     static func hostAndPort(_ url: String) -> (host: String, port: Int)? {
-        guard let u = URLComponents(string: url), let scheme = u.scheme?.lowercased(),
-            scheme == "http" || scheme == "https", let host = u.host, !host.isEmpty
+        guard let origin = HTTPOrigin(url: url), origin.scheme == "http" || origin.scheme == "https",
+            !origin.host.isEmpty
         else { return nil }
-        return (host.lowercased(), u.port ?? (scheme == "https" ? 443 : 80))
+        var host = origin.host.lowercased()
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host, origin.port)
     }
 
     // MARK: memory

@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // The plugin ABI: a header-only C target, the public contract (docs/PLUGIN-ABI.md).
@@ -40,7 +41,18 @@ let package = Package(
             linkerSettings: [.linkedLibrary("curl")]
         ),
         // fork/exec of plugin-requested processes (async-signal-safe work only after fork).
-        .target(name: "CLocalGPTSandbox", cSettings: cSettings),
+        // Landlock, seccomp (libseccomp) and rlimits are applied in the child between fork and exec.
+        .target(
+            name: "CLocalGPTSandbox",
+            cSettings: cSettings,
+            linkerSettings: [.linkedLibrary("seccomp")]
+        ),
+        // The local sentence embedder (all-MiniLM-L6-v2) on OpenBLAS: safetensors reader + BERT forward pass.
+        .target(
+            name: "CLocalGPTEmbed",
+            cSettings: cSettings + [.unsafeFlags(["-O2"]), .headerSearchPath("."), .define("LGPT_EMBED_OPENBLAS")],
+            linkerSettings: [.linkedLibrary("openblas"), .linkedLibrary("m")]
+        ),
         // The host: config, paths, manifests, the plugin loader and registry, permissions, services.
         .target(
             name: "LocalGPTCore",
@@ -54,11 +66,23 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Memory: the markdown workspace, the SQLite (GRDB, FTS5) index, local embeddings, search.
+        .target(
+            name: "LocalGPTMemory",
+            dependencies: [
+                "LocalGPTCore",
+                "CLocalGPTEmbed",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The command line: thin, maps flags onto LocalGPTCore.
         .executableTarget(
             name: "localgpt",
             dependencies: [
                 "LocalGPTCore",
+                "LocalGPTMemory",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -89,6 +113,12 @@ let package = Package(
                 "LocalGPTTesting",
                 .product(name: "InMemoryLogging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "LocalGPTMemoryTests",
+            dependencies: ["LocalGPTMemory", "LocalGPTCore", "LocalGPTTesting"],
+            path: "Tests/LocalGPTMemoryTests",
             swiftSettings: swiftSettings
         ),
         // Loads the .so files the build produced; must not depend on plugin targets.

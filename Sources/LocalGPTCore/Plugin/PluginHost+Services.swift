@@ -3,6 +3,7 @@
 //===----------------------------------------------------------------------===//
 
 import CLocalGPTPlugin
+import Crypto
 import Foundation
 import Logging
 
@@ -39,6 +40,13 @@ extension PluginHost {
         logger.warning(
             "DENIED \(service) \(what)",
             metadata: ["plugin.id": "\(plugin.id)", "service": "\(service)", "requested": "\(what)"]
+        )
+        securityEvents?.record(
+            SecurityEvent(
+                action: "permission_denied",
+                source: plugin.id,
+                details: ["service": .string(service), "requested": .string(what)]
+            )
         )
         if let out {
             write(
@@ -151,13 +159,26 @@ extension PluginHost {
             return status
         }
         let durationMs = Self.milliseconds(result.duration)
+        let digest = Self.commandDigest(argv)
         logger.info(
             "exec",
             metadata: [
-                "plugin.id": "\(plugin.id)", "exec.command": "\(command)",
+                "plugin.id": "\(plugin.id)", "exec.command": "\(command)", "exec.digest": "\(digest)",
                 "exec.exit": "\(result.exitCode.map(String.init) ?? "signal \(result.signal ?? 0)")",
                 "exec.duration_ms": "\(durationMs)",
             ]
+        )
+        securityEvents?.record(
+            SecurityEvent(
+                action: "sandbox_exec",
+                source: plugin.id,
+                details: [
+                    "command": .string(command), "command_sha256": .string(digest),
+                    "exit_code": result.exitCode.map { .int(Int64($0)) } ?? .null,
+                    "signal": .int(Int64(result.signal ?? 0)), "timed_out": .bool(result.timedOut),
+                    "duration_ms": .int(durationMs),
+                ]
+            )
         )
         if result.cancelled {
             write(errorDocument(code: "cancelled", message: "exec \(command) was cancelled"), to: out)
@@ -176,6 +197,11 @@ extension PluginHost {
             "duration_ms": .int(durationMs),
         ])
         return write(reply.encoded(), to: out)
+    }
+
+    /// The sha256 of the argv (NUL-separated): identifies a command in logs without revealing it.
+    static func commandDigest(_ argv: [String]) -> String {
+        SHA256.hash(data: Array(argv.joined(separator: "\u{0}").utf8)).map { String(format: "%02x", $0) }.joined()
     }
 
     static func isSafeEnvironmentName(_ name: String) -> Bool {

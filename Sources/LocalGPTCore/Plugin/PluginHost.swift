@@ -39,6 +39,8 @@ public final class PluginHost: Sendable {
     let grants: [String: PluginGrant]
     /// The largest tool result the host accepts from a plugin.
     public let maxToolOutputBytes: Int
+    /// Where security events (denials, sandboxed runs) are recorded, besides the log.
+    public let securityEvents: (any SecurityEventRecorder)?
 
     private struct Registry {
         var plugins: [LoadedPlugin] = []
@@ -58,13 +60,16 @@ public final class PluginHost: Sendable {
     ///   - grants: the user's grants by plugin id (``PluginGrantStore``).
     ///   - logger: where plugin log lines and denials go.
     ///   - maxToolOutputBytes: the largest tool result accepted from a plugin.
+    ///   - securityEvents: the audit recorder, if any.
     public init(
         paths: LocalGPTPaths,
         configuration: Configuration,
         grants: [String: PluginGrant] = [:],
         logger: Logger,
-        maxToolOutputBytes: Int = 16 << 20
+        maxToolOutputBytes: Int = 16 << 20,
+        securityEvents: (any SecurityEventRecorder)? = nil
     ) {
+        self.securityEvents = securityEvents
         self.paths = paths
         self.configuration = configuration
         self.grants = grants

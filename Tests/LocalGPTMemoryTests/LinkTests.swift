@@ -1,0 +1,6 @@
+import LocalGPTMemory
+import Testing
+
+@Test func memoryModuleLinks() {
+    #expect(LocalGPTMemoryModule.embedderVersion == 0)
+}

@@ -71,3 +71,17 @@ public struct LocalGPTPaths: Sendable, Equatable {
 public enum ProcessEnvironment {
     public static var current: [String: String] { ProcessInfo.processInfo.environment }
 }
+
+extension LocalGPTPaths {
+    /// Where the set-up script installs local models (outside any clone, shared by every home):
+    /// `LOCALGPT_MODELS_DIR`, else `$XDG_CACHE_HOME/localgpt-swift/models`, else
+    /// `~/.cache/localgpt-swift/models`.
+    public static func modelsDirectory(environment: [String: String] = ProcessEnvironment.current) -> String {
+        if let dir = environment["LOCALGPT_MODELS_DIR"], !dir.isEmpty { return absolutePath(dir) }
+        if let cache = environment["XDG_CACHE_HOME"], cache.hasPrefix("/") {
+            return cache + "/localgpt-swift/models"
+        }
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        return home + "/.cache/localgpt-swift/models"
+    }
+}

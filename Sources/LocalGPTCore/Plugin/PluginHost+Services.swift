@@ -327,8 +327,12 @@ extension PluginHost {
 
     // MARK: memory
 
-    func serviceMemory(_ plugin: LoadedPlugin, operation: MemoryOperation, out: UnsafePointer<lgpt_sink>) -> lgpt_status
-    {
+    func serviceMemory(
+        _ plugin: LoadedPlugin,
+        operation: MemoryOperation,
+        request text: String,
+        out: UnsafePointer<lgpt_sink>
+    ) -> lgpt_status {
         let allowed = operation == .search ? plugin.granted.memorySearch : plugin.granted.memoryAppend
         guard allowed else {
             return deny(
@@ -339,14 +343,33 @@ extension PluginHost {
                 out: out
             )
         }
-        write(
-            errorDocument(
-                code: "unsupported",
-                message: "memory_\(operation.rawValue) is not available in this host yet"
-            ),
-            to: out
-        )
-        return LGPT_ERR_UNSUPPORTED
+        guard let memory else {
+            write(
+                errorDocument(
+                    code: "unsupported",
+                    message: "memory_\(operation.rawValue): this host has no memory service"
+                ),
+                to: out
+            )
+            return LGPT_ERR_UNSUPPORTED
+        }
+        guard let request = try? JSONValue(parsing: text), case .object = request else {
+            return invalid("memory_\(operation.rawValue): the request must be a JSON object", out: out)
+        }
+        do {
+            let reply =
+                operation == .search
+                ? try memory.search(request: request, source: plugin.id)
+                : try memory.append(request: request, source: plugin.id)
+            return write(reply.encoded(), to: out)
+        } catch {
+            let status = error.isInvalidRequest ? LGPT_ERR_INVALID_ARGUMENT : LGPT_ERR_IO
+            write(
+                errorDocument(code: statusCode(status), message: "memory_\(operation.rawValue): \(error.message)"),
+                to: out
+            )
+            return status
+        }
     }
 
     // MARK: config and secrets

@@ -41,6 +41,8 @@ public final class PluginHost: Sendable {
     public let maxToolOutputBytes: Int
     /// Where security events (denials, sandboxed runs) are recorded, besides the log.
     public let securityEvents: (any SecurityEventRecorder)?
+    /// Serves `memory_search` / `memory_append`; nil answers UNSUPPORTED.
+    public let memory: (any MemoryService)?
 
     private struct Registry {
         var plugins: [LoadedPlugin] = []
@@ -61,15 +63,18 @@ public final class PluginHost: Sendable {
     ///   - logger: where plugin log lines and denials go.
     ///   - maxToolOutputBytes: the largest tool result accepted from a plugin.
     ///   - securityEvents: the audit recorder, if any.
+    ///   - memory: the memory service, if any.
     public init(
         paths: LocalGPTPaths,
         configuration: Configuration,
         grants: [String: PluginGrant] = [:],
         logger: Logger,
         maxToolOutputBytes: Int = 16 << 20,
-        securityEvents: (any SecurityEventRecorder)? = nil
+        securityEvents: (any SecurityEventRecorder)? = nil,
+        memory: (any MemoryService)? = nil
     ) {
         self.securityEvents = securityEvents
+        self.memory = memory
         self.paths = paths
         self.configuration = configuration
         self.grants = grants

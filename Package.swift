@@ -23,6 +23,7 @@ let package = Package(
         .library(name: "LocalGPTCore", targets: ["LocalGPTCore"]),
         // Runtime plugins: one dynamic library each, loaded by the host through dlopen.
         .library(name: "LocalGPTPluginText", type: .dynamic, targets: ["LocalGPTPluginText"]),
+        .library(name: "LocalGPTPluginProviders", type: .dynamic, targets: ["LocalGPTPluginProviders"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -97,6 +98,13 @@ let package = Package(
             path: "Plugins/Text",
             swiftSettings: swiftSettings
         ),
+        // LLM backends: OpenAI-compatible (also GLM, llama-server), Anthropic, Ollama, Claude CLI, local.
+        .target(
+            name: "LocalGPTPluginProviders",
+            dependencies: ["CLocalGPTPlugin"],
+            path: "Plugins/Providers",
+            swiftSettings: swiftSettings
+        ),
 
         // Test support shared by the test targets: a loopback HTTP server, temporary homes, fixtures.
         .target(
@@ -119,6 +127,12 @@ let package = Package(
             name: "LocalGPTMemoryTests",
             dependencies: ["LocalGPTMemory", "LocalGPTCore", "LocalGPTTesting"],
             path: "Tests/LocalGPTMemoryTests",
+            swiftSettings: swiftSettings
+        ),
+        // Provider plugins against loopback servers that speak each protocol; must not depend on plugin targets.
+        .testTarget(
+            name: "ProviderPluginTests",
+            dependencies: ["LocalGPTCore", "LocalGPTTesting"],
             swiftSettings: swiftSettings
         ),
         // Loads the .so files the build produced; must not depend on plugin targets.

@@ -24,6 +24,7 @@ let package = Package(
         // Runtime plugins: one dynamic library each, loaded by the host through dlopen.
         .library(name: "LocalGPTPluginText", type: .dynamic, targets: ["LocalGPTPluginText"]),
         .library(name: "LocalGPTPluginProviders", type: .dynamic, targets: ["LocalGPTPluginProviders"]),
+        .library(name: "LocalGPTPluginTools", type: .dynamic, targets: ["LocalGPTPluginTools"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -78,12 +79,23 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The agent runtime: context assembly, the tool loop, sessions, compaction.
+        .target(
+            name: "LocalGPTAgent",
+            dependencies: [
+                "LocalGPTCore",
+                "LocalGPTMemory",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The command line: thin, maps flags onto LocalGPTCore.
         .executableTarget(
             name: "localgpt",
             dependencies: [
                 "LocalGPTCore",
                 "LocalGPTMemory",
+                "LocalGPTAgent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -96,6 +108,13 @@ let package = Package(
             name: "LocalGPTPluginText",
             dependencies: ["CLocalGPTPlugin"],
             path: "Plugins/Text",
+            swiftSettings: swiftSettings
+        ),
+        // The bundled tools the model uses: bash (sandboxed exec only), read/write/edit_file, web_fetch.
+        .target(
+            name: "LocalGPTPluginTools",
+            dependencies: ["CLocalGPTPlugin"],
+            path: "Plugins/Tools",
             swiftSettings: swiftSettings
         ),
         // LLM backends: OpenAI-compatible (also GLM, llama-server), Anthropic, Ollama, Claude CLI, local.
@@ -127,6 +146,11 @@ let package = Package(
             name: "LocalGPTMemoryTests",
             dependencies: ["LocalGPTMemory", "LocalGPTCore", "LocalGPTTesting"],
             path: "Tests/LocalGPTMemoryTests",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "LocalGPTAgentTests",
+            dependencies: ["LocalGPTAgent", "LocalGPTCore", "LocalGPTMemory", "LocalGPTTesting"],
             swiftSettings: swiftSettings
         ),
         // Provider plugins against loopback servers that speak each protocol; must not depend on plugin targets.

@@ -1,0 +1,4 @@
+import LocalGPTCore
+
+/// The agent runtime: see the agent issue.
+public enum LocalGPTAgentModule {}

@@ -44,20 +44,22 @@ extension JSONValue {
     ///
     /// - Throws: ``JSONValueError`` for a value JSON cannot hold.
     public init(foundation any: Any) throws {
+        // Collections and strings are tested before NSNumber/NSNull: each failed cast to a
+        // Foundation class bridges the value, which made nested documents several times slower.
         switch any {
-        case is NSNull:
-            self = .null
         case let s as String:
             self = .string(s)
-        case let n as NSNumber:
-            self = JSONValue(number: n)
-        case let a as [Any]:
-            self = .array(try a.map { try JSONValue(foundation: $0) })
         case let o as [String: Any]:
             var out: [String: JSONValue] = [:]
             out.reserveCapacity(o.count)
             for (k, v) in o { out[k] = try JSONValue(foundation: v) }
             self = .object(out)
+        case let a as [Any]:
+            self = .array(try a.map { try JSONValue(foundation: $0) })
+        case let n as NSNumber:
+            self = JSONValue(number: n)
+        case is NSNull:
+            self = .null
         default:
             throw JSONValueError(message: "unsupported value of type \(type(of: any))")
         }

@@ -4,7 +4,7 @@
 
 import Foundation
 public import LocalGPTCore
-public import Logging
+import Logging
 
 /// Where the repository and its release build live, and how the benchmarks make their plugins.
 ///
@@ -67,6 +67,7 @@ public enum BenchFixture {
     /// Compiles the fixture into `<scratch>/build/libfixture.so` and packages it into
     /// `<scratch>/org.bench.fixture/` (plugin.json + library). Returns the plugin folder.
     public static func buildPluginFolder(in scratch: String) throws -> String {
+        let scratch = LocalGPTPaths.absolutePath(scratch)
         let build = scratch + "/build"
         try FileManager.default.createDirectory(atPath: build, withIntermediateDirectories: true)
         var literal = ""
@@ -141,6 +142,27 @@ public func nowNanoseconds() -> UInt64 {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
+/// CPU nanoseconds of the calling thread (user + system): unlike wall time, barely moved by other
+/// processes competing for the two cores.
+public func threadCPUNanoseconds() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
+/// A wall-clock and a thread-CPU reading taken together.
+public struct Instant {
+    public var wall: UInt64
+    public var cpu: UInt64
+
+    public static func now() -> Instant { Instant(wall: nowNanoseconds(), cpu: threadCPUNanoseconds()) }
+
+    /// Microseconds since `start`: (wall, cpu).
+    public func since(_ start: Instant) -> (wall: Double, cpu: Double) {
+        (Double(wall - start.wall) / 1000, Double(cpu - start.cpu) / 1000)
+    }
 }
 
 /// Order statistics of a sample.

@@ -30,7 +30,13 @@ public final class RawPlugin: @unchecked Sendable {
     @inline(never)
     public func invoke(_ name: String, _ args: String) -> String {
         let sink = RawSink()
-        var call = lgpt_call(struct_size: UInt32(MemoryLayout<lgpt_call>.size), flags: 0, call_id: 1, deadline_ms: 0, trace_id: emptyTraceID)
+        var call = lgpt_call(
+            struct_size: UInt32(MemoryLayout<lgpt_call>.size),
+            flags: 0,
+            call_id: 1,
+            deadline_ms: 0,
+            trace_id: emptyTraceID
+        )
         let status = name.withCString { cName in
             args.withCString { cArgs in
                 sink.withSink { out in descriptor.pointee.invoke!(instance, &call, cName, cArgs, strlen(cArgs), out) }
@@ -43,7 +49,13 @@ public final class RawPlugin: @unchecked Sendable {
     /// The bare call with a sink that discards the bytes: no allocation on the host side.
     @inline(never)
     public func invokeDiscarding(_ name: UnsafePointer<CChar>, _ args: UnsafePointer<CChar>, _ len: Int) -> Int32 {
-        var call = lgpt_call(struct_size: UInt32(MemoryLayout<lgpt_call>.size), flags: 0, call_id: 1, deadline_ms: 0, trace_id: emptyTraceID)
+        var call = lgpt_call(
+            struct_size: UInt32(MemoryLayout<lgpt_call>.size),
+            flags: 0,
+            call_id: 1,
+            deadline_ms: 0,
+            trace_id: emptyTraceID
+        )
         var sink = lgpt_sink(struct_size: UInt32(MemoryLayout<lgpt_sink>.size), flags: 0, ctx: nil, write: discardWrite)
         return descriptor.pointee.invoke!(instance, &call, name, args, len, &sink)
     }
@@ -55,7 +67,10 @@ nonisolated(unsafe) private let emptyTraceID: UnsafePointer<CChar> = {
     return UnsafePointer(p)
 }()
 
-private let discardWrite: @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?, Int) -> lgpt_status = { _, _, _ in
+private let discardWrite: @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?, Int) -> lgpt_status = {
+    _,
+    _,
+    _ in
     LGPT_OK
 }
 
@@ -74,7 +89,9 @@ final class RawSink {
 }
 
 private let rawSinkWrite: @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?, Int) -> lgpt_status = {
-    ctx, bytes, len in
+    ctx,
+    bytes,
+    len in
     let sink = Unmanaged<RawSink>.fromOpaque(ctx!).takeUnretainedValue()
     if len > 0, let bytes { sink.bytes.append(contentsOf: UnsafeRawBufferPointer(start: bytes, count: len)) }
     return LGPT_OK

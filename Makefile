@@ -28,15 +28,15 @@ plugins:
 	$(CC) $(C_PLUGIN_FLAGS) Plugins/SysInfo/sysinfo.c -o $(BIN)/c-plugins/libsysinfo.so
 	@$(BIN)/localgpt plugin package $(BIN)/c-plugins/libsysinfo.so --out $(BUNDLED)/org.localgpt.sysinfo >/dev/null
 	@$(BIN)/localgpt plugin package $(BIN)/libLocalGPTPluginText.so --out $(BUNDLED)/org.localgpt.text >/dev/null
+	@$(BIN)/localgpt plugin package $(BIN)/libLocalGPTPluginTools.so --out $(BUNDLED)/org.localgpt.tools >/dev/null
+	@$(BIN)/localgpt plugin package $(BIN)/libLocalGPTPluginProviders.so --out $(BUNDLED)/org.localgpt.providers >/dev/null
 	@echo "bundled plugins staged in $(BUNDLED)"
 
-# Until the chat lands (issues 5 and 7), the assistant's main job is the plugin host: list the
-# plugins, then run a tool from the Swift plugin and one from the C plugin.
+# The assistant: prepare the home, then chat (on the local default model unless config.toml says
+# otherwise; the set-up script installs it).
 run: build
 	$(BIN)/localgpt init
-	$(BIN)/localgpt plugin list
-	$(BIN)/localgpt tool call current_time
-	$(BIN)/localgpt tool call system_info
+	$(BIN)/localgpt chat
 
 test: build
 	$(SWIFT) test $(SWIFT_FLAGS)

@@ -52,7 +52,7 @@ let package = Package(
         // The local sentence embedder (all-MiniLM-L6-v2) on OpenBLAS: safetensors reader + BERT forward pass.
         .target(
             name: "CLocalGPTEmbed",
-            cSettings: cSettings + [.unsafeFlags(["-O2"]), .headerSearchPath("."), .define("LGPT_EMBED_OPENBLAS")],
+            cSettings: cSettings + [.unsafeFlags(["-O3"]), .headerSearchPath("."), .define("LGPT_EMBED_OPENBLAS")],
             linkerSettings: [.linkedLibrary("openblas"), .linkedLibrary("m")]
         ),
         // The host: config, paths, manifests, the plugin loader and registry, permissions, services.
@@ -146,6 +146,7 @@ let package = Package(
             name: "LocalGPTMemoryTests",
             dependencies: ["LocalGPTMemory", "LocalGPTCore", "LocalGPTTesting"],
             path: "Tests/LocalGPTMemoryTests",
+            exclude: ["Fixtures"],  // read by path (EmbedderTestSupport.decodeFixture), not as bundle resources
             swiftSettings: swiftSettings
         ),
         .testTarget(

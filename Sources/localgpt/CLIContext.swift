@@ -35,15 +35,35 @@ struct CLIContext {
         return Logger(label: "localgpt")
     }
 
-    /// A host with every discovered plugin loaded (failures recorded, never fatal).
+    /// The device key when it exists and is sound, else why not. Never creates it.
+    var deviceKey: Result<DeviceKey, SecurityError> {
+        Result { () throws(SecurityError) in try DeviceKey.load(from: paths.deviceKey) }
+    }
+
+    /// The grants file, verified with the device key.
+    var grantStore: PluginGrantStore { PluginGrantStore(path: paths.grantsFile, key: deviceKey) }
+
+    /// The audit log (`~/.localgpt/.security_audit.jsonl`).
+    var auditLog: AuditLog { AuditLog(paths: paths) }
+
+    /// A host with every discovered plugin loaded (failures recorded, never fatal). Grants are
+    /// verified with the device key (a plugin whose grant fails is refused) and the host's
+    /// security events go to the audit log.
     func makeHost() throws -> PluginHost {
         let grants: [String: PluginGrant]
         do {
-            grants = try PluginGrantStore(path: paths.grantsFile).load()
+            grants = try grantStore.load()
         } catch {
             throw CLIError(error.description)
         }
-        let host = PluginHost(paths: paths, configuration: configuration, grants: grants, logger: logger)
+        let host = PluginHost(
+            paths: paths,
+            configuration: configuration,
+            grants: grants,
+            logger: logger,
+            securityEvents: AuditRecorder(log: auditLog, logger: logger),
+            memory: makeMemoryService()
+        )
         host.loadAll(
             PluginDiscovery.candidates(
                 paths: paths,
@@ -64,4 +84,12 @@ struct CLIError: Error, CustomStringConvertible {
 /// Prints to standard error.
 func printError(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+extension Error {
+    /// The one-line text shown to the user: the error's own description when it has one.
+    var message: String {
+        if let described = self as? any CustomStringConvertible { return described.description }
+        return String(describing: self)
+    }
 }

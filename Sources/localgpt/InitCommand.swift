@@ -25,6 +25,12 @@ struct InitCommand: ParsableCommand {
         print("LocalGPT home: \(paths.home)")
         print("Config:        \(paths.configFile)")
         print("Workspace:     \(paths.workspace)")
+        do {
+            let (_, created) = try DeviceKey.loadOrCreate(at: paths.deviceKey)
+            print("Device key:    \(paths.deviceKey)\(created ? " (created)" : "")")
+        } catch {
+            throw CLIError(error.message)
+        }
     }
 }
 

@@ -16,6 +16,11 @@ struct LocalGPTCommand: ParsableCommand {
         version: "localgpt \(LocalGPTVersion.current) (plugin ABI 1.0)",
         subcommands: [
             InitCommand.self, PathsCommand.self, ConfigCommand.self, PluginCommand.self, ToolCommand.self,
+            SandboxCommand.self,
+            MDCommand.self,
+            MemoryCommand.self,
+            ChatCommand.self, AskCommand.self, SessionsCommand.self,
+            ModelsCommand.self,
         ]
     )
 }

@@ -158,9 +158,15 @@ struct PluginCommand: ParsableCommand {
                 guard answer == "y" || answer == "yes" else { throw CLIError("not installed") }
             }
 
+            let key: DeviceKey
+            do {
+                key = try DeviceKey.loadOrCreate(at: context.paths.deviceKey).key
+            } catch {
+                throw CLIError("cannot sign the grant: \(error.message)")
+            }
             do {
                 try PluginInstaller.install(from: source, id: id, into: context.paths.pluginsDirectory)
-                try PluginGrantStore(path: context.paths.grantsFile).set(
+                try PluginGrantStore(path: context.paths.grantsFile, key: key).set(
                     PluginGrant(
                         permissions: permissions,
                         grantedAt: ISO8601DateFormatter().string(from: Date()),
@@ -174,6 +180,15 @@ struct PluginCommand: ParsableCommand {
             context.logger.notice(
                 "plugin installed",
                 metadata: ["plugin.id": "\(id)", "plugin.version": "\(m.version)"]
+            )
+            appendAudit(
+                context.auditLog,
+                .pluginInstalled,
+                details: [
+                    "plugin": .string(id), "version": .string(m.version),
+                    "library_sha256": .string(sidecar.librarySHA256),
+                    "permissions": .array(permissions.summary.map(JSONValue.string)),
+                ]
             )
             print("Installed \(id) \(m.version) in \(target)")
         }
@@ -195,12 +210,13 @@ struct PluginCommand: ParsableCommand {
                 )
             }
             do {
-                try PluginGrantStore(path: context.paths.grantsFile).remove(id)
+                try context.grantStore.remove(id)
                 try FileManager.default.removeItem(atPath: target)
             } catch {
                 throw CLIError("cannot remove \(id): \(error)")
             }
             context.logger.notice("plugin removed", metadata: ["plugin.id": "\(id)"])
+            appendAudit(context.auditLog, .pluginRemoved, details: ["plugin": .string(id)])
             print("Removed \(id)")
         }
     }

@@ -68,6 +68,10 @@ import Testing
         #expect(sysinfo["tools"]?.arrayValue?.compactMap { $0["name"]?.stringValue }.contains("system_info") == true)
         let text = try #require(byID["org.localgpt.text"])
         #expect(text["tools"]?.arrayValue?.count == 3)
+        let tools = try #require(byID["org.localgpt.tools"])
+        #expect(tools["permissions"]?["granted"]?["exec"]?["commands"] == ["bash"])
+        let providers = try #require(byID["org.localgpt.providers"])
+        #expect(providers["kinds"] == ["provider"])
         #expect(doc["errors"] == [])
     }
 

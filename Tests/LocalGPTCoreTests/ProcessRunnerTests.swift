@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import LocalGPTCore
 import Testing
@@ -328,6 +329,62 @@ struct ProcessRunnerTests {
         let after = try #require(openDescriptorCount())
         // A leak of even one descriptor per run shows up as +200; allow a little noise from other suites.
         #expect(after <= before + 10, "descriptors before: \(before), after: \(after)")
+    }
+
+    // MARK: - With a sandbox policy
+
+    private func sandboxPolicy() throws -> SandboxPolicy {
+        let workspace = NSTemporaryDirectory() + "lgpt-runner-ws-\(getpid())"
+        try FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true)
+        return SandboxPolicy(level: .full, workspace: workspace)
+    }
+
+    @Test func sandboxedChildSeesOnlyStandardDescriptors() throws {
+        // The Landlock ruleset and the cgroup file are the host's: neither may reach the command.
+        let policy = try sandboxPolicy()
+        let request = ProcessRequest(
+            executable: "/usr/bin/ls",
+            arguments: ["ls", "/proc/self/fd"],
+            workingDirectory: policy.workspace,
+            sandbox: policy
+        )
+        let result = try ProcessRunner.run(request)
+        let fds = text(result.standardOutput).split(separator: "\n").compactMap { Int($0) }.sorted()
+        #expect(fds.count == 4, "\(text(result.standardOutput)) \(text(result.standardError))")
+        #expect(Array(fds.prefix(3)) == [0, 1, 2])
+        #expect(result.sandbox != nil)
+    }
+
+    @Test func sandboxedRunsLeakNoDescriptorsFoldersOrCgroups() throws {
+        let policy = try sandboxPolicy()
+        let request = ProcessRequest(
+            executable: "/bin/sh",
+            arguments: [
+                "sh", "-c", "echo \"$TMPDIR\"; touch \"$TMPDIR/file\"; mkdir \"$TMPDIR/d\"; chmod 000 \"$TMPDIR/d\"",
+            ],
+            workingDirectory: policy.workspace,
+            sandbox: policy
+        )
+        _ = try ProcessRunner.run(request)
+        let before = try #require(openDescriptorCount())
+        var folders: [String] = []
+        for _ in 0..<100 {
+            let result = try ProcessRunner.run(request)
+            #expect(result.exitCode == 0, "\(text(result.standardError))")
+            folders.append(trimmed(text(result.standardOutput)))
+        }
+        let after = try #require(openDescriptorCount())
+        #expect(after <= before + 10, "descriptors before: \(before), after: \(after)")
+        #expect(Set(folders).count == 100, "every run gets its own TMPDIR")
+        #expect(!folders.contains { FileManager.default.fileExists(atPath: $0) }, "every TMPDIR is removed")
+        if let cgroup = SandboxCapabilities.current.pidsCgroup {
+            // Cgroups are reused by later commands (one per command running at the same time), never
+            // one per run, and none holds a process once its command is over.
+            let runs = try FileManager.default.contentsOfDirectory(atPath: cgroup).filter {
+                $0.hasPrefix("run-\(getpid())-")
+            }
+            #expect(runs.count < 20, "cgroups: \(runs)")
+        }
     }
 
     // MARK: - resolveExecutable

@@ -84,8 +84,8 @@ public enum TestSupport {
     }
 
     /// Builds the bundled plugins the way `make plugins` does into `directory`:
-    /// `<directory>/org.localgpt.sysinfo` (C, built here) and `<directory>/org.localgpt.text` (the
-    /// Swift library SwiftPM built).
+    /// `<directory>/org.localgpt.sysinfo` (C, built here), `<directory>/org.localgpt.text`,
+    /// `<directory>/org.localgpt.tools` and `<directory>/org.localgpt.providers` (the Swift libraries SwiftPM built).
     public static func stageBundledPlugins(into directory: String) throws {
         let scratch = makeTemporaryDirectory("lgpt-cplugin")
         let lib = scratch + "/libsysinfo.so"
@@ -94,6 +94,14 @@ public enum TestSupport {
         try PluginPackager.package(
             library: binDirectory + "/libLocalGPTPluginText.so",
             into: directory + "/org.localgpt.text"
+        )
+        try PluginPackager.package(
+            library: binDirectory + "/libLocalGPTPluginTools.so",
+            into: directory + "/org.localgpt.tools"
+        )
+        try PluginPackager.package(
+            library: binDirectory + "/libLocalGPTPluginProviders.so",
+            into: directory + "/org.localgpt.providers"
         )
     }
 }

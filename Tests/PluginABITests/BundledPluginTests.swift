@@ -38,7 +38,11 @@ import Testing
 
     @Test func bothBundledPluginsLoad() throws {
         let h = try host()
-        #expect(h.host.plugins.map(\.id).sorted() == ["org.localgpt.sysinfo", "org.localgpt.text"])
+        #expect(
+            h.host.plugins.map(\.id).sorted() == [
+                "org.localgpt.providers", "org.localgpt.sysinfo", "org.localgpt.text", "org.localgpt.tools",
+            ]
+        )
         #expect(
             Set(h.host.tools.map(\.name)).isSuperset(of: [
                 "calculate", "text_stats", "current_time", "system_info", "disk_usage",

@@ -217,6 +217,42 @@ typedef struct lgpt_host_v1 {
 } lgpt_host_v1;
 
 /* ---------------------------------------------------------------------------------------------
+ * Host extension "lgpt.host.local-model/1" (R9): model servers that the HOST runs on loopback.
+ *
+ * A provider plugin cannot keep a process running (exec() is blocking and sandboxed), so the host
+ * does it: it starts llama.cpp's llama-server for a model installed in the models folder (see
+ * docs/PROVIDERS.md), on a free 127.0.0.1 port, waits until GET /health answers 200, restarts it
+ * when it has died, stops it (SIGTERM, then SIGKILL) when the host shuts down, and makes the
+ * kernel kill it if the host process dies (PR_SET_PDEATHSIG). The plugin then speaks the
+ * OpenAI protocol to base_url through host->http (its manifest must grant the loopback port,
+ * e.g. "127.0.0.1:*"). Only a plugin whose manifest declares a provider with the capability
+ * "local_model" gets the table; others get NULL.
+ *
+ * ensure: req {"model": "qwen2.5-coder-0.5b-instruct", "restart": false, "timeout_ms": 120000}.
+ *   model is a file name stem in the models folder ([A-Za-z0-9._-], no path). "restart": true
+ *   says the server stopped answering: the host checks it and restarts it when unhealthy.
+ *   out receives {"base_url": "http://127.0.0.1:40123", "model": "...", "model_file": "/...gguf",
+ *   "pid": 1234, "started": true, "startup_ms": 1800}. Errors (with an error document, R7):
+ *   NOT_FOUND (model or llama-server not installed; the message says how to install them),
+ *   IO (the server failed to start; the message carries the tail of its log), TIMEOUT,
+ *   CANCELLED. Blocks until the server is ready. [any-thread, during a call]
+ * status: req {} -> out {"server": "/path/llama-server" | null, "models_dir": "/path",
+ *   "models": [{"name": "...", "file": "/...gguf", "bytes": 491400064, "running": true,
+ *   "base_url": "http://127.0.0.1:40123"}]}. Never starts anything. [any-thread]
+ * ------------------------------------------------------------------------------------------- */
+#define LGPT_HOST_LOCAL_MODEL_V1 "lgpt.host.local-model/1"
+
+typedef struct lgpt_host_local_model_v1 {
+    uint32_t struct_size; /* sizeof(lgpt_host_local_model_v1) as the HOST compiled it */
+    uint32_t flags;       /* reserved, 0 */
+    lgpt_status (*LGPT_NONNULL ensure)(void *LGPT_NONNULL host_ctx, const lgpt_call *LGPT_NONNULL call,
+                                       const char *LGPT_NONNULL req_json, size_t req_len,
+                                       const lgpt_sink *LGPT_NONNULL out);
+    lgpt_status (*LGPT_NONNULL status)(void *LGPT_NONNULL host_ctx, const char *LGPT_NONNULL req_json,
+                                       size_t req_len, const lgpt_sink *LGPT_NONNULL out);
+} lgpt_host_local_model_v1;
+
+/* ---------------------------------------------------------------------------------------------
  * lgpt_plugin_v1: what a plugin exports, through lgpt_plugin_entry_v1. Static data (R5).
  * ------------------------------------------------------------------------------------------- */
 typedef struct lgpt_plugin_v1 {

@@ -33,9 +33,52 @@ public enum ConfigTemplate {
         # Read by the bundled sysinfo plugin's `whoami` tool.
         # greeting = "Hello from LocalGPT"
 
+        [security]
+        # LocalGPT.md (in the workspace) holds your standing instructions; it is used only while its
+        # signature matches (sign it with `localgpt md sign` after each edit). When strict_policy is
+        # true, a LocalGPT.md that changed after signing, or that holds a prompt-injection phrase,
+        # stops the assistant from starting instead of only being left out.
+        strict_policy = false
+
+        [memory]
+        # The markdown workspace (MEMORY.md, memory/YYYY-MM-DD.md, knowledge/...) is the memory;
+        # an index under memory/ in this folder makes it searchable (`localgpt memory search`).
+        # workspace = "~/notes"        # another workspace (LOCALGPT_WORKSPACE=/abs/dir wins)
+        # chunk_size = 400             # tokens of ~4 characters per chunk
+        # chunk_overlap = 80           # tokens carried over into the next chunk
+        # embeddings = true            # semantic search with the local model, when installed
+        # max_file_bytes = 16777216    # larger files are not indexed (reported by `memory reindex`)
+        # paths = [{ path = "~/notes", pattern = "**/*.md" }]   # extra folders to index
+
         [logging]
         # debug, info, warning or error: what goes to logs/agent.log.
         level = "info"
+
+        [sandbox]
+        # Every command a plugin runs (a bash tool, a CLI a provider drives, a skill's script) runs in a
+        # kernel sandbox: Landlock, seccomp, resource limits, no_new_privs, no capabilities. Only the
+        # workspace and a private temporary folder are writable; your home folder, ~/.ssh and this
+        # folder stay unreadable. `localgpt sandbox status` shows what this kernel offers; see
+        # docs/SANDBOX.md.
+        # level: "auto" (the strongest this kernel offers), "full", "standard" (files and system calls,
+        # no resource limits), "minimal" (limits only) or "none" (no kernel sandbox; logged as a warning
+        # on every command).
+        level = "auto"
+        # timeout_ms = 30000              # wall clock per command when the call gives none (max 600000)
+        # max_output_bytes = 1048576      # kept of each of stdout and stderr; the rest is only counted
+        # max_file_size_bytes = 52428800  # largest file a command may write (0 = no limit)
+        # max_processes = 64              # processes and threads of one command
+        # max_open_files = 1024
+        # max_cpu_seconds = 300           # CPU time per process (0 = no limit)
+        # max_memory_bytes = 8589934592   # address space per process (0 = no limit)
+        # use_pids_cgroup = true          # a pids cgroup per command, when the host may create one
+        #
+        # [sandbox.allow_paths]
+        # read = []    # extra folders commands may read (and run programs from); absolute or ~/...
+        # write = []   # extra folders commands may write
+        #
+        # [sandbox.network]
+        # policy = "deny"   # "allow": commands of plugins you granted network hosts may use TCP/UDP
 
         """
 }

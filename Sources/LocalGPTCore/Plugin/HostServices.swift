@@ -125,9 +125,14 @@ private let hostIsCancelled: @convention(c) (UnsafeMutableRawPointer, UnsafePoin
     HostServices.plugin(ctx).host.isCancelled(callID: call.pointee.call_id) ? 1 : 0
 }
 
+/// Optional host features by versioned id (rule R9). `lgpt.host.local-model/1` is offered only to a plugin with a
+/// provider whose capabilities include "local_model".
 private let hostGetExtension: @convention(c) (UnsafeMutableRawPointer, UnsafePointer<CChar>) -> UnsafeRawPointer? = {
-    _,
-    _ in
-    // No optional host extensions exist in ABI 1.0 yet; lgpt.host.embeddings/1 arrives with memory.
-    nil
+    ctx,
+    id in
+    switch String(cString: id) {
+    case HostFilesExtension.id: return UnsafeRawPointer(HostFilesExtension.table)  // lgpt.host.files/1 (agent)
+    case LocalModelService.extensionID: return LocalModelService.table(for: HostServices.plugin(ctx))
+    default: return nil
+    }
 }

@@ -145,7 +145,7 @@ public func sha256Hex(ofFile path: String) -> String? {
     guard fd >= 0 else { return nil }
     defer { close(fd) }
     var hasher = SHA256()
-    var buf = [UInt8](repeating: 0, count: 1 << 16)
+    var buf = [UInt8](repeating: 0, count: 1 << 14)
     while true {
         let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
         if n < 0 {
@@ -155,7 +155,19 @@ public func sha256Hex(ofFile path: String) -> String? {
         if n == 0 { break }
         buf.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
     }
-    return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    return hexString(hasher.finalize())
+}
+
+/// Lower-case hex of bytes, without a formatter per byte.
+func hexString(_ bytes: some Sequence<UInt8>) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var out: [UInt8] = []
+    out.reserveCapacity(64)
+    for b in bytes {
+        out.append(digits[Int(b >> 4)])
+        out.append(digits[Int(b & 0x0f)])
+    }
+    return String(decoding: out, as: UTF8.self)
 }
 
 extension PluginHost {
@@ -345,7 +357,9 @@ extension PluginHost {
     }
 
     /// Declared ∩ granted. Bundled plugins and those listed in config.toml get what they declare
-    /// unless a grant narrows it; installed plugins get exactly their install-time grant.
+    /// unless a grant narrows it; installed plugins get exactly their install-time grant. A grant
+    /// that failed verification (grants.json edited by hand, unsigned, or signed with another
+    /// device key) refuses the plugin, whatever its origin, and is recorded as `grant_tampered`.
     func grantedPermissions(
         for manifest: PluginManifest,
         origin: PluginOrigin,
@@ -353,6 +367,21 @@ extension PluginHost {
     ) throws(PluginLoadError) -> PluginPermissions {
         let declared = manifest.permissions
         let grant = grants[manifest.id]
+        if let grant, case .invalid(let reason) = grant.integrity {
+            securityEvents?.record(
+                SecurityEvent(
+                    action: "grant_tampered",
+                    source: manifest.id,
+                    details: ["reason": .string(reason), "grants_file": .string(paths.grantsFile)]
+                )
+            )
+            throw PluginLoadError(
+                .checksum,
+                file: paths.grantsFile,
+                "the grant for \(manifest.id) is refused: \(reason). The plugin is not loaded; grant it again with "
+                    + "`localgpt plugin install --force <folder>`"
+            )
+        }
         switch origin {
         case .bundled, .config:
             return grant.map { declared.intersection($0.permissions) } ?? declared

@@ -112,7 +112,19 @@ extension PluginHost {
             return LGPT_ERR_NOT_FOUND
         }
 
-        var timeoutMs: Int64 = 30_000
+        // The sandbox: [sandbox] of config.toml plus what this plugin was granted (extra paths; the network
+        // only when the user granted it hosts and network.policy = "allow"). A bad [sandbox] never runs the
+        // command unconfined.
+        let policy: SandboxPolicy
+        do {
+            policy = try SandboxPolicy(configuration: configuration, paths: paths, permissions: plugin.granted)
+        } catch {
+            logger.error("exec refused: \(error.message)", metadata: ["plugin.id": "\(plugin.id)"])
+            let message = "exec \(command): invalid sandbox configuration: \(error)"
+            write(errorDocument(code: "io", message: message), to: out)
+            return LGPT_ERR_IO
+        }
+        var timeoutMs = Self.milliseconds(policy.limits.timeout)
         if let t = req["timeout_ms"] {
             guard let v = t.intValue, v > 0 else {
                 return invalid("exec: timeout_ms must be a positive integer", out: out)
@@ -120,11 +132,22 @@ extension PluginHost {
             timeoutMs = min(v, Self.maxExecTimeoutMilliseconds)
         }
         let workspace = paths.workspace
-        try? FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true)
+        do {
+            try FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true)
+        } catch {
+            let message = "exec \(command): cannot create the workspace \(workspace)"
+            write(errorDocument(code: "io", message: message), to: out)
+            return LGPT_ERR_IO
+        }
         var cwd = workspace
         if let c = req["cwd"] {
-            guard let s = c.stringValue else { return invalid("exec: cwd must be a string", out: out) }
+            guard let s = c.stringValue, !s.contains("\0") else {
+                return invalid("exec: cwd must be a string", out: out)
+            }
             cwd = LocalGPTPaths.absolutePath(s, relativeTo: workspace)
+            guard cwd == workspace || cwd.hasPrefix(workspace + "/") else {
+                return invalid("exec: cwd must be inside the workspace (\(s))", out: out)
+            }
         }
         var environment: [String: String] = [
             "PATH": Self.execSearchPath, "HOME": workspace, "LANG": "C.UTF-8", "TERM": "dumb",
@@ -145,27 +168,48 @@ extension PluginHost {
         let request = ProcessRequest(
             executable: executable,
             arguments: argv,
-            environment: environment,
+            environment: environment,  // TMPDIR is set by the runner: the run's private temporary folder
             workingDirectory: cwd,
             standardInput: stdin,
-            timeout: .milliseconds(timeoutMs)
+            timeout: .milliseconds(timeoutMs),
+            outputLimit: policy.limits.outputBytes,
+            sandbox: policy
         )
+        let digest = Self.commandDigest(argv)
         let result: ProcessResult
         do {
             result = try ProcessRunner.run(request) { [self] in isCancelled(callID: call.call_id) }
         } catch {
             let status: lgpt_status = error.code == .executableNotFound ? LGPT_ERR_NOT_FOUND : LGPT_ERR_IO
+            if error.code == .sandboxFailed {
+                logger.error(
+                    "exec not started: \(error.message)",
+                    metadata: ["plugin.id": "\(plugin.id)", "exec.command": "\(command)", "exec.digest": "\(digest)"]
+                )
+            }
             write(errorDocument(code: statusCode(status), message: "exec \(command): \(error.message)"), to: out)
             return status
         }
         let durationMs = Self.milliseconds(result.duration)
-        let digest = Self.commandDigest(argv)
+        let sandbox = result.sandbox
+        let layers = sandbox?.layers.map(\.rawValue) ?? []
+        let missing = sandbox?.missing.map(\.layer.rawValue) ?? []
+        for warning in sandbox?.warnings ?? [] {
+            logger.warning(
+                "\(warning)",
+                metadata: ["plugin.id": "\(plugin.id)", "exec.command": "\(command)", "exec.digest": "\(digest)"]
+            )
+        }
         logger.info(
             "exec",
             metadata: [
                 "plugin.id": "\(plugin.id)", "exec.command": "\(command)", "exec.digest": "\(digest)",
                 "exec.exit": "\(result.exitCode.map(String.init) ?? "signal \(result.signal ?? 0)")",
                 "exec.duration_ms": "\(durationMs)",
+                "sandbox.level": "\(sandbox?.effectiveLevel.rawValue ?? "none")",
+                "sandbox.layers": "\(layers.joined(separator: ","))",
+                "sandbox.missing": "\(missing.joined(separator: ","))",
+                "sandbox.stray_killed": "\(sandbox?.strayProcessesKilled ?? 0)",
             ]
         )
         securityEvents?.record(
@@ -177,6 +221,10 @@ extension PluginHost {
                     "exit_code": result.exitCode.map { .int(Int64($0)) } ?? .null,
                     "signal": .int(Int64(result.signal ?? 0)), "timed_out": .bool(result.timedOut),
                     "duration_ms": .int(durationMs),
+                    "sandbox_level": .string(sandbox?.effectiveLevel.rawValue ?? "none"),
+                    "sandbox_layers": .array(layers.map(JSONValue.string)),
+                    "sandbox_missing": .array(missing.map(JSONValue.string)),
+                    "stray_processes_killed": .int(Int64(sandbox?.strayProcessesKilled ?? 0)),
                 ]
             )
         )
@@ -195,6 +243,11 @@ extension PluginHost {
             "stderr_bytes": .int(Int64(result.standardErrorBytes)),
             "timed_out": .bool(result.timedOut),
             "duration_ms": .int(durationMs),
+            "sandbox": .object([
+                "level": .string(sandbox?.effectiveLevel.rawValue ?? "none"),
+                "layers": .array(layers.map(JSONValue.string)),
+                "missing": .array(missing.map(JSONValue.string)),
+            ]),
         ])
         return write(reply.encoded(), to: out)
     }
@@ -232,7 +285,15 @@ extension PluginHost {
         guard let target = Self.hostAndPort(url) else {
             return invalid("http: \"\(url.prefix(200))\" is not an http or https URL", out: head)
         }
-        guard plugin.granted.allowsHTTP(host: target.host, port: target.port) else {
+        // Any public host (agent issue, web_fetch): "*" in net.hosts grants every host whose connected
+        // address is public (checked after DNS, on every hop); "public_only": true applies that check to a
+        // request whatever grants it. `network.allow_private_hosts` (host:port) lists the user's exceptions.
+        let anyPublicHost = plugin.granted.netHosts.contains("*")
+        var enforcePublic = req["public_only"]?.boolValue == true
+        let allowPrivate = Set(configuration.strings("network.allow_private_hosts").map { $0.lowercased() })
+        var currentHop = "\(target.host):\(target.port)"
+        if !plugin.granted.allowsHTTP(host: target.host, port: target.port) && anyPublicHost { enforcePublic = true }
+        guard plugin.granted.allowsHTTP(host: target.host, port: target.port) || anyPublicHost else {
             return deny(
                 plugin,
                 service: "http",
@@ -266,11 +327,18 @@ extension PluginHost {
             _ = try client.perform(
                 request,
                 allowRedirect: { next in
-                    guard let t = Self.hostAndPort(next), plugin.granted.allowsHTTP(host: t.host, port: t.port) else {
+                    guard let t = Self.hostAndPort(next),
+                        plugin.granted.allowsHTTP(host: t.host, port: t.port) || anyPublicHost
+                    else {
                         deniedRedirect = next
                         return false
                     }
+                    if !plugin.granted.allowsHTTP(host: t.host, port: t.port) { enforcePublic = true }
+                    currentHop = "\(t.host):\(t.port)"
                     return true
+                },
+                allowAddress: { ip in
+                    !enforcePublic || allowPrivate.contains(currentHop) || PublicAddress.isPublic(ip)
                 },
                 isCancelled: { [self] in isCancelled(callID: call.call_id) },
                 onHead: { h in
@@ -300,6 +368,15 @@ extension PluginHost {
                 )
             }
             if sinkStatus != LGPT_OK { return sinkStatus }
+            if error.code == .addressRefused {
+                return deny(
+                    plugin,
+                    service: "http",
+                    what: "non-public address of \(currentHop)",
+                    hint: "only public addresses are reachable; list host:port in network.allow_private_hosts",
+                    out: head
+                )
+            }
             let status: lgpt_status
             switch error.code {
             case .timeout: status = LGPT_ERR_TIMEOUT

@@ -43,6 +43,9 @@ public final class PluginHost: Sendable {
     public let securityEvents: (any SecurityEventRecorder)?
     /// Serves `memory_search` / `memory_append`; nil answers UNSUPPORTED.
     public let memory: (any MemoryService)?
+    /// Runs local model servers (llama-server) for provider plugins (extension `lgpt.host.local-model/1`);
+    /// they are stopped by ``shutdown()`` and when the host is released.
+    public let localModels: LocalModelManager
 
     private struct Registry {
         var plugins: [LoadedPlugin] = []
@@ -80,10 +83,12 @@ public final class PluginHost: Sendable {
         self.grants = grants
         self.logger = logger
         self.maxToolOutputBytes = maxToolOutputBytes
+        self.localModels = LocalModelManager(configuration: configuration, paths: paths, logger: logger)
     }
 
     deinit {
         for plugin in registry.withLock({ $0.plugins }) { plugin.destroy() }
+        localModels.shutdown()
     }
 
     // MARK: Registry
@@ -168,6 +173,7 @@ public final class PluginHost: Sendable {
     /// Calls destroy() on every plugin. The libraries stay loaded.
     public func shutdown() {
         for plugin in plugins { plugin.destroy() }
+        localModels.shutdown()
     }
 
     // MARK: Calls

@@ -8,8 +8,8 @@ public struct PluginPermissions: Sendable, Equatable {
     /// Command names (no paths) the plugin may run through `exec`. `"bash"` also allows the
     /// `{"shell": ...}` form.
     public var execCommands: Set<String>
-    /// Network destinations for `http`: `"host"` (ports 80 and 443), `"host:port"`, or
-    /// `"*.domain"` for every subdomain.
+    /// Network destinations for `http`: `"host"` (ports 80 and 443), `"host:port"`, `"host:*"` (every
+    /// port of that host), or `"*.domain"` for every subdomain.
     public var netHosts: Set<String>
     /// Filesystem paths the sandbox may open for the plugin's processes (used by the sandbox).
     public var fsRead: Set<String>
@@ -64,7 +64,7 @@ public struct PluginPermissions: Sendable, Equatable {
         }
         netHosts = Set(try Reader(object: net, path: path + ".net.").stringArray("hosts").map { $0.lowercased() })
         for h in netHosts where !Self.isValidHostPattern(h) {
-            throw .init("\(path).net.hosts: \"\(h)\" must be host, host:port or *.domain")
+            throw .init("\(path).net.hosts: \"\(h)\" must be host, host:port, host:* or *.domain")
         }
         let fr = Reader(object: fs, path: path + ".fs.")
         fsRead = Set(try fr.stringArray("read"))
@@ -145,7 +145,9 @@ public struct PluginPermissions: Sendable, Equatable {
             var patternPort: Int? = nil
             if let colon = pattern.lastIndex(of: ":"), !pattern.hasPrefix("[") || pattern.contains("]:") {
                 hostPattern = pattern[..<colon]
-                patternPort = Int(pattern[pattern.index(after: colon)...])
+                // "host:*" grants every port of that host (loopback model servers choose theirs at run time).
+                let portText = pattern[pattern.index(after: colon)...]
+                patternPort = portText == "*" ? port : Int(portText)
             }
             if hostPattern.hasPrefix("[") && hostPattern.hasSuffix("]") {
                 hostPattern = hostPattern.dropFirst().dropLast()
@@ -166,7 +168,9 @@ public struct PluginPermissions: Sendable, Equatable {
         guard !p.isEmpty, !p.contains("/"), !p.contains("@"), !p.contains(" ") else { return false }
         if p.hasPrefix("[") { return p.contains("]") }
         let parts = p.split(separator: ":", omittingEmptySubsequences: false)
-        if parts.count == 2 { return !parts[0].isEmpty && Int(parts[1]).map { (1...65535).contains($0) } == true }
+        if parts.count == 2 {
+            return !parts[0].isEmpty && (parts[1] == "*" || Int(parts[1]).map { (1...65535).contains($0) } == true)
+        }
         return parts.count == 1
     }
 }

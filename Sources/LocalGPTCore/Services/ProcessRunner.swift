@@ -3,8 +3,9 @@
 // Spawning happens in C (CLocalGPTSandbox, lgpt_sandbox_spawn): fork, async-signal-safe setup in the
 // child, execve. This file supervises the child: it feeds stdin and drains stdout/stderr with poll(),
 // enforces the timeout, the output caps and cancellation, kills the child's whole process group, and
-// reaps it. A later kernel sandbox (Landlock, seccomp, rlimits) is applied inside lgpt_sandbox_spawn
-// and does not change this API.
+// reaps it. With a sandbox policy in the request, the kernel sandbox (Landlock, seccomp, rlimits, a pids
+// cgroup, no_new_privs, no capabilities) is prepared here before the fork (PreparedSandbox) and applied
+// by the child inside lgpt_sandbox_spawn, right before execve; see docs/SANDBOX.md.
 
 import CLocalGPTSandbox
 import Glibc
@@ -31,6 +32,12 @@ public struct ProcessRequest: Sendable {
     public var timeout: Duration
     /// The most bytes kept of each of stdout and stderr; the child may write more (it is counted and discarded).
     public var outputLimit: Int
+    /// The kernel sandbox to run the process in; nil runs it unconfined (the host's own tools).
+    ///
+    /// With a policy, the child also gets a private temporary folder (created for the run, removed
+    /// after it) as `TMPDIR`, and leaves the host's session (no controlling terminal). The layers the
+    /// kernel lacks are left out and listed in ``ProcessResult/sandbox``.
+    public var sandbox: SandboxPolicy?
 
     /// Creates a request.
     public init(
@@ -40,7 +47,8 @@ public struct ProcessRequest: Sendable {
         workingDirectory: String,
         standardInput: [UInt8] = [],
         timeout: Duration = ProcessRequest.defaultTimeout,
-        outputLimit: Int = ProcessRequest.defaultOutputLimit
+        outputLimit: Int = ProcessRequest.defaultOutputLimit,
+        sandbox: SandboxPolicy? = nil
     ) {
         self.executable = executable
         self.arguments = arguments
@@ -49,6 +57,7 @@ public struct ProcessRequest: Sendable {
         self.standardInput = standardInput
         self.timeout = timeout
         self.outputLimit = outputLimit
+        self.sandbox = sandbox
     }
 }
 
@@ -72,6 +81,9 @@ public struct ProcessResult: Sendable {
     public var cancelled: Bool
     /// From just before the spawn until the process was reaped, on the monotonic clock.
     public var duration: Duration
+    /// With a sandbox policy: the layers applied, the ones missing (and why), and what the cleanup
+    /// found (processes left in the run's cgroup). Nil without a policy.
+    public var sandbox: SandboxReport?
 
     /// Whether stdout was cut at the cap.
     public var isStandardOutputTruncated: Bool { standardOutputBytes > standardOutput.count }
@@ -90,7 +102,8 @@ public struct ProcessResult: Sendable {
         standardErrorBytes: Int? = nil,
         timedOut: Bool = false,
         cancelled: Bool = false,
-        duration: Duration = .zero
+        duration: Duration = .zero,
+        sandbox: SandboxReport? = nil
     ) {
         self.exitCode = exitCode
         self.signal = signal
@@ -101,6 +114,7 @@ public struct ProcessResult: Sendable {
         self.timedOut = timedOut
         self.cancelled = cancelled
         self.duration = duration
+        self.sandbox = sandbox
     }
 }
 
@@ -115,6 +129,7 @@ public struct ProcessRunnerError: Error, Sendable, CustomStringConvertible {
             case permissionDenied
             case workingDirectoryNotFound
             case spawnFailed
+            case sandboxFailed
         }
 
         private let kind: Kind
@@ -132,6 +147,9 @@ public struct ProcessRunnerError: Error, Sendable, CustomStringConvertible {
         public static let workingDirectoryNotFound = Code(.workingDirectoryNotFound)
         /// Anything else: out of processes or descriptors, not a valid executable format, ...
         public static let spawnFailed = Code(.spawnFailed)
+        /// The request's sandbox could not be prepared or applied (see ``SandboxError``): the
+        /// process was not started.
+        public static let sandboxFailed = Code(.sandboxFailed)
 
         public var description: String { kind.rawValue }
     }
@@ -191,11 +209,40 @@ public enum ProcessRunner {
         _ request: ProcessRequest,
         isCancelled: () -> Bool = { false }
     ) throws(ProcessRunnerError) -> ProcessResult {
+        try run(request, capabilities: .current, isCancelled: isCancelled)
+    }
+
+    /// ``run(_:isCancelled:)`` on a kernel described by `capabilities` (tests of degradation: a kernel
+    /// without Landlock, without seccomp...). Describing a layer the kernel lacks makes the spawn fail.
+    ///
+    /// - Throws: ``ProcessRunnerError``, as ``run(_:isCancelled:)``.
+    static func run(
+        _ request: ProcessRequest,
+        capabilities: SandboxCapabilities,
+        isCancelled: () -> Bool
+    ) throws(ProcessRunnerError) -> ProcessResult {
         try validate(request)
         _ = sigpipeIgnored
+        var request = request
+        var sandbox: PreparedSandbox?
+        if let policy = request.sandbox {
+            do {
+                sandbox = try PreparedSandbox.prepare(policy, capabilities: capabilities)
+            } catch {
+                throw ProcessRunnerError(code: .sandboxFailed, message: "cannot start \(request.executable): \(error)")
+            }
+            if let temporary = sandbox?.temporaryDirectory { request.environment["TMPDIR"] = temporary }
+        }
         let clock = ContinuousClock()
         let start = clock.now
-        let child = try spawn(request)
+        let child: lgpt_sandbox_child
+        do {
+            child = try spawn(request, sandbox: sandbox)
+        } catch {
+            _ = sandbox?.finish(processGroup: nil)
+            throw error
+        }
+        sandbox?.closeRuleset()
         var supervisor = Supervisor(child: child, request: request)
         let outcome = supervisor.supervise(clock: clock, deadline: start + request.timeout, isCancelled: isCancelled)
         supervisor.closeAll()
@@ -203,6 +250,7 @@ public enum ProcessRunner {
         var status = lgpt_sandbox_exit_status()
         let waitError = lgpt_sandbox_wait(child.pid, &status)
         let end = clock.now
+        let report = sandbox?.finish(processGroup: child.pid)
         guard waitError == 0 else {
             throw ProcessRunnerError(
                 code: .spawnFailed,
@@ -219,7 +267,8 @@ public enum ProcessRunner {
             standardErrorBytes: supervisor.stderr.total,
             timedOut: outcome == .timedOut,
             cancelled: outcome == .cancelled,
-            duration: start.duration(to: end)
+            duration: start.duration(to: end),
+            sandbox: report
         )
     }
 
@@ -278,31 +327,45 @@ public enum ProcessRunner {
         }
     }
 
-    private static func spawn(_ request: ProcessRequest) throws(ProcessRunnerError) -> lgpt_sandbox_child {
+    private static func spawn(
+        _ request: ProcessRequest,
+        sandbox: PreparedSandbox?
+    ) throws(ProcessRunnerError) -> lgpt_sandbox_child {
         let argv = request.arguments.isEmpty ? [request.executable] : request.arguments
         let envp = request.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         var child = lgpt_sandbox_child()
         child.struct_size = UInt32(MemoryLayout<lgpt_sandbox_child>.size)
+        let rlimits = sandbox?.rlimits ?? []
         let result: Int32 = withCStringArray(argv) { argvPointer in
             withCStringArray(envp) { envpPointer in
                 guard let argvPointer, let envpPointer else { return ENOMEM }
                 return request.executable.withCString { path in
                     request.workingDirectory.withCString { cwd in
-                        var options = lgpt_sandbox_spawn_options(
-                            struct_size: UInt32(MemoryLayout<lgpt_sandbox_spawn_options>.size),
-                            flags: request.standardInput.isEmpty ? 0 : UInt32(LGPT_SANDBOX_STDIN_PIPE),
-                            path: path,
-                            argv: argvPointer,
-                            envp: envpPointer,
-                            cwd: cwd
-                        )
-                        return lgpt_sandbox_spawn(&options, &child)
+                        rlimits.withUnsafeBufferPointer { limits in
+                            var options = lgpt_sandbox_spawn_options(
+                                struct_size: UInt32(MemoryLayout<lgpt_sandbox_spawn_options>.size),
+                                flags: request.standardInput.isEmpty ? 0 : UInt32(LGPT_SANDBOX_STDIN_PIPE),
+                                path: path,
+                                argv: argvPointer,
+                                envp: envpPointer,
+                                cwd: cwd,
+                                sandbox_flags: sandbox?.flags ?? 0,
+                                landlock_ruleset_fd: sandbox?.landlockFD ?? -1,
+                                landlock_restrict_flags: sandbox?.landlockRestrictFlags ?? 0,
+                                cgroup_procs_fd: sandbox?.cgroup?.procsFD ?? -1,
+                                rlimits: limits.baseAddress,
+                                rlimit_count: UInt32(limits.count),
+                                reserved: 0,
+                                seccomp_filter: sandbox?.seccomp
+                            )
+                            return lgpt_sandbox_spawn(&options, &child)
+                        }
                     }
                 }
             }
         }
         guard result == 0 else {
-            throw spawnError(request, code: result, step: child.failed_step)
+            throw spawnError(request, code: result, step: child.failed_step, sandboxed: sandbox != nil)
         }
         return child
     }
@@ -319,9 +382,21 @@ public enum ProcessRunner {
         return pointers.withUnsafeBufferPointer { body($0.baseAddress) }
     }
 
-    private static func spawnError(_ request: ProcessRequest, code: Int32, step: Int32) -> ProcessRunnerError {
+    private static func spawnError(
+        _ request: ProcessRequest,
+        code: Int32,
+        step: Int32,
+        sandboxed: Bool
+    ) -> ProcessRunnerError {
         let executable = request.executable
         let reason = "\(String(cString: lgpt_sandbox_step_name(step))): \(errorText(code))"
+        if step >= Int32(LGPT_SANDBOX_STEP_CGROUP.rawValue) && step <= Int32(LGPT_SANDBOX_STEP_SECCOMP.rawValue) {
+            return ProcessRunnerError(
+                code: .sandboxFailed,
+                message: "cannot start \(executable): the sandbox could not be applied (\(reason))",
+                systemError: code
+            )
+        }
         switch (step, code) {
         case (Int32(LGPT_SANDBOX_STEP_EXEC.rawValue), ENOENT), (Int32(LGPT_SANDBOX_STEP_EXEC.rawValue), ENOTDIR):
             return ProcessRunnerError(
@@ -332,7 +407,8 @@ public enum ProcessRunner {
         case (Int32(LGPT_SANDBOX_STEP_EXEC.rawValue), EACCES), (Int32(LGPT_SANDBOX_STEP_EXEC.rawValue), EPERM):
             return ProcessRunnerError(
                 code: .permissionDenied,
-                message: "permission denied executing \(executable) (\(reason))",
+                message: "permission denied executing \(executable) (\(reason))"
+                    + (sandboxed ? "; the sandbox executes programs from system folders and the workspace only" : ""),
                 systemError: code
             )
         case (Int32(LGPT_SANDBOX_STEP_CHDIR.rawValue), ENOENT), (Int32(LGPT_SANDBOX_STEP_CHDIR.rawValue), ENOTDIR):

@@ -1,4 +1,0 @@
-import LocalGPTCore
-
-/// The agent runtime: see the agent issue.
-public enum LocalGPTAgentModule {}

@@ -1,0 +1,198 @@
+//===----------------------------------------------------------------------===//
+// LocalGPT for Swift. Apache-2.0.
+//===----------------------------------------------------------------------===//
+
+import Foundation
+import Glibc
+
+/// Why a session could not be created, read or written.
+public struct SessionError: Error, Sendable, CustomStringConvertible {
+    public struct Code: Hashable, Sendable {
+        private enum Base: Hashable, Sendable { case notFound, ambiguous, io }
+        private let base: Base
+        public static let notFound = Code(base: .notFound)
+        public static let ambiguous = Code(base: .ambiguous)
+        public static let io = Code(base: .io)
+    }
+
+    public var code: Code
+    public var message: String
+    public var description: String { message }
+
+    public init(code: Code, message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    static func io(_ m: String) -> Self { .init(code: .io, message: m) }
+}
+
+/// What a session file holds.
+public struct SessionContents: Sendable {
+    public var header: SessionHeader?
+    public var messages: [ChatMessage]
+    public var compactions: [CompactionRecord]
+    /// Complete lines that were not understood (skipped).
+    public var skippedLines: Int
+    /// Bytes after the last newline that did not form a complete line (a write cut by a crash).
+    public var tornBytes: Int
+    /// The file ends with a complete line that lacks its newline.
+    public var isUnterminated: Bool = false
+}
+
+/// A session transcript on disk: JSONL, mode 0600, one line per message, each appended with one
+/// `write` and flushed with `fdatasync` before the call returns, so a crash loses at most the message
+/// being written. A compaction rewrites the file atomically (temporary file, fsync, rename).
+///
+/// Not thread-safe: the agent serialises access.
+public final class SessionFile {
+    public let path: String
+    /// Whether each append is flushed to disk (`fdatasync`).
+    public let isDurable: Bool
+    private var fd: Int32
+
+    private init(path: String, fd: Int32, durable: Bool) {
+        self.path = path
+        self.fd = fd
+        self.isDurable = durable
+    }
+
+    deinit {
+        if fd >= 0 { Glibc.close(fd) }
+    }
+
+    /// Creates a new file holding the header line.
+    ///
+    /// - Throws: ``SessionError`` when the file exists or cannot be written.
+    public static func create(
+        path: String,
+        header: SessionHeader,
+        durable: Bool = true
+    ) throws(SessionError)
+        -> SessionFile
+    {
+        let dir = (path as NSString).deletingLastPathComponent
+        guard AgentFileIO.makeDirectories(dir) else { throw .io("cannot create \(dir)") }
+        let fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw .io("cannot create \(path): \(AgentFileIO.errnoText())") }
+        fchmod(fd, 0o600)
+        let file = SessionFile(path: path, fd: fd, durable: durable)
+        try file.appendLine(SessionCodec.encode(header))
+        if durable { AgentFileIO.syncDirectory(dir) }
+        return file
+    }
+
+    /// Opens an existing file for appending and returns what it holds. A torn last line (a crash
+    /// mid-write) is cut off first, so the next append starts on a fresh line.
+    ///
+    /// - Throws: ``SessionError`` (`.notFound`, `.io`).
+    public static func open(path: String, durable: Bool = true) throws(SessionError) -> (SessionFile, SessionContents) {
+        let contents = try read(path: path)
+        let fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+        guard fd >= 0 else { throw .io("cannot open \(path): \(AgentFileIO.errnoText())") }
+        if contents.tornBytes > 0 {
+            var info = stat()
+            if fstat(fd, &info) == 0 { ftruncate(fd, info.st_size - off_t(contents.tornBytes)) }
+        }
+        let file = SessionFile(path: path, fd: fd, durable: durable)
+        if contents.isUnterminated { file.markUnterminated() }
+        return (file, contents)
+    }
+
+    /// Reads a session file: every complete line that parses is kept; a final line without its newline
+    /// is kept when it is complete JSON, and counted as torn otherwise.
+    ///
+    /// - Throws: ``SessionError`` (`.notFound`, `.io`).
+    public static func read(path: String) throws(SessionError) -> SessionContents {
+        guard let bytes = AgentFileIO.read(path) else {
+            if !AgentFileIO.exists(path) { throw SessionError(code: .notFound, message: "no session file \(path)") }
+            throw .io("cannot read \(path): \(AgentFileIO.errnoText())")
+        }
+        var contents = SessionContents(header: nil, messages: [], compactions: [], skippedLines: 0, tornBytes: 0)
+        var start = 0
+        let newline = UInt8(ascii: "\n")
+        func take(_ line: ArraySlice<UInt8>) -> Bool {
+            guard !line.isEmpty else { return true }
+            switch SessionCodec.decode(String(decoding: line, as: UTF8.self)) {
+            case .header(let h)?: if contents.header == nil { contents.header = h }
+            case .message(let m)?: contents.messages.append(m)
+            case .compaction(let r)?: contents.compactions.append(r)
+            case nil: return false
+            }
+            return true
+        }
+        while start < bytes.count {
+            guard let end = bytes[start...].firstIndex(of: newline) else {
+                // No newline: the last write was cut. Keep it only if it is a whole document.
+                if !take(bytes[start...]) { contents.tornBytes = bytes.count - start }
+                break
+            }
+            if !take(bytes[start..<end]) { contents.skippedLines += 1 }
+            start = end + 1
+        }
+        if contents.tornBytes == 0, let last = bytes.last, last != newline { contents.isUnterminated = true }
+        return contents
+    }
+
+    /// Appends one message.
+    ///
+    /// - Throws: ``SessionError`` when the write or the flush fails.
+    public func append(_ message: ChatMessage) throws(SessionError) {
+        try appendLine(SessionCodec.encode(message))
+    }
+
+    /// Appends several messages with one write and one flush (the results of one tool round).
+    ///
+    /// - Throws: ``SessionError`` when the write or the flush fails.
+    public func append(contentsOf messages: [ChatMessage]) throws(SessionError) {
+        guard !messages.isEmpty else { return }
+        try appendLine(messages.map(SessionCodec.encode).joined(separator: "\n"))
+    }
+
+    /// Appends one compaction record.
+    ///
+    /// - Throws: ``SessionError`` when the write fails.
+    public func append(_ record: CompactionRecord) throws(SessionError) {
+        try appendLine(SessionCodec.encode(record))
+    }
+
+    private var needsLeadingNewline = false
+
+    func markUnterminated() { needsLeadingNewline = true }
+
+    private func appendLine(_ line: String) throws(SessionError) {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(line.utf8.count + 2)
+        if needsLeadingNewline { bytes.append(UInt8(ascii: "\n")) }
+        bytes.append(contentsOf: line.utf8)
+        bytes.append(UInt8(ascii: "\n"))
+        guard fd >= 0, AgentFileIO.writeAll(fd, bytes) else {
+            throw .io("cannot append to \(path): \(AgentFileIO.errnoText())")
+        }
+        needsLeadingNewline = false
+        if isDurable && fdatasync(fd) != 0 { throw .io("cannot flush \(path): \(AgentFileIO.errnoText())") }
+    }
+
+    /// Replaces the whole file atomically (compaction): the header, the compaction records, the messages.
+    ///
+    /// - Throws: ``SessionError`` when the new file cannot be written; the old one is then untouched.
+    public func rewrite(
+        header: SessionHeader,
+        compactions: [CompactionRecord],
+        messages: [ChatMessage]
+    )
+        throws(SessionError)
+    {
+        var text = SessionCodec.encode(header) + "\n"
+        for r in compactions { text += SessionCodec.encode(r) + "\n" }
+        for m in messages { text += SessionCodec.encode(m) + "\n" }
+        guard AgentFileIO.writeAtomically(Array(text.utf8), to: path, mode: 0o600) else {
+            throw .io("cannot rewrite \(path): \(AgentFileIO.errnoText())")
+        }
+        let newFD = Glibc.open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+        guard newFD >= 0 else { throw .io("cannot reopen \(path): \(AgentFileIO.errnoText())") }
+        if fd >= 0 { Glibc.close(fd) }
+        fd = newFD
+        needsLeadingNewline = false
+    }
+}

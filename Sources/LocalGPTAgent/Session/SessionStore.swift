@@ -1,0 +1,184 @@
+//===----------------------------------------------------------------------===//
+// LocalGPT for Swift. Apache-2.0.
+//===----------------------------------------------------------------------===//
+
+import Foundation
+public import LocalGPTCore
+
+/// One line of `localgpt sessions list`.
+public struct SessionSummary: Sendable, Equatable {
+    public var id: String
+    public var path: String
+    /// Milliseconds since 1970.
+    public var created: Int64
+    public var updated: Int64
+    public var messageCount: Int
+    public var compactionCount: Int
+    /// The first user message and the last user or assistant message, shortened.
+    public var firstPreview: String
+    public var lastPreview: String
+}
+
+/// The sessions of one agent: `<home>/agents/<agent>/sessions/<uuid>.jsonl` plus `sessions.json`, the
+/// index (session key → current session id, counters), written atomically with mode 0600.
+public struct SessionStore: Sendable {
+    public let directory: String
+    public let isDurable: Bool
+
+    /// - Parameters:
+    ///   - paths: the LocalGPT home.
+    ///   - agent: the agent id (`main` for the CLI).
+    ///   - durable: flush each appended message to disk (`fdatasync`).
+    public init(paths: LocalGPTPaths, agent: String = "main", durable: Bool = true) {
+        self.init(directory: paths.home + "/agents/" + agent + "/sessions", durable: durable)
+    }
+
+    public init(directory: String, durable: Bool = true) {
+        self.directory = directory
+        self.isDurable = durable
+    }
+
+    public var indexFile: String { directory + "/sessions.json" }
+
+    public func path(for id: String) -> String { directory + "/" + id + ".jsonl" }
+
+    /// A new random (v4) UUID, lower-case.
+    public static func newID() -> String { UUID().uuidString.lowercased() }
+
+    /// Creates a new session file.
+    ///
+    /// - Throws: ``SessionError`` when it cannot be written.
+    public func create(cwd: String) throws(SessionError) -> Session {
+        let header = SessionHeader(id: Self.newID(), created: ChatMessage.now(), cwd: cwd)
+        let file = try SessionFile.create(path: path(for: header.id), header: header, durable: isDurable)
+        return Session(header: header, file: file)
+    }
+
+    /// Opens a session by id for appending. A file whose header is missing (cut) gets one derived from
+    /// the file name.
+    ///
+    /// - Throws: ``SessionError`` (`.notFound`, `.io`).
+    public func open(id: String) throws(SessionError) -> Session {
+        let (file, contents) = try SessionFile.open(path: path(for: id), durable: isDurable)
+        let header = contents.header ?? SessionHeader(id: id, created: ChatMessage.now(), cwd: "")
+        return Session(header: header, messages: contents.messages, compactions: contents.compactions, file: file)
+    }
+
+    /// Every session, newest first (by last change). Files whose name is shorter than 32 characters
+    /// are not sessions (the reference's rule).
+    public func list() -> [SessionSummary] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        var out: [SessionSummary] = []
+        for name in names where name.hasSuffix(".jsonl") {
+            let id = String(name.dropLast(6))
+            guard id.count >= 32, let contents = try? SessionFile.read(path: path(for: id)) else { continue }
+            let conversation = contents.messages.filter { $0.role == .user || $0.role == .assistant }
+            let first = contents.messages.first { $0.role == .user && $0.meta == nil }?.content ?? ""
+            let last = conversation.last { !$0.content.isEmpty }?.content ?? ""
+            out.append(
+                SessionSummary(
+                    id: id,
+                    path: path(for: id),
+                    created: contents.header?.created ?? 0,
+                    updated: AgentFileIO.modificationTime(path(for: id)),
+                    messageCount: contents.messages.count,
+                    compactionCount: contents.header?.compactionCount ?? 0,
+                    firstPreview: Self.preview(first),
+                    lastPreview: Self.preview(last)
+                )
+            )
+        }
+        return out.sorted { ($0.updated, $0.created, $0.id) > ($1.updated, $1.created, $1.id) }
+    }
+
+    /// One line, at most 57 characters plus an ellipsis.
+    public static func preview(_ text: String, length: Int = 57) -> String {
+        let line = text.split(whereSeparator: \.isNewline).joined(separator: " ")
+        return line.count > length ? String(line.prefix(length)) + "…" : line
+    }
+
+    /// The session id a unique prefix names.
+    ///
+    /// - Throws: ``SessionError`` (`.notFound`, `.ambiguous` naming the candidates).
+    public func resolve(prefix: String) throws(SessionError) -> String {
+        let p = prefix.lowercased()
+        guard !p.isEmpty else { throw SessionError(code: .notFound, message: "give a session id or a prefix of one") }
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        let ids = names.filter { $0.hasSuffix(".jsonl") }.map { String($0.dropLast(6)) }.filter { $0.count >= 32 }
+        if ids.contains(p) { return p }
+        let matches = ids.filter { $0.hasPrefix(p) }.sorted()
+        switch matches.count {
+        case 0: throw SessionError(code: .notFound, message: "no session starts with \"\(prefix)\"")
+        case 1: return matches[0]
+        default:
+            throw SessionError(
+                code: .ambiguous,
+                message: "\"\(prefix)\" matches \(matches.count) sessions: "
+                    + matches.prefix(5).map { String($0.prefix(8)) }.joined(separator: ", ") + "; give more characters"
+            )
+        }
+    }
+
+    /// The session to resume: the index's `main` entry when its file exists, else the newest.
+    public func latestID(key: String = "main") -> String? {
+        if let id = readIndex()[key]?["sessionId"]?.stringValue, AgentFileIO.exists(path(for: id)) { return id }
+        return list().first?.id
+    }
+
+    // MARK: sessions.json
+
+    public func readIndex() -> [String: JSONValue] {
+        guard let bytes = AgentFileIO.read(indexFile), let doc = try? JSONValue(parsing: Data(bytes)) else {
+            return [:]
+        }
+        return doc.objectValue ?? [:]
+    }
+
+    /// Records `session` as the current one under `key` with its counters.
+    public func updateIndex(_ session: Session, key: String = "main", usage: TokenUsage = TokenUsage()) {
+        guard AgentFileIO.makeDirectories(directory) else { return }
+        var index = readIndex()
+        index[key] = .object([
+            "sessionId": .string(session.id),
+            "updatedAt": .int(ChatMessage.now()),
+            "compactionCount": .int(Int64(session.header.compactionCount)),
+            "memoryFlushCompactionCount": .int(Int64(session.header.memoryFlushCompactionCount)),
+            "inputTokens": .int(Int64(usage.input)),
+            "outputTokens": .int(Int64(usage.output)),
+            "totalTokens": .int(Int64(usage.total)),
+        ])
+        _ = AgentFileIO.writeAtomically(
+            Array((JSONValue.object(index).encoded(pretty: true) + "\n").utf8),
+            to: indexFile,
+            durable: false  // atomic, not flushed: the index is derived; a flush per turn costs more than the turn
+        )
+    }
+
+    // MARK: Export
+
+    /// The conversation as markdown: user and assistant turns, tool calls as one line each.
+    public static func markdown(_ session: Session) -> String {
+        var out = "# Session \(session.id)\n\n"
+        out += "- Created: \(AgentDates.localDateTime(milliseconds: session.header.created))\n"
+        out += "- Messages: \(session.messages.count)\n"
+        if session.header.compactionCount > 0 { out += "- Compactions: \(session.header.compactionCount)\n" }
+        out += "\n"
+        for m in session.messages {
+            switch m.role {
+            case .system:
+                out += "## Summary of earlier messages\n\n\(m.content)\n\n"
+            case .user:
+                out += "## User\n\n\(m.content)\n\n"
+            case .assistant:
+                out += "## Assistant\n\n"
+                if !m.content.isEmpty { out += m.content + "\n\n" }
+                for c in m.toolCalls { out += "> tool call `\(c.name)` \(String(c.argumentsJSON.prefix(200)))\n\n" }
+            case .tool:
+                let body = ToolOutputSanitizer.unwrap(m.content)
+                let shown = body.count > 2000 ? String(body.prefix(2000)) + "\n…" : body
+                out += "> result of `\(m.toolName ?? "tool")`\(m.isError ? " (error)" : ""):\n\n```\n\(shown)\n```\n\n"
+            }
+        }
+        return out
+    }
+}

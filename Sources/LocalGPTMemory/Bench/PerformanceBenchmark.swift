@@ -1,0 +1,140 @@
+//===----------------------------------------------------------------------===//
+// LocalGPT for Swift. Apache-2.0.
+//===----------------------------------------------------------------------===//
+
+import Dispatch
+import Foundation
+import GRDB
+
+/// The memory performance measurements of the memory issue, on synthetic workspaces
+/// (``SyntheticWorkspace``): keyword-only indexing throughput, and hybrid search latency over a
+/// large index excluding the query embedding.
+public enum PerformanceBenchmark {
+    /// The model id written with the benchmark's random vectors, so they can never be mistaken for
+    /// a real model's.
+    public static let syntheticModel = "benchmark-random-unit-vectors"
+
+    /// Indexing throughput.
+    public struct IndexingResult: Sendable {
+        public var files: Int
+        public var bytes: Int64
+        public var chunks: Int
+        public var seconds: Double
+        public var filesPerSecond: Double { Double(files) / seconds }
+    }
+
+    /// Generates `files` files of ~`bytesPerFile` in `directory` and indexes them keyword-only
+    /// into a fresh index, timing the reindex only.
+    ///
+    /// - Throws: when generating or indexing fails.
+    public static func indexing(directory: String, files: Int, bytesPerFile: Int) throws -> IndexingResult {
+        let workspace = directory + "/workspace"
+        try SyntheticWorkspace.generate(root: workspace, files: files, bytesPerFile: bytesPerFile)
+        let memory = try MemoryManager(
+            configuration: MemoryConfiguration(workspace: workspace, indexPath: directory + "/index.sqlite"),
+            embedder: nil,
+            bootstrap: false
+        )
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let report = try memory.reindex()
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        let stats = try memory.index.stats()
+        return IndexingResult(
+            files: report.filesUpdated,
+            bytes: stats.indexedBytes,
+            chunks: stats.chunks,
+            seconds: seconds
+        )
+    }
+
+    /// Search latency.
+    public struct SearchResult: Sendable {
+        public var chunks: Int
+        public var vectors: Int
+        public var queries: Int
+        public var latenciesMs: [Double]
+        public var firstQueryMs: Double
+
+        public func percentile(_ p: Double) -> Double {
+            let s = latenciesMs.sorted()
+            return s.isEmpty ? 0 : s[min(s.count - 1, Int(Double(s.count) * p))]
+        }
+    }
+
+    /// Builds (or reuses) an index of about `chunks` chunks in `directory`, gives every chunk
+    /// random unit vectors of `dimensions` (one per embedding window of the default plan), then
+    /// times `queries` hybrid searches in process. Query vectors are random too: the query
+    /// embedding is excluded from the measure, as the target says.
+    ///
+    /// - Throws: when generating, indexing or searching fails.
+    public static func hybridSearch(
+        directory: String,
+        chunks: Int,
+        dimensions: Int = 384,
+        queries: Int = 200,
+        limit: Int = 10
+    ) throws -> SearchResult {
+        let workspace = directory + "/workspace"
+        let files = max(1, chunks / 100)
+        if !FileManager.default.fileExists(atPath: workspace) {
+            // ~100 chunks of <= 1,600 characters (with overlap) per file.
+            try SyntheticWorkspace.generate(root: workspace, files: files, bytesPerFile: 130_000)
+        }
+        let memory = try MemoryManager(
+            configuration: MemoryConfiguration(workspace: workspace, indexPath: directory + "/index.sqlite"),
+            embedder: nil,
+            bootstrap: false
+        )
+        try memory.reindex()
+        try writeRandomVectors(memory.index, dimensions: dimensions)
+        let stats = try memory.index.stats()
+        var g = SyntheticWorkspace.Generator(state: 99)
+        let texts = SyntheticWorkspace.queries(queries)
+        var latencies: [Double] = []
+        var first = 0.0
+        for (i, text) in texts.enumerated() {
+            var v = (0..<dimensions).map { _ in g.unit() }
+            let n = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            v = v.map { $0 / n }
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            _ = try memory.index.search(text, queryVector: v, model: syntheticModel, mode: .hybrid, limit: limit)
+            let ms = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
+            if i == 0 { first = ms } else { latencies.append(ms) }
+        }
+        return SearchResult(
+            chunks: stats.chunks,
+            vectors: stats.vectors,
+            queries: latencies.count,
+            latenciesMs: latencies,
+            firstQueryMs: first
+        )
+    }
+
+    /// Gives every chunk without vectors of ``syntheticModel`` random unit vectors, one per window.
+    static func writeRandomVectors(_ index: MemoryIndex, dimensions: Int) throws {
+        var g = SyntheticWorkspace.Generator(state: 1234)
+        let rows = try index.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, text FROM chunks WHERE model != ?", arguments: [syntheticModel])
+                .map { ($0[0] as Int64, $0[1] as String) }
+        }
+        guard !rows.isEmpty else { return }
+        try index.pool.write { db in
+            let mark = try db.cachedStatement(sql: "UPDATE chunks SET model = ? WHERE id = ?")
+            let ins = try db.cachedStatement(
+                sql: "INSERT OR REPLACE INTO chunk_vectors(chunk_id, seq, embedding) VALUES (?, ?, ?)"
+            )
+            for (id, text) in rows {
+                let windows = index.embeddingPlan.windows(for: text).map { _ in
+                    let v = (0..<dimensions).map { _ in g.unit() }
+                    let n = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+                    return v.map { $0 / n }
+                }
+                for (seq, v) in EmbeddingPlan.rows(windows) {
+                    try ins.execute(arguments: [id, seq, v.blob])
+                }
+                try mark.execute(arguments: [syntheticModel, id])
+            }
+            try MemoryIndex.bumpGeneration(db)
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//===----------------------------------------------------------------------===//
+// LocalGPT for Swift. Apache-2.0.
+//===----------------------------------------------------------------------===//
+
+import GRDB
+
+/// The index's tables. Follows OpenClaw's layout (meta, files, chunks, an FTS5 table over the
+/// chunks, an embedding cache) with two deliberate differences: chunk ids are integers (the FTS
+/// rowid), and vectors are little-endian float32 blobs in their own table instead of JSON text.
+///
+/// ```
+/// meta(key PK, value)                                   identity, generation, model
+/// files(path PK, source, hash, mtime, size, chunks, indexed_at)
+/// chunks(id PK, path -> files, source, start_line, end_line, hash, model, text, updated_at)
+/// chunk_vectors(chunk_id -> chunks, seq, embedding)     PK(chunk_id, seq)
+/// embedding_cache(model, hash, dims, embedding, updated_at) PK(model, hash)
+/// chunks_fts FTS5(text, context), rowid = chunks.id
+/// ```
+enum IndexSchema {
+    /// The FTS5 tokenizer: Porter stemming over unicode61 with diacritics removed.
+    static let ftsTokenizer = "porter unicode61 remove_diacritics 2"
+
+    /// Part of the index identity: bump when the FTS layout or the indexed text changes.
+    static let ftsIdentity = "fts5-v1/\(ftsTokenizer)/context-v1"
+
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE meta(key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
+                    CREATE TABLE files(
+                        path TEXT PRIMARY KEY NOT NULL,
+                        source TEXT NOT NULL DEFAULT 'memory',
+                        hash TEXT NOT NULL,
+                        mtime INTEGER NOT NULL,
+                        size INTEGER NOT NULL,
+                        chunks INTEGER NOT NULL DEFAULT 0,
+                        indexed_at INTEGER NOT NULL
+                    );
+                    CREATE TABLE chunks(
+                        id INTEGER PRIMARY KEY,
+                        path TEXT NOT NULL REFERENCES files(path) ON DELETE CASCADE,
+                        source TEXT NOT NULL DEFAULT 'memory',
+                        start_line INTEGER NOT NULL CHECK (start_line >= 1),
+                        end_line INTEGER NOT NULL CHECK (end_line >= start_line),
+                        hash TEXT NOT NULL,
+                        model TEXT NOT NULL DEFAULT '',
+                        text TEXT NOT NULL,
+                        updated_at INTEGER NOT NULL
+                    );
+                    CREATE INDEX chunks_path ON chunks(path, start_line);
+                    CREATE INDEX chunks_model ON chunks(model);
+                    CREATE TABLE chunk_vectors(
+                        chunk_id INTEGER NOT NULL REFERENCES chunks(id) ON DELETE CASCADE,
+                        seq INTEGER NOT NULL,
+                        embedding BLOB NOT NULL,
+                        PRIMARY KEY (chunk_id, seq)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE embedding_cache(
+                        model TEXT NOT NULL,
+                        hash TEXT NOT NULL,
+                        dims INTEGER NOT NULL,
+                        embedding BLOB NOT NULL,
+                        updated_at INTEGER NOT NULL,
+                        PRIMARY KEY (model, hash)
+                    ) WITHOUT ROWID;
+                    """
+            )
+            try createFTS(db)
+        }
+        return m
+    }
+
+    static func createFTS(_ db: Database) throws {
+        try db.execute(
+            sql: "CREATE VIRTUAL TABLE chunks_fts USING fts5(text, context, tokenize = '\(ftsTokenizer)')"
+        )
+    }
+}
+
+/// A row of `files`.
+struct FileRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
+    static let databaseTableName = "files"
+    var path: String
+    var source: String
+    var hash: String
+    var mtime: Int64
+    var size: Int64
+    var chunks: Int
+    var indexedAt: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case path, source, hash, mtime, size, chunks
+        case indexedAt = "indexed_at"
+    }
+}
+
+/// A row of `chunks`.
+struct ChunkRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
+    static let databaseTableName = "chunks"
+    var id: Int64?
+    var path: String
+    var source: String
+    var startLine: Int
+    var endLine: Int
+    var hash: String
+    var model: String
+    var text: String
+    var updatedAt: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case id, path, source, hash, model, text
+        case startLine = "start_line"
+        case endLine = "end_line"
+        case updatedAt = "updated_at"
+    }
+}

@@ -1,0 +1,194 @@
+//===----------------------------------------------------------------------===//
+// LocalGPT for Swift. Apache-2.0.
+//===----------------------------------------------------------------------===//
+
+import Foundation
+import GRDB
+
+extension MemoryIndex {
+    /// Texts embedded per call to the embedder.
+    static let embedBatchSize = 32
+    /// The embedding cache keeps at most this many vectors (oldest dropped first).
+    static let embeddingCacheLimit = 100_000
+
+    /// Which of `windows` have no cached vector of `model`.
+    func missingFromCache(
+        _ windows: [(hash: String, text: String)],
+        model: String
+    ) throws(MemoryError) -> [(hash: String, text: String)] {
+        guard !windows.isEmpty else { return [] }
+        do {
+            return try pool.read { db in
+                let stmt = try db.cachedStatement(
+                    sql: "SELECT 1 FROM embedding_cache WHERE model = ? AND hash = ?"
+                )
+                return try windows.filter { try Int.fetchOne(stmt, arguments: [model, $0.hash]) == nil }
+            }
+        } catch {
+            throw .database("reading the embedding cache", error)
+        }
+    }
+
+    /// Embeds `windows` in batches and stores the vectors in the cache (one transaction a batch,
+    /// so the work done survives an interruption). Returns the number of vectors computed.
+    func embedIntoCache(
+        _ windows: [(hash: String, text: String)],
+        embedder: any TextEmbedder,
+        progress: (@Sendable (ReindexProgress) -> Void)?
+    ) throws(MemoryError) -> Int {
+        var done = 0
+        var start = 0
+        while start < windows.count {
+            let batch = Array(windows[start..<min(start + Self.embedBatchSize, windows.count)])
+            let vectors = try Self.embed(batch.map(\.text), embedder: embedder)
+            try storeInCache(zip(batch, vectors).map { ($0.0.hash, $0.1) }, model: embedder.modelID, db: nil)
+            done += batch.count
+            start += batch.count
+            progress?(ReindexProgress(phase: .embedding, done: done, total: windows.count))
+        }
+        return done
+    }
+
+    /// Gives vectors of `embedder`'s model to chunks that lack them: from the cache when possible,
+    /// else computed in batches. Stops after `limit` chunks (nil: all). Safe to run while files
+    /// are reindexed: a chunk replaced meanwhile is skipped.
+    ///
+    /// - Returns: how many vectors were computed and how many came from the cache.
+    /// - Throws: ``MemoryError`` when the embedder or the index fails.
+    @discardableResult
+    public func embedPending(
+        embedder: any TextEmbedder,
+        limit: Int? = nil,
+        progress: (@Sendable (ReindexProgress) -> Void)? = nil
+    ) throws(MemoryError) -> (computed: Int, fromCache: Int) {
+        let model = embedder.modelID
+        let total = min(try pendingEmbeddingCount(model: model), limit ?? Int.max)
+        var computed = 0
+        var fromCache = 0
+        var handled = 0
+        var lastID: Int64 = 0
+        while handled < total {
+            let want = min(Self.embedBatchSize, total - handled)
+            let rows: [(id: Int64, hash: String, text: String)]
+            do {
+                rows = try pool.read { db in
+                    try Row.fetchAll(
+                        db,
+                        sql: "SELECT id, hash, text FROM chunks WHERE model != ? AND id > ? ORDER BY id LIMIT ?",
+                        arguments: [model, lastID, want]
+                    ).map { ($0["id"], $0["hash"], $0["text"]) }
+                }
+            } catch {
+                throw .database("reading chunks to embed", error)
+            }
+            if rows.isEmpty { break }
+            lastID = rows.last!.id
+            let perChunk = rows.map { windows($0.text, $0.hash) }
+            let allWindows = perChunk.flatMap { $0 }
+            let missing = try missingFromCache(allWindows, model: model)
+            var fresh: [String: [Float]] = [:]
+            if !missing.isEmpty {
+                let vectors = try Self.embed(missing.map(\.text), embedder: embedder)
+                for (w, v) in zip(missing, vectors) { fresh[w.hash] = v }
+                computed += missing.count
+            }
+            fromCache += allWindows.count - missing.count
+            do {
+                try pool.write { db in
+                    try storeInCache(fresh.map { ($0.key, $0.value) }, model: model, db: db)
+                    let lookup = try db.cachedStatement(
+                        sql: "SELECT embedding FROM embedding_cache WHERE model = ? AND hash = ?"
+                    )
+                    let mark = try db.cachedStatement(sql: "UPDATE chunks SET model = ? WHERE id = ? AND hash = ?")
+                    let clear = try db.cachedStatement(sql: "DELETE FROM chunk_vectors WHERE chunk_id = ?")
+                    let ins = try db.cachedStatement(
+                        sql: "INSERT INTO chunk_vectors(chunk_id, seq, embedding) VALUES (?, ?, ?)"
+                    )
+                    for (row, windows) in zip(rows, perChunk) {
+                        var vectors: [[Float]] = []
+                        for w in windows {
+                            if let v = fresh[w.hash] {
+                                vectors.append(v)
+                            } else if let b = try Data.fetchOne(lookup, arguments: [model, w.hash]),
+                                let v = [Float](blob: b)
+                            {
+                                vectors.append(v)
+                            }
+                        }
+                        guard vectors.count == windows.count else { continue }
+                        try mark.execute(arguments: [model, row.id, row.hash])
+                        guard db.changesCount > 0 else { continue }  // replaced meanwhile
+                        try clear.execute(arguments: [row.id])
+                        for (seq, v) in EmbeddingPlan.rows(vectors) { try ins.execute(arguments: [row.id, seq, v.blob]) }
+                    }
+                    try Self.bumpGeneration(db)
+                }
+            } catch let e as MemoryError {
+                throw e
+            } catch {
+                throw .database("storing vectors", error)
+            }
+            handled += rows.count
+            progress?(ReindexProgress(phase: .embedding, done: handled, total: total))
+        }
+        if computed > 0 { try pruneCache() }
+        return (computed, fromCache)
+    }
+
+    /// Runs the embedder and checks what it returned.
+    static func embed(_ texts: [String], embedder: any TextEmbedder) throws(MemoryError) -> [[Float]] {
+        let vectors: [[Float]]
+        do {
+            vectors = try embedder.embed(texts)
+        } catch {
+            throw .embedding(
+                "the embedder (\(embedder.modelID)) failed: \(MemoryError.describe(error))",
+                underlying: error
+            )
+        }
+        guard vectors.count == texts.count, vectors.allSatisfy({ $0.count == embedder.dimensions }) else {
+            throw .embedding("the embedder (\(embedder.modelID)) returned vectors of the wrong shape")
+        }
+        return vectors
+    }
+
+    private func storeInCache(_ items: [(String, [Float])], model: String, db: Database?) throws(MemoryError) {
+        guard !items.isEmpty else { return }
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let body: (Database) throws -> Void = { db in
+            let stmt = try db.cachedStatement(
+                sql: """
+                    INSERT INTO embedding_cache(model, hash, dims, embedding, updated_at) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT(model, hash) DO UPDATE SET embedding = excluded.embedding, dims = excluded.dims,
+                        updated_at = excluded.updated_at
+                    """
+            )
+            for (hash, vector) in items {
+                try stmt.execute(arguments: [model, hash, vector.count, vector.blob, now])
+            }
+        }
+        do {
+            if let db { try body(db) } else { try pool.write(body) }
+        } catch {
+            throw .database("writing the embedding cache", error)
+        }
+    }
+
+    private func pruneCache() throws(MemoryError) {
+        do {
+            try pool.write { db in
+                let n = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM embedding_cache") ?? 0
+                guard n > Self.embeddingCacheLimit else { return }
+                try db.execute(
+                    sql: """
+                        DELETE FROM embedding_cache WHERE (model, hash) IN (
+                            SELECT model, hash FROM embedding_cache ORDER BY updated_at LIMIT ?)
+                        """,
+                    arguments: [n - Self.embeddingCacheLimit]
+                )
+            }
+        } catch {
+            throw .database("pruning the embedding cache", error)
+        }
+    }
+}

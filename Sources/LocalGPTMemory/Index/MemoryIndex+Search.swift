@@ -1,0 +1,208 @@
+//===----------------------------------------------------------------------===//
+// LocalGPT for Swift. Apache-2.0.
+//===----------------------------------------------------------------------===//
+
+import Foundation
+import GRDB
+import Synchronization
+
+extension MemoryIndex {
+    /// The weight of the `context` column (file name and first heading) against the chunk text.
+    static let contextWeight = 0.5
+
+    /// The best `depth` chunks for an FTS5 expression, by bm25 (returned positive: higher is better).
+    func keywordCandidates(_ query: KeywordQuery, depth: Int) throws(MemoryError) -> [(chunk: Int64, score: Double)] {
+        do {
+            return try pool.read { db in
+                let stmt = try db.cachedStatement(
+                    sql: """
+                        SELECT rowid, bm25(chunks_fts, 1.0, \(Self.contextWeight)) AS rank FROM chunks_fts
+                        WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?
+                        """
+                )
+                return try Row.fetchAll(stmt, arguments: [query.expression, depth]).map {
+                    (chunk: $0[0] as Int64, score: -($0[1] as Double))
+                }
+            }
+        } catch {
+            throw .database("keyword search", error)
+        }
+    }
+
+    /// How many chunks the centroid scan passes to the window stage.
+    static let centroidCandidates = 200
+
+    /// The best `depth` chunks by cosine similarity with `vector` among the vectors of `model`.
+    ///
+    /// Two stages: an exact scan of every chunk's centroid picks the `centroidCandidates` best
+    /// chunks; these and `extra` (the keyword candidates) are then scored by their best window
+    /// (exact cosine), which finds the one line that matches inside a long chunk.
+    func vectorCandidates(
+        _ vector: [Float],
+        model: String,
+        depth: Int,
+        extra: [Int64] = []
+    ) throws(MemoryError) -> [(chunk: Int64, score: Double)] {
+        let matrix = try vectorMatrix(model: model, dimensions: vector.count)
+        let stage1 = matrix.top(vector, k: max(Self.centroidCandidates, depth))
+        var candidates = stage1.map(\.chunk)
+        var seen = Set(candidates)
+        for c in extra where matrix.rowOfChunk[c] != nil && seen.insert(c).inserted { candidates.append(c) }
+        let windows = try windowVectors(of: candidates, dimensions: vector.count)
+        var scored: [(chunk: Int64, score: Double)] = []
+        scored.reserveCapacity(candidates.count)
+        vector.withUnsafeBufferPointer { q in
+            for c in candidates {
+                if let w = windows[c], !w.isEmpty {
+                    var best = -Float.infinity
+                    w.withUnsafeBufferPointer { p in
+                        for i in 0..<(w.count / vector.count) {
+                            best = max(best, VectorMatrix.dot(p.baseAddress! + i * vector.count, q.baseAddress!, vector.count))
+                        }
+                    }
+                    scored.append((c, Double(best)))
+                } else if let s = matrix.score(of: c, vector) {
+                    scored.append((c, Double(s)))
+                }
+            }
+        }
+        scored.sort { $0.score > $1.score || ($0.score == $1.score && $0.chunk < $1.chunk) }
+        return Array(scored.prefix(depth))
+    }
+
+    /// The window vectors (`seq` > 0) of chunks that have several, concatenated per chunk.
+    func windowVectors(of chunks: [Int64], dimensions: Int) throws(MemoryError) -> [Int64: [Float]] {
+        guard !chunks.isEmpty else { return [:] }
+        do {
+            return try pool.read { db in
+                var out: [Int64: [Float]] = [:]
+                let ids = chunks.map(String.init).joined(separator: ",")
+                let cursor = try Row.fetchCursor(
+                    db,
+                    sql: "SELECT chunk_id, embedding FROM chunk_vectors WHERE chunk_id IN (\(ids)) AND seq > 0"
+                )
+                while let row = try cursor.next() {
+                    let id: Int64 = row[0]
+                    try row.withUnsafeData(atIndex: 1) { d in
+                        guard let d, d.count == dimensions * 4 else { return }
+                        d.withUnsafeBytes { raw in
+                            var v = out[id] ?? []
+                            let start = v.count
+                            v.append(contentsOf: repeatElement(0, count: dimensions))
+                            v.withUnsafeMutableBytes { dst in
+                                (dst.baseAddress! + start * 4).copyMemory(from: raw.baseAddress!, byteCount: raw.count)
+                            }
+                            out[id] = v
+                        }
+                    }
+                }
+                return out
+            }
+        } catch {
+            throw .database("loading window vectors", error)
+        }
+    }
+
+    /// The cached matrix of `model`'s vectors, reloaded when the index changed since.
+    func vectorMatrix(model: String, dimensions: Int) throws(MemoryError) -> VectorMatrix {
+        let generation = try generation()
+        if let m = vectorCache.withLock({ $0 }), m.generation == generation, m.model == model,
+            m.dimensions == dimensions
+        {
+            return m
+        }
+        let matrix: VectorMatrix
+        do {
+            matrix = try pool.read { db in
+                // Read the generation inside the same snapshot as the vectors.
+                let g =
+                    try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'generation'") ?? 0
+                let expected =
+                    try Int.fetchOne(
+                        db,
+                        sql:
+                            "SELECT COUNT(*) FROM chunk_vectors v JOIN chunks c ON c.id = v.chunk_id WHERE c.model = ? AND v.seq = 0",
+                        arguments: [model]
+                    ) ?? 0
+                var ids: [Int64] = []
+                ids.reserveCapacity(expected)
+                var data: [Float] = []
+                data.reserveCapacity(expected * dimensions)
+                let cursor = try Row.fetchCursor(
+                    db,
+                    sql: """
+                        SELECT v.chunk_id, v.embedding FROM chunk_vectors v JOIN chunks c ON c.id = v.chunk_id
+                        WHERE c.model = ? AND v.seq = 0 ORDER BY v.chunk_id
+                        """,
+                    arguments: [model]
+                )
+                while let row = try cursor.next() {
+                    let appended: Bool = try row.withUnsafeData(atIndex: 1) { d in
+                        guard let d, d.count == dimensions * 4 else { return false }
+                        let start = data.count
+                        data.append(contentsOf: repeatElement(0, count: dimensions))
+                        data.withUnsafeMutableBytes { dst in
+                            d.withUnsafeBytes { src in
+                                (dst.baseAddress! + start * 4).copyMemory(from: src.baseAddress!, byteCount: src.count)
+                            }
+                        }
+                        return true
+                    }
+                    if appended { ids.append(row[0]) }
+                }
+                return VectorMatrix(generation: g, model: model, dimensions: dimensions, rowChunk: ids, data: data)
+            }
+        } catch {
+            throw .database("loading vectors", error)
+        }
+        vectorCache.withLock { $0 = matrix }
+        return matrix
+    }
+}
+
+extension MemoryIndex {
+    /// Ranks chunks for a query. `queryVector` (from `model`) is required for vector and hybrid;
+    /// without it a hybrid search is a keyword search.
+    ///
+    /// - Throws: ``MemoryError`` when the index cannot be read.
+    func search(
+        _ query: String,
+        queryVector: [Float]?,
+        model: String?,
+        mode: SearchMode,
+        limit: Int,
+        ranking: RankingOptions = RankingOptions()
+    ) throws(MemoryError) -> [MemorySearchResult] {
+        guard limit > 0 else { return [] }
+        let depth = max(ranking.depth, limit)
+        let keywordQuery = KeywordQuery.build(query)
+        var keyword: [(chunk: Int64, score: Double)] = []
+        var vector: [(chunk: Int64, score: Double)] = []
+        if mode != .vector, let keywordQuery {
+            keyword = try keywordCandidates(keywordQuery, depth: depth)
+        }
+        if mode != .keyword, let queryVector, let model {
+            vector = try vectorCandidates(queryVector, model: model, depth: depth, extra: keyword.map(\.chunk))
+        }
+        let ranked: [(chunk: Int64, score: Double)]
+        switch mode {
+        case .keyword: ranked = keyword
+        case .vector: ranked = vector
+        case .hybrid: ranked = vector.isEmpty ? keyword : ranking.fuse(keyword: keyword, vector: vector)
+        }
+        let top = Array(ranked.prefix(limit))
+        let rows = try chunks(ids: top.map(\.chunk))
+        let terms = keywordQuery?.terms ?? []
+        return top.compactMap { hit in
+            guard let c = rows[hit.chunk] else { return nil }
+            return MemorySearchResult(
+                file: c.path,
+                lineStart: c.startLine,
+                lineEnd: c.endLine,
+                score: hit.score,
+                snippet: Snippet.make(text: c.text, terms: terms),
+                source: c.source
+            )
+        }
+    }
+}

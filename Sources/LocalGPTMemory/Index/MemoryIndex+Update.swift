@@ -1,0 +1,387 @@
+//===----------------------------------------------------------------------===//
+// LocalGPT for Swift. Apache-2.0.
+//===----------------------------------------------------------------------===//
+
+import Dispatch
+import Foundation
+import GRDB
+import Synchronization
+
+/// Where a reindex is, for progress bars.
+public struct ReindexProgress: Sendable, Equatable {
+    public enum Phase: String, Sendable {
+        /// Reading, hashing and chunking changed files.
+        case reading
+        /// Computing embeddings.
+        case embedding
+        /// Writing the index.
+        case writing
+    }
+    public var phase: Phase
+    public var done: Int
+    public var total: Int
+}
+
+/// A file the indexer left out, and why.
+public struct SkippedFile: Sendable, Equatable {
+    public var file: String
+    public var reason: String
+
+    public init(file: String, reason: String) {
+        self.file = file
+        self.reason = reason
+    }
+}
+
+/// What a reindex did.
+public struct ReindexReport: Sendable, Equatable {
+    public var filesScanned = 0
+    /// New files and files whose content changed.
+    public var filesUpdated = 0
+    /// Files gone from disk whose chunks were dropped.
+    public var filesRemoved = 0
+    public var filesUnchanged = 0
+    public var chunksWritten = 0
+    /// Vectors computed by the embedder.
+    public var embeddingsComputed = 0
+    /// Vectors reused from the embedding cache.
+    public var embeddingsFromCache = 0
+    /// Chunks still without a vector of the current model.
+    public var pendingEmbeddings = 0
+    public var skipped: [SkippedFile] = []
+    /// True when every row was replaced (forced, or the index identity changed).
+    public var rebuilt = false
+    public var durationSeconds = 0.0
+
+    public init() {}
+}
+
+extension MemoryIndex {
+    /// Files larger than this are refused.
+    static let binaryProbeBytes = 8192
+
+    /// The outcome of reading one scanned file.
+    private enum Prepared: Sendable {
+        /// Same size and time as indexed: nothing to do.
+        case untouched
+        /// Content hash unchanged: only the size and time are refreshed.
+        case touched(hash: String)
+        case changed(PreparedFile)
+        /// Not indexable; `keep` leaves a previous version in the index (a transient read error).
+        case skipped(reason: String, keep: Bool)
+    }
+
+    private struct PreparedFile: Sendable {
+        var hash: String
+        var chunks: [TextChunk]
+        var chunkHashes: [String]
+        var context: String
+    }
+
+    /// Brings the index up to date with `files` (the scanner's list).
+    ///
+    /// Unchanged files (same size and modification time, or same SHA-256) are not rewritten; files
+    /// no longer listed lose their chunks. With `force`, or when the identity changed, every row is
+    /// replaced in a single transaction. New chunks reuse cached vectors of `embedder`'s model;
+    /// on a full rebuild the missing vectors are computed first (into the cache), so the swapped-in
+    /// index is complete. Otherwise call ``embedPending(embedder:limit:progress:)`` afterwards.
+    ///
+    /// - Throws: ``MemoryError`` when the index cannot be written or the embedder fails.
+    func update(
+        files: [ScannedFile],
+        force: Bool,
+        embedder: (any TextEmbedder)?,
+        maxFileBytes: Int,
+        progress: (@Sendable (ReindexProgress) -> Void)? = nil
+    ) throws(MemoryError) -> ReindexReport {
+        let started = DispatchTime.now().uptimeNanoseconds
+        var report = ReindexReport()
+        report.filesScanned = files.count
+        let rebuild = force || needsRebuild
+        report.rebuilt = rebuild
+        let indexed = try indexedFiles()
+
+        // 1. Read, hash and chunk what may have changed (in parallel, outside any transaction).
+        let prepared = prepare(
+            files: files,
+            indexed: indexed,
+            rebuild: rebuild,
+            maxFileBytes: maxFileBytes,
+            progress: progress
+        )
+        let listed = Set(files.map(\.key))
+        var removed = indexed.keys.filter { !listed.contains($0) }
+        for (i, p) in prepared.enumerated() {
+            switch p {
+            case .untouched, .touched: report.filesUnchanged += 1
+            case .changed: report.filesUpdated += 1
+            case .skipped(let reason, let keep):
+                report.skipped.append(SkippedFile(file: files[i].key, reason: reason))
+                if !keep && indexed[files[i].key] != nil { removed.append(files[i].key) }
+            }
+        }
+        report.filesRemoved = removed.count
+
+        // 2. On a full rebuild, fill the embedding cache first so the new index is complete.
+        if rebuild, let embedder {
+            var all: [(hash: String, text: String)] = []
+            var seen = Set<String>()
+            for case .changed(let f) in prepared {
+                for (chunk, hash) in zip(f.chunks, f.chunkHashes) {
+                    for (wh, wt) in windows(chunk.text, hash) where seen.insert(wh).inserted {
+                        all.append((wh, wt))
+                    }
+                }
+            }
+            let missing = try missingFromCache(all, model: embedder.modelID)
+            report.embeddingsComputed += try embedIntoCache(missing, embedder: embedder, progress: progress)
+        }
+
+        // 3. One write transaction.
+        let chunksChanged = rebuild || report.filesUpdated > 0 || !removed.isEmpty
+        let anyChange =
+            chunksChanged || prepared.contains { if case .touched = $0 { return true } else { return false } }
+        if anyChange {
+            let model = embedder?.modelID
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            let totalChanged = report.filesUpdated
+            do {
+                let (written, cached) = try pool.write { db -> (Int, Int) in
+                    if rebuild {
+                        try db.execute(sql: "DROP TABLE IF EXISTS chunks_fts")
+                        try IndexSchema.createFTS(db)
+                        try db.execute(sql: "DELETE FROM chunk_vectors; DELETE FROM chunks; DELETE FROM files")
+                    }
+                    let delFTS = try db.cachedStatement(
+                        sql: "DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE path = ?)"
+                    )
+                    let delFile = try db.cachedStatement(sql: "DELETE FROM files WHERE path = ?")
+                    let touch = try db.cachedStatement(sql: "UPDATE files SET mtime = ?, size = ? WHERE path = ?")
+                    if !rebuild {
+                        for key in removed {
+                            try delFTS.execute(arguments: [key])
+                            try delFile.execute(arguments: [key])  // cascades to chunks and vectors
+                        }
+                    }
+                    var written = 0
+                    var cached = 0
+                    var done = 0
+                    for (i, p) in prepared.enumerated() {
+                        let file = files[i]
+                        switch p {
+                        case .untouched, .skipped:
+                            continue
+                        case .touched:
+                            try touch.execute(arguments: [file.mtime, file.size, file.key])
+                        case .changed(let f):
+                            if !rebuild && indexed[file.key] != nil {
+                                try delFTS.execute(arguments: [file.key])
+                                try delFile.execute(arguments: [file.key])
+                            }
+                            let (w, c) = try Self.insert(
+                                file: file,
+                                prepared: f,
+                                model: model,
+                                plan: embeddingPlan,
+                                now: now,
+                                db: db
+                            )
+                            written += w
+                            cached += c
+                            done += 1
+                            if done % 256 == 0 {
+                                progress?(ReindexProgress(phase: .writing, done: done, total: totalChanged))
+                            }
+                        }
+                    }
+                    if rebuild {
+                        try db.execute(
+                            sql:
+                                "INSERT INTO meta(key, value) VALUES ('identity', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                            arguments: [identity]
+                        )
+                    }
+                    if chunksChanged { try Self.bumpGeneration(db) }
+                    return (written, cached)
+                }
+                report.chunksWritten = written
+                report.embeddingsFromCache = cached
+                if rebuild { storedIdentity.withLock { $0 = identity } }
+            } catch let e as MemoryError {
+                throw e
+            } catch {
+                throw .database("writing the index", error)
+            }
+        }
+        if let embedder { report.pendingEmbeddings = try pendingEmbeddingCount(model: embedder.modelID) }
+        report.durationSeconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        return report
+    }
+
+    /// Inserts one file's row, chunks, FTS rows and any cached vectors.
+    private static func insert(
+        file: ScannedFile,
+        prepared f: PreparedFile,
+        model: String?,
+        plan: EmbeddingPlan,
+        now: Int64,
+        db: Database
+    ) throws -> (written: Int, cached: Int) {
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO files(path, source, hash, mtime, size, chunks, indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(path) DO UPDATE SET source = excluded.source, hash = excluded.hash,
+                    mtime = excluded.mtime, size = excluded.size, chunks = excluded.chunks,
+                    indexed_at = excluded.indexed_at
+                """
+        ).execute(arguments: [file.key, file.source, f.hash, file.mtime, file.size, f.chunks.count, now])
+        let insChunk = try db.cachedStatement(
+            sql: """
+                INSERT INTO chunks(path, source, start_line, end_line, hash, model, text, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """
+        )
+        let insFTS = try db.cachedStatement(sql: "INSERT INTO chunks_fts(rowid, text, context) VALUES (?, ?, ?)")
+        let lookup = try db.cachedStatement(sql: "SELECT embedding FROM embedding_cache WHERE model = ? AND hash = ?")
+        let insVector = try db.cachedStatement(
+            sql: "INSERT INTO chunk_vectors(chunk_id, seq, embedding) VALUES (?, ?, ?)"
+        )
+        var cached = 0
+        for (chunk, hash) in zip(f.chunks, f.chunkHashes) {
+            var windows: [[Float]] = []
+            if let model {
+                let w = plan.windows(for: chunk.text)
+                let hashes = w.count == 1 && w[0] == chunk.text ? [hash] : w.map { SHA256.hex($0) }
+                for wh in hashes {
+                    guard let blob = try Data.fetchOne(lookup, arguments: [model, wh]), let v = [Float](blob: blob)
+                    else {
+                        windows = []
+                        break
+                    }
+                    windows.append(v)
+                }
+            }
+            let vectors = EmbeddingPlan.rows(windows)
+            try insChunk.execute(arguments: [
+                file.key, file.source, chunk.startLine, chunk.endLine, hash,
+                vectors.isEmpty ? "" : model ?? "", chunk.text, now,
+            ])
+            let id = db.lastInsertedRowID
+            try insFTS.execute(arguments: [id, TextAnalysis.ftsText(chunk.text), f.context])
+            for (seq, vector) in vectors {
+                try insVector.execute(arguments: [id, seq, vector.blob])
+            }
+            if !vectors.isEmpty { cached += 1 }
+        }
+        return (f.chunks.count, cached)
+    }
+
+    static func bumpGeneration(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO meta(key, value) VALUES ('generation', '1')
+                ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1
+                """
+        )
+    }
+
+    /// The texts embedded for a chunk and their hashes.
+    func windows(_ text: String, _ chunkHash: String) -> [(hash: String, text: String)] {
+        let w = embeddingPlan.windows(for: text)
+        if w.count == 1 && w[0] == text { return [(chunkHash, text)] }
+        return w.map { (SHA256.hex($0), $0) }
+    }
+
+    // MARK: Reading files
+
+    private final class Slots: @unchecked Sendable {
+        // Each slot is written by exactly one iteration of concurrentPerform, read after it returns.
+        var items: [Prepared]
+        init(count: Int) { items = Array(repeating: .untouched, count: count) }
+    }
+
+    private func prepare(
+        files: [ScannedFile],
+        indexed: [String: FileRecord],
+        rebuild: Bool,
+        maxFileBytes: Int,
+        progress: (@Sendable (ReindexProgress) -> Void)?
+    ) -> [Prepared] {
+        let slots = Slots(count: files.count)
+        let chunker = self.chunker
+        let total = files.count
+        let workers = min(2, max(1, files.count / 64))
+        let done = Atomic<Int>(0)
+        slots.items.withUnsafeMutableBufferPointer { buffer in
+            nonisolated(unsafe) let out = buffer
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                var i = w
+                while i < total {
+                    out[i] = Self.prepare(
+                        file: files[i],
+                        indexed: indexed[files[i].key],
+                        rebuild: rebuild,
+                        chunker: chunker,
+                        maxFileBytes: maxFileBytes
+                    )
+                    let n = done.add(1, ordering: .relaxed).newValue
+                    if n % 512 == 0 { progress?(ReindexProgress(phase: .reading, done: n, total: total)) }
+                    i += workers
+                }
+            }
+        }
+        return slots.items
+    }
+
+    private static func prepare(
+        file: ScannedFile,
+        indexed: FileRecord?,
+        rebuild: Bool,
+        chunker: Chunker,
+        maxFileBytes: Int
+    ) -> Prepared {
+        if !rebuild, let indexed, indexed.mtime == file.mtime, indexed.size == file.size { return .untouched }
+        if file.size > Int64(maxFileBytes) {
+            return .skipped(reason: "larger than \(maxFileBytes) bytes (memory.max_file_bytes)", keep: false)
+        }
+        let bytes: [UInt8]
+        do {
+            bytes = try FileInfo.read(file.absolutePath, limit: maxFileBytes)
+        } catch {
+            switch error.code {
+            case .notFound: return .skipped(reason: "deleted while indexing", keep: false)
+            case .tooLarge: return .skipped(reason: "larger than \(maxFileBytes) bytes", keep: false)
+            default:
+                return .skipped(
+                    reason: error.message.replacingOccurrences(of: file.absolutePath, with: file.key),
+                    keep: true
+                )
+            }
+        }
+        if bytes.prefix(binaryProbeBytes).contains(0) { return .skipped(reason: "binary file", keep: false) }
+        return bytes.withUnsafeBytes { raw -> Prepared in
+            let hash = SHA256.hex(raw)
+            if !rebuild, let indexed, indexed.hash == hash { return .touched(hash: hash) }
+            let chunks = chunker.chunk(bytes: raw)
+            let hashes = chunks.map { SHA256.hex($0.text) }
+            return .changed(
+                PreparedFile(hash: hash, chunks: chunks, chunkHashes: hashes, context: context(file: file, raw))
+            )
+        }
+    }
+
+    /// What every chunk of a file is also found by: the file's name and its first heading.
+    private static func context(file: ScannedFile, _ raw: UnsafeRawBufferPointer) -> String {
+        let name = (file.key as NSString).lastPathComponent
+        var heading = ""
+        let head = String(decoding: raw.prefix(2048), as: UTF8.self)
+        for line in head.split(separator: "\n", maxSplits: 10, omittingEmptySubsequences: true).prefix(10) {
+            let t = line.trimmingCharacters(in: .whitespaces)
+            if t.hasPrefix("#") {
+                heading = String(t.drop(while: { $0 == "#" })).trimmingCharacters(in: .whitespaces)
+                break
+            }
+        }
+        return heading.isEmpty ? name : name + " " + heading
+    }
+}

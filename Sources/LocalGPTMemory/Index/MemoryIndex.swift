@@ -1,0 +1,228 @@
+//===----------------------------------------------------------------------===//
+// LocalGPT for Swift. Apache-2.0.
+//===----------------------------------------------------------------------===//
+
+public import Foundation
+import GRDB
+import Glibc
+import Synchronization
+
+/// The SQLite index of a workspace (GRDB `DatabasePool`, WAL): files, chunks, FTS5, vectors and the
+/// embedding cache. It is a derivative of the markdown files and can always be rebuilt from them.
+///
+/// Writes are short `IMMEDIATE` transactions; readers (other threads, other processes) keep
+/// reading the last committed state, so a search never sees a half-written index. A full rebuild
+/// replaces every row in one transaction: a crash during it (even `kill -9`) leaves the previous
+/// index in place.
+///
+/// Thread-safe.
+public final class MemoryIndex: Sendable {
+    /// The database file.
+    public let path: String
+    /// How files are cut into chunks; part of the identity.
+    public let chunker: Chunker
+    /// Which texts of a chunk are embedded; part of the identity.
+    public let embeddingPlan: EmbeddingPlan
+    let pool: DatabasePool
+    let vectorCache = Mutex<VectorMatrix?>(nil)
+    /// The identity the file holds (nil for a new file); updated by a full rebuild.
+    let storedIdentity: Mutex<String?>
+
+    /// The identity this build writes: schema, chunker, FTS layout, embedding plan.
+    public var identity: String {
+        "schema-1;\(chunker.identity);\(IndexSchema.ftsIdentity);vectors-\(embeddingPlan.identity)"
+    }
+
+    /// True when the file was built with another identity (or is new) and needs a full rebuild.
+    public var needsRebuild: Bool { storedIdentity.withLock { $0 } != identity }
+
+    /// Opens (creating when missing) the index at `path`. A file that is not a valid SQLite
+    /// database is moved aside to `<path>.corrupt-<time>` and a new index is created: the index
+    /// holds nothing that the workspace does not.
+    ///
+    /// - Throws: ``MemoryError`` (`database`) when the file cannot be opened or migrated.
+    public init(
+        path: String,
+        chunker: Chunker = Chunker(),
+        embeddingPlan: EmbeddingPlan = EmbeddingPlan()
+    ) throws(MemoryError) {
+        self.path = path
+        self.chunker = chunker
+        self.embeddingPlan = embeddingPlan
+        let dir = (path as NSString).deletingLastPathComponent
+        if !FileInfo.isDirectory(dir) { try Workspace.makeDirectory(dir) }
+        var pool: DatabasePool
+        var identity: String?
+        do {
+            (pool, identity) = try Self.open(path)
+        } catch let error as DatabaseError
+            where error.resultCode == .SQLITE_CORRUPT || error.resultCode == .SQLITE_NOTADB
+        {
+            let aside = path + ".corrupt-\(Int(Date().timeIntervalSince1970))"
+            rename(path, aside)
+            unlink(path + "-wal")
+            unlink(path + "-shm")
+            do {
+                (pool, identity) = try Self.open(path)
+            } catch {
+                throw .database("opening \(path)", error)
+            }
+        } catch {
+            throw .database("opening \(path)", error)
+        }
+        self.pool = pool
+        self.storedIdentity = Mutex(identity)
+    }
+
+    private static func open(_ path: String) throws -> (DatabasePool, String?) {
+        var config = Configuration()
+        config.busyMode = .timeout(30)
+        config.maximumReaderCount = 4
+        config.label = "memory-index"
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
+            try db.execute(sql: "PRAGMA cache_size = -16000")
+        }
+        let pool = try DatabasePool(path: path, configuration: config)
+        try IndexSchema.migrator.migrate(pool)
+        let identity = try pool.read { db in
+            try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'identity'")
+        }
+        chmod(path, 0o600)
+        return (pool, identity)
+    }
+
+    // MARK: Reading
+
+    /// The generation counter: bumped by every write that changes chunks or vectors.
+    func generation() throws(MemoryError) -> Int64 {
+        do {
+            return try pool.read { db in
+                try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'generation'") ?? 0
+            }
+        } catch {
+            throw .database("reading the generation", error)
+        }
+    }
+
+    /// Every indexed file's key, hash, size and modification time.
+    func indexedFiles() throws(MemoryError) -> [String: FileRecord] {
+        do {
+            return try pool.read { db in
+                var out: [String: FileRecord] = [:]
+                for r in try FileRecord.fetchAll(db) { out[r.path] = r }
+                return out
+            }
+        } catch {
+            throw .database("reading the file list", error)
+        }
+    }
+
+    /// The chunks with the given ids, by id.
+    func chunks(ids: [Int64]) throws(MemoryError) -> [Int64: ChunkRecord] {
+        guard !ids.isEmpty else { return [:] }
+        do {
+            return try pool.read { db in
+                let rows = try ChunkRecord.fetchAll(db, keys: ids)
+                return Dictionary(rows.compactMap { r in r.id.map { ($0, r) } }, uniquingKeysWith: { a, _ in a })
+            }
+        } catch {
+            throw .database("reading chunks", error)
+        }
+    }
+
+    /// The chunks of one file, in line order.
+    func chunks(ofFile key: String) throws(MemoryError) -> [ChunkRecord] {
+        do {
+            return try pool.read { db in
+                try ChunkRecord.filter(Column("path") == key).order(Column("start_line")).fetchAll(db)
+            }
+        } catch {
+            throw .database("reading chunks", error)
+        }
+    }
+
+    /// How many chunks have no vectors of `model` yet.
+    func pendingEmbeddingCount(model: String) throws(MemoryError) -> Int {
+        do {
+            return try pool.read { db in
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM chunks WHERE model != ?", arguments: [model]) ?? 0
+            }
+        } catch {
+            throw .database("counting chunks", error)
+        }
+    }
+
+    /// Counts for `memory stats`.
+    public func stats() throws(MemoryError) -> IndexStats {
+        do {
+            return try pool.read { db in
+                let files = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM files") ?? 0
+                let chunks = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM chunks") ?? 0
+                let vectors = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM chunk_vectors") ?? 0
+                let cached = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM embedding_cache") ?? 0
+                let bytes = try Int64.fetchOne(db, sql: "SELECT COALESCE(SUM(size), 0) FROM files") ?? 0
+                var models: [String: Int] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT model, COUNT(*) AS n FROM chunks GROUP BY model") {
+                    models[row["model"]] = row["n"]
+                }
+                let identity = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'identity'")
+                let last = try Int64.fetchOne(db, sql: "SELECT MAX(indexed_at) FROM files")
+                return IndexStats(
+                    files: files,
+                    chunks: chunks,
+                    vectors: vectors,
+                    cachedEmbeddings: cached,
+                    indexedBytes: bytes,
+                    chunksByModel: models,
+                    identity: identity,
+                    lastIndexedAt: last.map { Date(timeIntervalSince1970: Double($0) / 1000) },
+                    databaseBytes: FileInfo.status(path)?.size ?? 0
+                )
+            }
+        } catch {
+            throw .database("reading statistics", error)
+        }
+    }
+
+    /// The most recently modified indexed files.
+    public func recentFiles(limit: Int) throws(MemoryError) -> [IndexedFile] {
+        do {
+            return try pool.read { db in
+                try FileRecord.order(Column("mtime").desc).limit(max(0, limit)).fetchAll(db).map {
+                    IndexedFile(
+                        file: $0.path,
+                        size: $0.size,
+                        chunks: $0.chunks,
+                        modified: Date(timeIntervalSince1970: Double($0.mtime) / 1e9)
+                    )
+                }
+            }
+        } catch {
+            throw .database("reading the file list", error)
+        }
+    }
+}
+
+/// Counts reported by `memory stats`.
+public struct IndexStats: Sendable, Equatable {
+    public var files: Int
+    public var chunks: Int
+    public var vectors: Int
+    public var cachedEmbeddings: Int
+    public var indexedBytes: Int64
+    /// Chunk counts by the model of their vectors (`""` = no vectors yet).
+    public var chunksByModel: [String: Int]
+    public var identity: String?
+    public var lastIndexedAt: Date?
+    public var databaseBytes: Int64
+}
+
+/// A file of the index, for `memory recent`.
+public struct IndexedFile: Sendable, Equatable {
+    public var file: String
+    public var size: Int64
+    public var chunks: Int
+    public var modified: Date
+}

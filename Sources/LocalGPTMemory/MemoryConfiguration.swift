@@ -1,0 +1,102 @@
+//===----------------------------------------------------------------------===//
+// LocalGPT for Swift. Apache-2.0.
+//===----------------------------------------------------------------------===//
+
+public import LocalGPTCore
+
+/// Where the memory lives and how it is indexed: the `[memory]` section of config.toml.
+public struct MemoryConfiguration: Sendable, Equatable {
+    /// The workspace folder (absolute).
+    public var workspace: String
+    /// The SQLite index file.
+    public var indexPath: String
+    /// How files are cut into chunks.
+    public var chunker: Chunker
+    /// Folders outside the workspace that are indexed too.
+    public var extraRoots: [ExtraRoot]
+    /// Which texts of a chunk are embedded.
+    public var embeddingPlan: EmbeddingPlan
+    /// Whether chunks get embeddings when a local model is installed.
+    public var embeddingsEnabled: Bool
+    /// Files larger than this are skipped by the indexer (and reported).
+    public var maxFileBytes: Int
+    /// At most this many new chunks are embedded before a search answers; more are left to
+    /// `memory reindex` or the daemon, and the search notes it.
+    public var searchEmbedBudget: Int
+
+    public init(
+        workspace: String,
+        indexPath: String,
+        chunker: Chunker = Chunker(),
+        extraRoots: [ExtraRoot] = [],
+        embeddingPlan: EmbeddingPlan = EmbeddingPlan(),
+        embeddingsEnabled: Bool = true,
+        maxFileBytes: Int = 16 << 20,
+        searchEmbedBudget: Int = 64
+    ) {
+        self.workspace = Workspace.standardize(workspace)
+        self.indexPath = indexPath
+        self.chunker = chunker
+        self.extraRoots = extraRoots
+        self.embeddingPlan = embeddingPlan
+        self.embeddingsEnabled = embeddingsEnabled
+        self.maxFileBytes = maxFileBytes
+        self.searchEmbedBudget = searchEmbedBudget
+    }
+
+    /// Reads `[memory]` from config.toml.
+    ///
+    /// Keys (all optional):
+    /// - `memory.workspace` (string): another workspace folder; `~` and relative-to-home accepted.
+    /// - `memory.chunk_size` (int, 400) and `memory.chunk_overlap` (int, 80): tokens of ~4 characters.
+    /// - `memory.embeddings` (bool, true): embed chunks when the local model is installed.
+    /// - `memory.paths` (array): extra roots, each `"dir"` or `{ path = "dir", pattern = "**/*.md" }`.
+    /// - `memory.max_file_bytes` (int, 16 MiB): larger files are not indexed.
+    ///
+    /// The workspace is, in order: `workspaceOverride` (the `--workspace` flag), the absolute
+    /// `LOCALGPT_WORKSPACE` environment variable, `memory.workspace`, then the home's `workspace/`.
+    /// The default workspace's index is `<home>/memory/main.sqlite`; any other workspace gets its
+    /// own `<home>/memory/workspace-<hash>.sqlite`.
+    public init(
+        paths: LocalGPTPaths,
+        configuration: Configuration,
+        environment: [String: String] = ProcessEnvironment.current,
+        workspaceOverride: String? = nil
+    ) {
+        var workspace = paths.workspace
+        if let w = workspaceOverride, !w.isEmpty {
+            workspace = LocalGPTPaths.absolutePath(w)
+        } else if let w = environment["LOCALGPT_WORKSPACE"], w.hasPrefix("/") {
+            workspace = w
+        } else if let w = configuration.string("memory.workspace"), !w.isEmpty {
+            workspace = LocalGPTPaths.absolutePath(w, relativeTo: paths.home)
+        }
+        workspace = Workspace.standardize(workspace)
+        let defaultWorkspace = Workspace.standardize(paths.workspace)
+        let indexName =
+            workspace == defaultWorkspace ? "main.sqlite" : "workspace-\(SHA256.hex(workspace).prefix(16)).sqlite"
+        let size = configuration.value(at: "memory.chunk_size")?.intValue.map(Int.init) ?? 400
+        let overlap = configuration.value(at: "memory.chunk_overlap")?.intValue.map(Int.init) ?? 80
+        var roots: [ExtraRoot] = []
+        for item in configuration.value(at: "memory.paths")?.arrayValue ?? [] {
+            if let p = item.stringValue {
+                roots.append(ExtraRoot(path: LocalGPTPaths.absolutePath(p, relativeTo: workspace)))
+            } else if let p = item["path"]?.stringValue {
+                roots.append(
+                    ExtraRoot(
+                        path: LocalGPTPaths.absolutePath(p, relativeTo: workspace),
+                        pattern: item["pattern"]?.stringValue ?? "**/*.md"
+                    )
+                )
+            }
+        }
+        self.init(
+            workspace: workspace,
+            indexPath: paths.home + "/memory/" + indexName,
+            chunker: Chunker(chunkTokens: max(16, size), overlapTokens: max(0, overlap)),
+            extraRoots: roots,
+            embeddingsEnabled: configuration.value(at: "memory.embeddings")?.boolValue ?? true,
+            maxFileBytes: configuration.value(at: "memory.max_file_bytes")?.intValue.map(Int.init) ?? (16 << 20)
+        )
+    }
+}

@@ -1,0 +1,209 @@
+//===----------------------------------------------------------------------===//
+// LocalGPT for Swift. Apache-2.0.
+//===----------------------------------------------------------------------===//
+
+import Dispatch
+import Foundation
+public import Logging
+import Synchronization
+
+/// The memory of one workspace: its files, its index and (when a model is installed) its
+/// embedder. Everything the CLI, the tools and the plugin host do with memory goes through here.
+///
+/// Searches first bring the index up to date with the files, cheaply: one `stat` per file, and
+/// only changed files are read. Text written a moment ago is therefore always findable by keyword;
+/// its vectors are computed before the search answers when there are few of them
+/// (`searchEmbedBudget`), else in the background or by `memory reindex`.
+///
+/// Thread-safe. Blocking: call from a thread that may block.
+public final class MemoryManager: Sendable {
+    public let configuration: MemoryConfiguration
+    public let workspace: Workspace
+    public let index: MemoryIndex
+    /// The embedder, or nil when no local model is installed or embeddings are disabled.
+    public let embedder: (any TextEmbedder)?
+    /// Why there is no embedder (for the one-line notice), when there is none.
+    public let embedderUnavailableReason: String?
+    let logger: Logger
+    private let refreshLock = Mutex(())
+    private let background = DispatchQueue(label: "localgpt.memory.embedding", qos: .utility)
+    private let backgroundState = Mutex(BackgroundState())
+
+    private struct BackgroundState {
+        var scheduled = false
+        var lastError: String?
+    }
+
+    /// Opens the workspace (creating it from templates when needed) and its index.
+    ///
+    /// - Parameters:
+    ///   - configuration: where the workspace and index are, how to chunk.
+    ///   - embedder: the local embedder, or nil for keyword-only memory.
+    ///   - embedderUnavailableReason: shown once per search when `embedder` is nil.
+    ///   - logger: receives counts and timings, never memory contents (default: label
+    ///     `localgpt.memory` on the application's logging backend).
+    ///   - bootstrap: create the workspace and its template files when missing (false for a
+    ///     read-only corpus such as the benchmark's).
+    /// - Throws: ``MemoryError`` when the workspace or the index cannot be opened.
+    public init(
+        configuration: MemoryConfiguration,
+        embedder: (any TextEmbedder)?,
+        embedderUnavailableReason: String? = nil,
+        logger: Logger = Logger(label: "localgpt.memory"),
+        bootstrap: Bool = true
+    ) throws(MemoryError) {
+        self.configuration = configuration
+        self.workspace = Workspace(root: configuration.workspace)
+        self.embedder = configuration.embeddingsEnabled ? embedder : nil
+        self.embedderUnavailableReason =
+            configuration.embeddingsEnabled
+            ? (embedder == nil ? embedderUnavailableReason ?? "no local embedding model is installed" : nil)
+            : "embeddings are disabled (memory.embeddings = false)"
+        self.logger = logger
+        if bootstrap { try workspace.bootstrap() }
+        self.index = try MemoryIndex(
+            path: configuration.indexPath,
+            chunker: configuration.chunker,
+            embeddingPlan: configuration.embeddingPlan
+        )
+    }
+
+    var scanner: WorkspaceScanner {
+        WorkspaceScanner(workspace: workspace, extraRoots: configuration.extraRoots)
+    }
+
+    // MARK: Indexing
+
+    /// Brings the index up to date with the files on disk. Unchanged files cost one `stat` each.
+    ///
+    /// - Parameters:
+    ///   - force: replace every row (atomically), as after a model or chunker change.
+    ///   - embedLimit: compute at most this many missing vectors now (nil: all, 0: none).
+    ///   - progress: called from the indexing thread.
+    /// - Returns: what was indexed, removed, skipped and embedded.
+    /// - Throws: ``MemoryError`` when the index cannot be written or the embedder fails.
+    @discardableResult
+    public func reindex(
+        force: Bool = false,
+        embedLimit: Int? = nil,
+        progress: (@Sendable (ReindexProgress) -> Void)? = nil
+    ) throws(MemoryError) -> ReindexReport {
+        try refreshLock.withLock { _ throws(MemoryError) -> ReindexReport in
+            let files = scanner.scan()
+            var report = try index.update(
+                files: files,
+                force: force,
+                embedder: embedder,
+                maxFileBytes: configuration.maxFileBytes,
+                progress: progress
+            )
+            if let embedder, report.pendingEmbeddings > 0, embedLimit != 0 {
+                let done = try index.embedPending(embedder: embedder, limit: embedLimit, progress: progress)
+                report.embeddingsComputed += done.computed
+                report.embeddingsFromCache += done.fromCache
+                report.pendingEmbeddings = try index.pendingEmbeddingCount(model: embedder.modelID)
+            }
+            logger.debug(
+                "memory reindex",
+                metadata: [
+                    "memory.files": "\(report.filesScanned)", "memory.updated": "\(report.filesUpdated)",
+                    "memory.removed": "\(report.filesRemoved)", "memory.chunks": "\(report.chunksWritten)",
+                    "memory.embedded": "\(report.embeddingsComputed)", "memory.seconds": "\(report.durationSeconds)",
+                ]
+            )
+            return report
+        }
+    }
+
+    /// Computes missing vectors on a background queue (one run at a time); returns at once.
+    public func embedPendingInBackground() {
+        guard let embedder else { return }
+        let alreadyScheduled = backgroundState.withLock { s -> Bool in
+            if s.scheduled { return true }
+            s.scheduled = true
+            return false
+        }
+        if alreadyScheduled { return }
+        background.async { [self] in
+            var failure: String?
+            do throws(MemoryError) {
+                try index.embedPending(embedder: embedder)
+            } catch {
+                failure = error.message
+                logger.warning("memory: background embedding failed", metadata: ["error": "\(error.message)"])
+            }
+            backgroundState.withLock {
+                $0.scheduled = false
+                $0.lastError = failure
+            }
+        }
+    }
+
+    /// Waits until background embedding scheduled so far has finished (for tests and shutdown).
+    public func waitForBackgroundWork() {
+        background.sync {}
+    }
+
+    // MARK: Searching
+
+    /// Searches the memory.
+    ///
+    /// - Parameters:
+    ///   - query: natural language or keywords; at most the first 32 keywords are used.
+    ///   - limit: how many results (1...100).
+    ///   - mode: nil picks hybrid when a model is installed, else keyword.
+    ///   - refresh: bring the index up to date first (stat-based; cheap when nothing changed).
+    ///   - ranking: fusion parameters (the defaults are the measured best).
+    /// - Returns: the results, best first, the mode used and any notice.
+    /// - Throws: ``MemoryError`` (`invalidArgument` for an empty query or a bad limit).
+    public func search(
+        _ query: String,
+        limit: Int = 5,
+        mode: SearchMode? = nil,
+        refresh: Bool = true,
+        ranking: RankingOptions = RankingOptions()
+    ) throws(MemoryError) -> MemorySearchResponse {
+        let trimmed = query.trimmingCharacters(in: .whitespacesAndNewlines)
+        if trimmed.isEmpty { throw .invalidArgument("the query is empty") }
+        if trimmed.utf8.contains(0) { throw .invalidArgument("the query contains a NUL byte") }
+        guard (1...100).contains(limit) else { throw .invalidArgument("limit must be between 1 and 100") }
+        var notices: [String] = []
+        if refresh {
+            let budget = embedder == nil ? 0 : configuration.searchEmbedBudget
+            let report = try reindex(embedLimit: budget)
+            if report.pendingEmbeddings > 0 {
+                notices.append(
+                    "\(report.pendingEmbeddings) chunks have no vectors yet (run `localgpt memory reindex`)"
+                )
+            }
+        }
+        var wanted = mode ?? .hybrid
+        var vector: [Float]?
+        if wanted != .keyword {
+            if let embedder {
+                do {
+                    vector = try MemoryIndex.embed([String(trimmed.prefix(4000))], embedder: embedder).first
+                } catch {
+                    notices.append("keyword search only: \(error.message)")
+                    wanted = .keyword
+                }
+            } else {
+                notices.append("keyword search only: \(embedderUnavailableReason ?? "no embedding model")")
+                wanted = .keyword
+            }
+        }
+        let results = try index.search(
+            trimmed,
+            queryVector: vector,
+            model: embedder?.modelID,
+            mode: wanted,
+            limit: limit,
+            ranking: ranking
+        )
+        return MemorySearchResponse(
+            results: results,
+            mode: wanted,
+            notice: notices.isEmpty ? nil : notices.joined(separator: "; ")
+        )
+    }
+}

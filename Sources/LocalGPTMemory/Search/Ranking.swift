@@ -1,0 +1,77 @@
+//===----------------------------------------------------------------------===//
+// LocalGPT for Swift. Apache-2.0.
+//===----------------------------------------------------------------------===//
+
+/// How keyword and vector candidates are combined. The defaults are the ones measured best on the
+/// LoCoMo development split (docs/MEMORY.md); the benchmark command can override them.
+public struct RankingOptions: Sendable, Equatable {
+    /// How the two ranked lists are fused.
+    public enum Fusion: String, Sendable, CaseIterable {
+        /// The seed's recipe: each list contributes `weight / (1 + rank)`.
+        case seed
+        /// Reciprocal rank fusion: `weight / (k + rank)`, scaled so a chunk first in both scores 1.
+        case rrf
+        /// Scores normalised to [0, 1] within each list (bm25 / best bm25, cosine min-max), then a
+        /// weighted sum.
+        case score
+    }
+
+    /// Candidates taken from each list. Fixed (not derived from the limit), so the best hit is the
+    /// same whatever limit is asked for, up to this many results.
+    public var depth: Int
+    public var fusion: Fusion
+    public var keywordWeight: Double
+    public var vectorWeight: Double
+    /// RRF's k.
+    public var rrfK: Double
+
+    public init(
+        depth: Int = 50,
+        fusion: Fusion = .score,
+        keywordWeight: Double = 0.7,
+        vectorWeight: Double = 0.3,
+        rrfK: Double = 60
+    ) {
+        self.depth = depth
+        self.fusion = fusion
+        self.keywordWeight = keywordWeight
+        self.vectorWeight = vectorWeight
+        self.rrfK = rrfK
+    }
+
+    /// Fuses two ranked lists (best first) into scores by chunk, best first; ties go to the lower id.
+    public func fuse(
+        keyword: [(chunk: Int64, score: Double)],
+        vector: [(chunk: Int64, score: Double)]
+    ) -> [(chunk: Int64, score: Double)] {
+        var fused: [Int64: Double] = [:]
+        let wk = keyword.isEmpty ? 0 : keywordWeight
+        let wv = vector.isEmpty ? 0 : vectorWeight
+        let total = wk + wv
+        guard total > 0 else { return [] }
+        switch fusion {
+        case .seed:
+            for (rank, c) in keyword.enumerated() { fused[c.chunk, default: 0] += wk / Double(1 + rank) }
+            for (rank, c) in vector.enumerated() { fused[c.chunk, default: 0] += wv / Double(1 + rank) }
+        case .rrf:
+            let scale = (rrfK + 1) / total
+            for (rank, c) in keyword.enumerated() {
+                fused[c.chunk, default: 0] += scale * wk / (rrfK + Double(rank + 1))
+            }
+            for (rank, c) in vector.enumerated() {
+                fused[c.chunk, default: 0] += scale * wv / (rrfK + Double(rank + 1))
+            }
+        case .score:
+            if let best = keyword.first?.score, best > 0 {
+                for c in keyword { fused[c.chunk, default: 0] += wk / total * (c.score / best) }
+            }
+            if let hi = vector.first?.score, let lo = vector.last?.score {
+                let span = max(hi - lo, 1e-6)
+                for c in vector { fused[c.chunk, default: 0] += wv / total * ((c.score - lo) / span) }
+            }
+        }
+        return fused.map { (chunk: $0.key, score: $0.value) }.sorted {
+            $0.score > $1.score || ($0.score == $1.score && $0.chunk < $1.chunk)
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//===----------------------------------------------------------------------===//
+// LocalGPT for Swift. Apache-2.0.
+//===----------------------------------------------------------------------===//
+
+import Foundation
+
+/// Word splitting and stop words for building keyword queries. Splits like FTS5's unicode61
+/// tokenizer (runs of letters, digits and marks), lower-cased with diacritics removed.
+enum TextAnalysis {
+    /// The words of `text`, in order, lower-cased and without diacritics. A run of CJK characters
+    /// is one word (the query builder turns it into character bigrams). At most `limit` words.
+    static func words(_ text: String, limit: Int = 4096) -> [String] {
+        if text.utf8.allSatisfy({ $0 < 0x80 }) { return asciiWords(text, limit: limit) }
+        let folded = text.folding(options: [.caseInsensitive, .diacriticInsensitive, .widthInsensitive], locale: nil)
+        var out: [String] = []
+        var current = String.UnicodeScalarView()
+        func flush() {
+            if !current.isEmpty {
+                out.append(String(current))
+                current = String.UnicodeScalarView()
+            }
+        }
+        for scalar in folded.unicodeScalars {
+            if out.count >= limit { break }
+            let p = scalar.properties
+            if p.generalCategory == .nonspacingMark { continue }
+            if p.isAlphabetic || p.numericType != nil {
+                let cjk = isCJK(scalar)
+                if let last = current.last, isCJK(last) != cjk { flush() }
+                current.append(scalar)
+            } else {
+                flush()  // "Caroline's" -> "caroline" + "s", as unicode61 splits it
+            }
+        }
+        flush()
+        return out
+    }
+
+    /// ``words(_:limit:)`` for ASCII text, without Foundation.
+    private static func asciiWords(_ text: String, limit: Int) -> [String] {
+        var out: [String] = []
+        var current: [UInt8] = []
+        for b in text.utf8 {
+            if out.count >= limit { break }
+            switch b {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                current.append(b)
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"):
+                current.append(b + 32)
+            default:
+                if !current.isEmpty {
+                    out.append(String(decoding: current, as: UTF8.self))
+                    current.removeAll(keepingCapacity: true)
+                }
+            }
+        }
+        if !current.isEmpty && out.count < limit { out.append(String(decoding: current, as: UTF8.self)) }
+        return out
+    }
+
+    /// FTS text: CJK characters separated by spaces so each is a token (unicode61 would keep a
+    /// whole run as one token, which no query could match).
+    static func ftsText(_ text: String) -> String {
+        // U+3040 and above start with a lead byte of 0xE3 or more in UTF-8.
+        guard text.utf8.contains(where: { $0 >= 0xE3 }),
+            text.unicodeScalars.contains(where: { $0.value >= 0x3040 && isCJK($0) })
+        else { return text }
+        var out = String.UnicodeScalarView()
+        for s in text.unicodeScalars {
+            if isCJK(s) {
+                out.append(" ")
+                out.append(s)
+                out.append(" ")
+            } else {
+                out.append(s)
+            }
+        }
+        return String(out)
+    }
+
+    static func isCJK(_ s: Unicode.Scalar) -> Bool {
+        switch s.value {
+        case 0x3040...0x30FF, 0x3400...0x4DBF, 0x4E00...0x9FFF, 0xAC00...0xD7AF, 0xF900...0xFAFF,
+            0x20000...0x2FA1F:
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// Function words that carry no topic: dropped from keyword queries.
+    static let stopWords: Set<String> = [
+        "a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any", "are",
+        "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by",
+        "can", "could", "did", "do", "does", "doing", "done", "down", "during", "each", "either", "else",
+        "ever", "few", "for", "from", "further", "get", "gets", "got", "had", "has", "have", "having", "he",
+        "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is",
+        "it", "its", "itself", "just", "let", "me", "might", "more", "most", "much", "must", "my", "myself",
+        "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours",
+        "ourselves", "out", "over", "own", "same", "shall", "she", "should", "so", "some", "such", "than",
+        "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this",
+        "those", "through", "to", "too", "under", "until", "up", "upon", "us", "very", "was", "we", "were",
+        "what", "whats", "when", "where", "which", "while", "who", "whom", "whose", "why", "will", "with",
+        "would", "you", "your", "yours", "yourself", "yourselves", "s", "t", "d", "ll", "m", "re", "ve",
+        "don", "didn", "doesn", "isn", "wasn", "weren", "won", "wouldn", "couldn", "shouldn", "aren",
+        "haven", "hasn", "hadn", "kind", "kinds", "type", "types", "thing", "things", "anything",
+        "something", "everything", "nothing", "many", "may", "one", "ones", "way", "ways", "yes", "yet",
+        "via", "per", "etc", "like", "likely", "tell", "know", "mention", "mentioned", "say", "said",
+    ]
+}

@@ -1,0 +1,96 @@
+//===----------------------------------------------------------------------===//
+// LocalGPT for Swift. Apache-2.0.
+//===----------------------------------------------------------------------===//
+
+import Glibc
+
+/// Thin wrappers over the POSIX file calls the memory module needs.
+enum FileInfo {
+    struct Stat: Equatable, Sendable {
+        var size: Int64
+        /// Modification time in nanoseconds since the epoch.
+        var mtimeNanoseconds: Int64
+        var isRegular: Bool
+        var isDirectory: Bool
+        var isSymlink: Bool
+    }
+
+    /// `lstat` when `followSymlinks` is false, else `stat`.
+    static func status(_ path: String, followSymlinks: Bool = true) -> Stat? {
+        var st = Glibc.stat()
+        let rc = followSymlinks ? stat(path, &st) : lstat(path, &st)
+        if rc != 0 { return nil }
+        let mode = st.st_mode & S_IFMT
+        return Stat(
+            size: Int64(st.st_size),
+            mtimeNanoseconds: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec),
+            isRegular: mode == S_IFREG,
+            isDirectory: mode == S_IFDIR,
+            isSymlink: mode == S_IFLNK
+        )
+    }
+
+    static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+    static func isDirectory(_ path: String) -> Bool { status(path)?.isDirectory == true }
+
+    /// `realpath(3)`: absolute, symlinks resolved; nil when the path does not exist.
+    static func realPath(_ path: String) -> String? {
+        guard let p = realpath(path, nil) else { return nil }
+        defer { free(p) }
+        return String(cString: p)
+    }
+
+    static func lastError() -> String { String(cString: strerror(errno)) }
+
+    /// Reads a whole file. Refuses folders and special files.
+    static func read(_ path: String, limit: Int = Int.max) throws(MemoryError) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { throw .notFound("file not found: \(path)") }
+            throw .io("cannot read \(path): \(lastError())")
+        }
+        defer { close(fd) }
+        var st = Glibc.stat()
+        if fstat(fd, &st) != 0 { throw .io("cannot read \(path): \(lastError())") }
+        if (st.st_mode & S_IFMT) != S_IFREG { throw MemoryError(code: .notAFile, message: "\(path) is not a file") }
+        if Int(st.st_size) > limit {
+            throw MemoryError(code: .tooLarge, message: "\(path) is larger than \(limit) bytes")
+        }
+        return try readAll(fd: fd, path: path, sizeHint: Int(st.st_size))
+    }
+
+    /// Reads from the current offset (or 0 for an O_APPEND descriptor) to the end.
+    static func readAll(fd: Int32, path: String, sizeHint: Int = 0) throws(MemoryError) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: max(sizeHint, 0) + 1)
+        var used = 0
+        var offset: off_t = 0
+        while true {
+            if used == out.count { out += [UInt8](repeating: 0, count: max(out.count, 4096)) }
+            let n = out.withUnsafeMutableBytes { raw in
+                pread(fd, raw.baseAddress! + used, raw.count - used, offset)
+            }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .io("cannot read \(path): \(lastError())")
+            }
+            if n == 0 { break }
+            used += n
+            offset += off_t(n)
+        }
+        out.removeSubrange(used...)
+        return out
+    }
+
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(MemoryError) {
+        var off = 0
+        while off < bytes.count {
+            let n = bytes.withUnsafeBytes { raw in write(fd, raw.baseAddress! + off, raw.count - off) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .io("cannot write \(path): \(lastError())")
+            }
+            off += n
+        }
+    }
+}

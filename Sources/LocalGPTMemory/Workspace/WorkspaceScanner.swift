@@ -1,0 +1,148 @@
+//===----------------------------------------------------------------------===//
+// LocalGPT for Swift. Apache-2.0.
+//===----------------------------------------------------------------------===//
+
+import Glibc
+
+/// A folder outside the workspace whose markdown files are indexed too (`memory.paths`).
+public struct ExtraRoot: Sendable, Equatable {
+    /// Absolute folder.
+    public var path: String
+    /// Which files, relative to `path` (default `**/*.md`).
+    public var pattern: GlobPattern
+
+    public init(path: String, pattern: String = "**/*.md") {
+        self.path = Workspace.standardize(path)
+        self.pattern = GlobPattern(pattern)
+    }
+}
+
+/// A file the index covers, as found on disk.
+struct ScannedFile: Sendable {
+    /// Absolute path (as found, symlinks not resolved).
+    var absolutePath: String
+    /// Relative to the workspace when inside it, else absolute: the key in the index.
+    var key: String
+    /// `memory` for the workspace, `extra` for `memory.paths` roots.
+    var source: String
+    var size: Int64
+    var mtime: Int64
+}
+
+/// Finds the markdown files to index: `**/*.md` under the workspace, skipping hidden files and
+/// folders, plus each extra root's pattern. Symlinked folders are not followed; a symlinked file is
+/// included only when its target stays inside the workspace or an extra root.
+struct WorkspaceScanner {
+    var workspace: Workspace
+    var extraRoots: [ExtraRoot]
+
+    func scan() -> [ScannedFile] {
+        var out: [ScannedFile] = []
+        var seen = Set<String>()
+        let realRoots = ([workspace.root] + extraRoots.map(\.path)).compactMap { FileInfo.realPath($0) }
+        walk(
+            workspace.root,
+            relative: "",
+            source: "memory",
+            pattern: nil,
+            realRoots: realRoots,
+            into: &out,
+            seen: &seen
+        )
+        for extra in extraRoots {
+            // Folders inside the workspace are already covered.
+            if extra.path == workspace.root || extra.path.hasPrefix(workspace.root + "/") { continue }
+            walk(
+                extra.path,
+                relative: "",
+                source: "extra",
+                pattern: extra.pattern,
+                realRoots: realRoots,
+                into: &out,
+                seen: &seen
+            )
+        }
+        return out
+    }
+
+    /// Whether a path (absolute) would be indexed, for the watcher.
+    func covers(_ absolutePath: String) -> Bool {
+        if absolutePath.hasPrefix(workspace.root + "/") {
+            let rel = String(absolutePath.dropFirst(workspace.root.count + 1))
+            return rel.hasSuffix(".md") && !rel.split(separator: "/").contains { $0.hasPrefix(".") }
+        }
+        for extra in extraRoots where absolutePath.hasPrefix(extra.path + "/") {
+            let rel = String(absolutePath.dropFirst(extra.path.count + 1))
+            if extra.pattern.matches(rel) && !rel.split(separator: "/").contains(where: { $0.hasPrefix(".") }) {
+                return true
+            }
+        }
+        return false
+    }
+
+    private func walk(
+        _ dir: String,
+        relative: String,
+        source: String,
+        pattern: GlobPattern?,
+        realRoots: [String],
+        into out: inout [ScannedFile],
+        seen: inout Set<String>
+    ) {
+        guard let handle = opendir(dir) else { return }
+        defer { closedir(handle) }
+        var subdirs: [String] = []
+        var files: [(String, String)] = []
+        while let entry = readdir(handle) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name.hasPrefix(".") { continue }  // ., .., hidden files and folders (.git, .cache)
+            let type = entry.pointee.d_type
+            let path = dir + "/" + name
+            let rel = relative.isEmpty ? name : relative + "/" + name
+            switch Int32(type) {
+            case Int32(DT_DIR):
+                subdirs.append(name)
+            case Int32(DT_REG):
+                files.append((path, rel))
+            case Int32(DT_LNK), Int32(DT_UNKNOWN):
+                guard let st = FileInfo.status(path) else { continue }
+                if st.isDirectory {
+                    if type == DT_UNKNOWN { subdirs.append(name) }  // a real folder on a file system without d_type
+                } else if st.isRegular {
+                    guard let real = FileInfo.realPath(path),
+                        realRoots.contains(where: { real.hasPrefix($0 + "/") })
+                    else { continue }
+                    files.append((path, rel))
+                }
+            default:
+                continue
+            }
+        }
+        for (path, rel) in files.sorted(by: { $0.1 < $1.1 }) {
+            if let pattern {
+                guard pattern.matches(rel) else { continue }
+            } else {
+                guard rel.hasSuffix(".md") else { continue }
+            }
+            guard let st = FileInfo.status(path), st.isRegular else { continue }
+            let key = workspace.displayPath(path)
+            if !seen.insert(key).inserted { continue }
+            out.append(
+                ScannedFile(absolutePath: path, key: key, source: source, size: st.size, mtime: st.mtimeNanoseconds)
+            )
+        }
+        for name in subdirs.sorted() {
+            walk(
+                dir + "/" + name,
+                relative: relative.isEmpty ? name : relative + "/" + name,
+                source: source,
+                pattern: pattern,
+                realRoots: realRoots,
+                into: &out,
+                seen: &seen
+            )
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//===----------------------------------------------------------------------===//
+// LocalGPT for Swift. Apache-2.0.
+//===----------------------------------------------------------------------===//
+
+import ArgumentParser
+import Foundation
+import Glibc
+import LocalGPTCore
+import LocalGPTMemory
+import Logging
+
+struct MemoryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "memory",
+        abstract: "Search and maintain the memory: the markdown workspace and its index.",
+        discussion: """
+            The workspace (~/.localgpt/workspace) holds MEMORY.md, daily logs in memory/YYYY-MM-DD.md and \
+            any other markdown notes; the index makes them searchable by keywords and, when the local \
+            model is installed, by meaning. Searches bring the index up to date first.
+            --workspace DIR (or LOCALGPT_WORKSPACE=/abs/dir) points every command at another workspace.
+            """,
+        subcommands: [Search.self, Reindex.self, Stats.self, Recent.self, BenchLocomo.self, BenchPerf.self, BenchEmbed.self]
+    )
+
+    /// Options every memory command takes.
+    struct Options: ParsableArguments {
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Use this workspace instead of the configured one.") var workspace: String?
+    }
+
+    /// What a memory command works on.
+    struct Context {
+        let memory: MemoryManager
+        let logger: Logger
+    }
+
+    /// Opens the memory; loads the local embedder unless `keywordOnly`.
+    static func open(_ options: Options, keywordOnly: Bool = false) throws -> Context {
+        let ctx = try CLIContext.make(options.global)
+        let config = MemoryConfiguration(
+            paths: ctx.paths,
+            configuration: ctx.configuration,
+            workspaceOverride: options.workspace
+        )
+        let (embedder, reason) = keywordOnly ? (nil, nil) : loadEmbedder(enabled: config.embeddingsEnabled)
+        do {
+            let memory = try MemoryManager(
+                configuration: config,
+                embedder: embedder,
+                embedderUnavailableReason: reason,
+                logger: ctx.logger
+            )
+            return Context(memory: memory, logger: ctx.logger)
+        } catch {
+            throw CLIError(error.message)
+        }
+    }
+
+    /// The installed local embedder, or nil and why not.
+    static func loadEmbedder(enabled: Bool) -> ((any TextEmbedder)?, String?) {
+        guard enabled else { return (nil, "embeddings are disabled (memory.embeddings = false)") }
+        do {
+            if let e = try MiniLMEmbedder.loadInstalled() { return (e, nil) }
+            return (nil, MiniLMEmbedder.notInstalledNotice)
+        } catch {
+            return (nil, "the local embedding model cannot be loaded: \(error)")
+        }
+    }
+
+    // MARK: search
+
+    struct Search: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Search the memory by keywords and meaning.",
+            discussion: "Prints the best chunks: file, line range, score and a snippet."
+        )
+        @OptionGroup var options: Options
+        @Argument(help: "What to look for.") var query: [String]
+        @Option(name: .shortAndLong, help: "How many results (1-100).") var limit = 10
+        @Option(help: "hybrid (default with a model), keyword or vector.") var mode: String?
+        @Flag(help: #"Print {"results":[{"file","line_start","line_end","score","snippet"}]}."#) var json = false
+
+        func validate() throws {
+            guard (1...100).contains(limit) else { throw ValidationError("--limit must be between 1 and 100") }
+            if let mode, SearchMode(rawValue: mode) == nil {
+                throw ValidationError("--mode must be hybrid, keyword or vector")
+            }
+        }
+
+        func run() throws {
+            let searchMode = mode.flatMap(SearchMode.init(rawValue:))
+            let ctx = try MemoryCommand.open(options, keywordOnly: searchMode == .keyword)
+            let response: MemorySearchResponse
+            do {
+                response = try ctx.memory.search(query.joined(separator: " "), limit: limit, mode: searchMode)
+            } catch {
+                throw CLIError(error.message)
+            }
+            if let notice = response.notice { printError("note: \(notice)") }
+            if json {
+                print(response.json.encoded())
+                return
+            }
+            if response.results.isEmpty {
+                print("No results found.")
+                return
+            }
+            for (i, r) in response.results.enumerated() {
+                print("\(i + 1). [\(r.file):\(r.lineStart)-\(r.lineEnd)] (score: \(String(format: "%.3f", r.score)))")
+                print("   \(r.snippet)")
+            }
+        }
+    }
+
+    // MARK: reindex
+
+    struct Reindex: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Bring the index up to date with the workspace (changed files only).",
+            discussion: """
+                With --force every row is rebuilt, in one transaction: searches keep seeing the old \
+                index until the new one is complete. Vectors already computed are reused from the cache.
+                """
+        )
+        @OptionGroup var options: Options
+        @Flag(help: "Rebuild the whole index.") var force = false
+
+        func run() throws {
+            let ctx = try MemoryCommand.open(options)
+            let bar = ProgressLine(enabled: isatty(STDERR_FILENO) != 0)
+            let report: ReindexReport
+            do {
+                report = try ctx.memory.reindex(force: force, progress: { bar.show($0) })
+            } catch {
+                bar.finish()
+                throw CLIError(error.message)
+            }
+            bar.finish()
+            for s in report.skipped { printError("skipped \(s.file): \(s.reason)") }
+            var line =
+                "\(report.filesScanned) files: \(report.filesUpdated) indexed, \(report.filesUnchanged) unchanged, "
+                + "\(report.filesRemoved) removed"
+            if !report.skipped.isEmpty { line += ", \(report.skipped.count) skipped" }
+            line += "; \(report.chunksWritten) chunks written"
+            if ctx.memory.embedder != nil {
+                line += "; \(report.embeddingsComputed) embeddings computed, \(report.embeddingsFromCache) from cache"
+            }
+            line += String(format: " (%.2fs)", report.durationSeconds)
+            print(line)
+            if let reason = ctx.memory.embedderUnavailableReason { printError("note: \(reason)") }
+        }
+    }
+
+    // MARK: stats
+
+    struct Stats: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show what the index holds.")
+        @OptionGroup var options: Options
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            let ctx = try MemoryCommand.open(options, keywordOnly: true)
+            let (_, reason) = MemoryCommand.loadEmbedder(enabled: ctx.memory.configuration.embeddingsEnabled)
+            let s: IndexStats
+            do {
+                s = try ctx.memory.index.stats()
+            } catch {
+                throw CLIError(error.message)
+            }
+            let embedded = s.chunksByModel.filter { !$0.key.isEmpty }
+            let pending = s.chunks - embedded.values.reduce(0, +)
+            if json {
+                let doc: JSONValue = [
+                    "workspace": .string(ctx.memory.workspace.root),
+                    "index": .string(ctx.memory.index.path),
+                    "files": .int(Int64(s.files)),
+                    "chunks": .int(Int64(s.chunks)),
+                    "vectors": .int(Int64(s.vectors)),
+                    "chunks_without_vectors": .int(Int64(pending)),
+                    "cached_embeddings": .int(Int64(s.cachedEmbeddings)),
+                    "indexed_bytes": .int(s.indexedBytes),
+                    "database_bytes": .int(s.databaseBytes),
+                    "models": .object(embedded.mapValues { .int(Int64($0)) }),
+                ]
+                print(doc.encoded(pretty: true))
+                return
+            }
+            print("Workspace:   \(ctx.memory.workspace.root)")
+            print("Index:       \(ctx.memory.index.path) (\(Self.size(s.databaseBytes)))")
+            print("Files:       \(s.files) (\(Self.size(s.indexedBytes)) of markdown)")
+            print("Chunks:      \(s.chunks) (up to \(ctx.memory.configuration.chunker.maxBytes) characters each)")
+            for (model, n) in embedded.sorted(by: { $0.key < $1.key }) { print("Vectors:     \(n) chunks by \(model)") }
+            print("No vectors:  \(pending) chunks")
+            print("Cache:       \(s.cachedEmbeddings) embeddings")
+            if let last = s.lastIndexedAt { print("Last index:  \(ISO8601DateFormatter().string(from: last))") }
+            if let reason { print("Embeddings:  off (\(reason))") }
+        }
+
+        static func size(_ bytes: Int64) -> String {
+            if bytes < 1024 { return "\(bytes) B" }
+            if bytes < 1 << 20 { return String(format: "%.1f KiB", Double(bytes) / 1024) }
+            return String(format: "%.1f MiB", Double(bytes) / 1_048_576)
+        }
+    }
+
+    // MARK: recent
+
+    struct Recent: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the most recently changed memory files.")
+        @OptionGroup var options: Options
+        @Option(name: .shortAndLong, help: "How many files.") var limit = 10
+
+        func run() throws {
+            let ctx = try MemoryCommand.open(options, keywordOnly: true)
+            let files: [IndexedFile]
+            do {
+                try ctx.memory.reindex(embedLimit: 0)
+                files = try ctx.memory.index.recentFiles(limit: limit)
+            } catch {
+                throw CLIError(error.message)
+            }
+            if files.isEmpty {
+                print("No memory files yet.")
+                return
+            }
+            let formatter = DateFormatter()
+            formatter.dateFormat = "yyyy-MM-dd HH:mm"
+            for f in files {
+                print("\(formatter.string(from: f.modified))  \(f.file)  (\(f.chunks) chunks, \(Stats.size(f.size)))")
+            }
+        }
+    }
+}
+
+/// A one-line progress bar on standard error (only when it is a terminal).
+final class ProgressLine: @unchecked Sendable {
+    // Called from the indexing thread only; the lock keeps writes whole.
+    private let enabled: Bool
+    private let lock = NSLock()
+    private var shown = false
+
+    init(enabled: Bool) { self.enabled = enabled }
+
+    func show(_ p: ReindexProgress) {
+        guard enabled, p.total > 0 else { return }
+        lock.lock()
+        defer { lock.unlock() }
+        let width = 30
+        let filled = min(width, width * p.done / p.total)
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        let label = p.phase.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)
+        FileHandle.standardError.write(Data("\r\(label) [\(bar)] \(p.done)/\(p.total)\u{1B}[K".utf8))
+        shown = true
+    }
+
+    func finish() {
+        lock.lock()
+        defer { lock.unlock() }
+        if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        shown = false
+    }
+}
+
+extension CLIContext {
+    /// The plugin host's memory service: this home's workspace, opened (and the local embedder
+    /// loaded) on the first memory_search / memory_append a plugin makes.
+    func makeMemoryService() -> any MemoryService {
+        let config = MemoryConfiguration(paths: paths, configuration: configuration)
+        let logger = self.logger
+        return WorkspaceMemoryService { () throws(MemoryError) in
+            let (embedder, reason) = MemoryCommand.loadEmbedder(enabled: config.embeddingsEnabled)
+            return try MemoryManager(
+                configuration: config,
+                embedder: embedder,
+                embedderUnavailableReason: reason,
+                logger: logger
+            )
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//===----------------------------------------------------------------------===//
+// LocalGPT for Swift. Apache-2.0.
+//===----------------------------------------------------------------------===//
+
+import ArgumentParser
+import Foundation
+import LocalGPTAgent
+import LocalGPTCore
+
+/// `localgpt sessions list|show|export`.
+struct SessionsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sessions",
+        abstract: "List, show and export saved chat sessions.",
+        subcommands: [List.self, Show.self, Export.self]
+    )
+
+    static func store(_ options: GlobalOptions) throws -> SessionStore {
+        SessionStore(paths: try CLIContext.make(options).paths)
+    }
+
+    static func open(_ store: SessionStore, _ prefix: String) throws -> Session {
+        do {
+            let id = try store.resolve(prefix: prefix)
+            let contents = try SessionFile.read(path: store.path(for: id))
+            let header = contents.header ?? SessionHeader(id: id, created: 0, cwd: "")
+            return Session(header: header, messages: contents.messages, compactions: contents.compactions, file: nil)
+        } catch {
+            throw CLIError(error.message)
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List sessions, newest first.")
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "At most this many.") var limit = 20
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            let sessions = Array(try SessionsCommand.store(options).list().prefix(max(0, limit)))
+            if json {
+                let doc: JSONValue = .array(
+                    sessions.map {
+                        [
+                            "id": .string($0.id), "created": .string(AgentDates.rfc3339(milliseconds: $0.created)),
+                            "updated": .string(AgentDates.rfc3339(milliseconds: $0.updated)),
+                            "messages": .int(Int64($0.messageCount)), "compactions": .int(Int64($0.compactionCount)),
+                            "first": .string($0.firstPreview), "last": .string($0.lastPreview),
+                        ]
+                    }
+                )
+                print(doc.encoded(pretty: true))
+                return
+            }
+            if sessions.isEmpty {
+                print("No saved sessions.")
+                return
+            }
+            for s in sessions {
+                print(
+                    "\(s.id.prefix(8))  \(String(s.messageCount).leftPad(4)) msgs  "
+                        + "\(AgentDates.localShort(milliseconds: s.updated))  \(s.firstPreview)"
+                )
+            }
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print a session's conversation.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The session id or a unique prefix.") var id: String
+
+        func run() throws {
+            let session = try SessionsCommand.open(try SessionsCommand.store(options), id)
+            print("Session \(session.id) — \(AgentDates.localDateTime(milliseconds: session.header.created))")
+            for m in session.messages {
+                switch m.role {
+                case .system: print("\n[summary] \(m.content)")
+                case .user: print("\nYou: \(m.content)")
+                case .assistant:
+                    if !m.content.isEmpty { print("\nLocalGPT: \(m.content)") }
+                    for c in m.toolCalls { print("  > \(c.name) \(Agent.detail(for: c))") }
+                case .tool:
+                    let body = ToolOutputSanitizer.unwrap(m.content)
+                    let first = body.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+                    print("  < \(m.toolName ?? "tool")\(m.isError ? " (error)" : ""): \(first.prefix(100))")
+                }
+            }
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Export a session as markdown.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The session id or a unique prefix.") var id: String
+        @Option(name: .shortAndLong, help: "Write to this file instead of standard output.") var output: String?
+
+        func run() throws {
+            let session = try SessionsCommand.open(try SessionsCommand.store(options), id)
+            let text = SessionStore.markdown(session)
+            guard let output else {
+                print(text, terminator: "")
+                return
+            }
+            do {
+                try text.write(toFile: output, atomically: true, encoding: .utf8)
+            } catch {
+                throw CLIError("cannot write \(output): \(error.localizedDescription)")
+            }
+            print("Exported \(session.messages.count) messages to \(output)")
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//===----------------------------------------------------------------------===//
+// LocalGPT for Swift. Apache-2.0.
+//===----------------------------------------------------------------------===//
+
+import Foundation
+import LocalGPTAgent
+import LocalGPTCore
+import LocalGPTTesting
+import Testing
+
+@Suite struct SessionFileTests {
+    static func sampleMessages() -> [ChatMessage] {
+        var out: [ChatMessage] = []
+        for i in 0..<12 {
+            out.append(ChatMessage(role: .user, content: "question \(i) with ünïcode ✓ and \"quotes\"\nand lines"))
+            if i % 3 == 0 {
+                out.append(
+                    ChatMessage(
+                        role: .assistant,
+                        content: "",
+                        toolCalls: [ToolCall(id: "c\(i)", name: "read_file", arguments: ["path": .string("f\(i).md")])],
+                        provider: "org.test.scripted",
+                        model: "scripted/test",
+                        usage: TokenUsage(input: 100, output: 20),
+                        stopReason: "tool_use"
+                    )
+                )
+                out.append(
+                    ChatMessage(
+                        role: .tool,
+                        content: "<tool_output>\nresult \(i)\n</tool_output>",
+                        toolCallID: "c\(i)",
+                        toolName: "read_file"
+                    )
+                )
+            }
+            out.append(ChatMessage(role: .assistant, content: "answer \(i) " + String(repeating: "z", count: i * 37)))
+        }
+        return out
+    }
+
+    @Test func roundTripKeepsEveryField() throws {
+        let dir = TestSupport.makeTemporaryDirectory("lgpt-session")
+        let store = SessionStore(directory: dir)
+        let session = try store.create(cwd: "/work")
+        let messages = Self.sampleMessages()
+        for m in messages { try session.append(m) }
+        let contents = try SessionFile.read(path: store.path(for: session.id))
+        #expect(contents.header?.id == session.id)
+        #expect(contents.header?.cwd == "/work")
+        #expect(contents.messages == messages)
+        #expect(contents.skippedLines == 0 && contents.tornBytes == 0)
+    }
+
+    @Test func theFormatMatchesTheReference() throws {
+        let dir = TestSupport.makeTemporaryDirectory("lgpt-session")
+        let store = SessionStore(directory: dir)
+        let session = try store.create(cwd: "/w")
+        try session.append(ChatMessage(role: .user, content: "hi", timestamp: 1_700_000_000_000))
+        try session.append(
+            ChatMessage(
+                role: .assistant,
+                content: "",
+                toolCalls: [ToolCall(id: "1", name: "bash", arguments: ["command": "ls"])],
+                usage: TokenUsage(input: 3, output: 4),
+                stopReason: "tool_use",
+                timestamp: 1_700_000_000_001
+            )
+        )
+        try session.append(ChatMessage(role: .tool, content: "out", toolCallID: "1", toolName: "bash", timestamp: 2))
+        let lines = try String(contentsOfFile: store.path(for: session.id), encoding: .utf8).split(separator: "\n")
+            .map { try JSONValue(parsing: String($0)) }
+        #expect(lines[0]["type"] == "session")
+        #expect(lines[0]["version"] == 1)
+        #expect(lines[0]["id"]?.stringValue == session.id)
+        #expect(lines[0]["timestamp"]?.stringValue?.hasSuffix("Z") == true)
+        #expect(lines[0]["compactionCount"] == 0 && lines[0]["memoryFlushCompactionCount"] == 0)
+        #expect(lines[1]["type"] == "message")
+        #expect(lines[1]["message"]?["role"] == "user")
+        #expect(lines[1]["message"]?["content"] == [["type": "text", "text": "hi"]])
+        #expect(lines[1]["message"]?["timestamp"] == 1_700_000_000_000)
+        let call = try #require(lines[2]["message"]?["toolCalls"]?[0])
+        #expect(call["arguments"] == #"{"command":"ls"}"#)  // a JSON string, as the reference writes it
+        #expect(lines[2]["message"]?["usage"]?["totalTokens"] == 7)
+        #expect(lines[2]["message"]?["stopReason"] == "tool_use")
+        #expect(lines[3]["message"]?["role"] == "toolResult")
+        #expect(lines[3]["message"]?["toolCallId"] == "1")
+        // The reader accepts the reference's variants: string content and role "tool".
+        let variant = #"{"type":"message","message":{"role":"tool","content":"plain","toolCallId":"9"}}"#
+        guard case .message(let m)? = SessionCodec.decode(variant) else {
+            Issue.record("variant not decoded")
+            return
+        }
+        #expect(m.role == .tool && m.content == "plain" && m.toolCallID == "9")
+    }
+
+    /// A crash can cut the file at any byte: every complete message survives, and appending afterwards
+    /// starts on a clean line.
+    @Test func aFileCutAtARandomByteKeepsEveryCompleteMessage() throws {
+        let dir = TestSupport.makeTemporaryDirectory("lgpt-session")
+        let store = SessionStore(directory: dir, durable: false)
+        let session = try store.create(cwd: "/w")
+        let messages = Self.sampleMessages()
+        for m in messages { try session.append(m) }
+        let path = store.path(for: session.id)
+        let bytes = try #require(FileManager.default.contents(atPath: path))
+        // Where each message line ends (after its newline).
+        var lineEnds: [Int] = []
+        for (i, b) in bytes.enumerated() where b == UInt8(ascii: "\n") { lineEnds.append(i + 1) }
+        var generator = SystemRandomNumberGenerator()
+        var cuts = (0..<200).map { _ in Int.random(in: 0...bytes.count, using: &generator) }
+        cuts += lineEnds + lineEnds.map { $0 - 1 } + [0, 1, bytes.count]
+        for cut in cuts {
+            let copyID = SessionStore.newID()
+            let copy = store.path(for: copyID)
+            try Data(bytes.prefix(cut)).write(to: URL(fileURLWithPath: copy))
+            // Complete lines: header + messages whose newline is within the cut (or that end exactly at it).
+            let completeLines = lineEnds.filter { $0 <= cut }.count + (lineEnds.contains(cut + 1) ? 1 : 0)
+            let expected = max(0, completeLines - 1)
+            let contents = try SessionFile.read(path: copy)
+            #expect(contents.messages.count == expected, "cut at \(cut)")
+            #expect(Array(contents.messages) == Array(messages.prefix(expected)), "cut at \(cut)")
+            // Reopen, append, reread: nothing lost, nothing garbled.
+            let reopened = try store.open(id: copyID)
+            try reopened.append(ChatMessage(role: .user, content: "after the crash"))
+            let again = try SessionFile.read(path: copy)
+            #expect(again.messages.count == expected + 1, "cut at \(cut)")
+            #expect(again.messages.last?.content == "after the crash")
+            #expect(again.skippedLines == 0 && again.tornBytes == 0, "cut at \(cut)")
+            try FileManager.default.removeItem(atPath: copy)
+        }
+    }
+
+    @Test func listingResolvingAndTheIndex() throws {
+        let dir = TestSupport.makeTemporaryDirectory("lgpt-session")
+        let store = SessionStore(directory: dir)
+        let a = try store.create(cwd: "/")
+        try a.append(ChatMessage(role: .user, content: "first session question"))
+        Thread.sleep(forTimeInterval: 0.02)
+        let b = try store.create(cwd: "/")
+        try b.append(ChatMessage(role: .user, content: "second"))
+        try b.append(ChatMessage(role: .assistant, content: String(repeating: "long answer ", count: 20)))
+        try "not a session".write(toFile: dir + "/short.jsonl", atomically: true, encoding: .utf8)
+        let list = store.list()
+        #expect(list.map(\.id) == [b.id, a.id])
+        #expect(list[0].messageCount == 2)
+        #expect(list[0].lastPreview.hasSuffix("…") && list[0].lastPreview.count == 58)
+        #expect(try store.resolve(prefix: String(a.id.prefix(8)).uppercased()) == a.id)
+        #expect(throws: SessionError.self) { try store.resolve(prefix: "zzzz") }
+        #expect(throws: SessionError.self) { try store.resolve(prefix: "") }
+        store.updateIndex(a)
+        #expect(store.latestID() == a.id)
+        var info = stat()
+        #expect(stat(store.indexFile, &info) == 0 && info.st_mode & 0o777 == 0o600)
+    }
+
+    @Test func compactionRewriteIsAtomicAndRecorded() throws {
+        let dir = TestSupport.makeTemporaryDirectory("lgpt-session")
+        let store = SessionStore(directory: dir)
+        let session = try store.create(cwd: "/")
+        for m in Self.sampleMessages() { try session.append(m) }
+        var header = session.header
+        header.compactionCount = 1
+        let record = CompactionRecord(
+            timestamp: 5,
+            reason: "manual",
+            messagesBefore: 40,
+            messagesAfter: 2,
+            tokensBefore: 900,
+            tokensAfter: 100,
+            flushed: true,
+            checkpoint: "memory/x.md"
+        )
+        try session.replaceMessages(
+            [
+                ChatMessage(role: .system, content: "Previous conversation summary:\n\nS"),
+                ChatMessage(role: .user, content: "u"),
+            ],
+            header: header,
+            record: record
+        )
+        try session.append(ChatMessage(role: .assistant, content: "a"))
+        let contents = try SessionFile.read(path: store.path(for: session.id))
+        #expect(contents.header?.compactionCount == 1)
+        #expect(contents.compactions == [record])
+        #expect(contents.messages.map(\.content) == ["Previous conversation summary:\n\nS", "u", "a"])
+        var info = stat()
+        #expect(stat(store.path(for: session.id), &info) == 0 && info.st_mode & 0o777 == 0o600)
+    }
+}

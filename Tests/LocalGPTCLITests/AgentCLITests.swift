@@ -1,0 +1,164 @@
+//===----------------------------------------------------------------------===//
+// LocalGPT for Swift. Apache-2.0.
+//===----------------------------------------------------------------------===//
+
+import Foundation
+import LocalGPTCore
+import LocalGPTTesting
+import Testing
+
+private typealias S = ScriptedProvider
+
+/// `localgpt chat`, `ask` and `sessions`, run as the built binary against the scripted provider plugin.
+@Suite struct AgentCLITests {
+    struct Home {
+        let path = TestSupport.makeTemporaryDirectory("lgpt-agent-cli")
+        var script: String { path + "/script.txt" }
+        var requests: String { path + "/requests.jsonl" }
+
+        init(script turns: [[JSONValue]]) throws {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            try S.script(turns).write(toFile: script, atomically: true, encoding: .utf8)
+            try """
+            [agent]
+            default_model = "scripted/test"
+
+            [plugins]
+            paths = ["\(ScriptedProvider.sharedDirectory)"]
+
+            [scripted]
+            script = "\(script)"
+            requests = "\(requests)"
+
+            [logging]
+            level = "debug"
+
+            """.write(toFile: path + "/config.toml", atomically: true, encoding: .utf8)
+        }
+
+        var environment: [String: String] {
+            [
+                "LOCALGPT_HOME": path, "LOCALGPT_BUNDLED_PLUGINS": CLITests.bundled, "PATH": "/usr/bin:/bin",
+                "HOME": path, "COLUMNS": "100",
+            ]
+        }
+
+        @discardableResult
+        func run(_ args: String..., input: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+            try TestSupport.run(TestSupport.localgptExecutable, args, environment: environment, input: input)
+        }
+
+        var requestDocuments: [JSONValue] {
+            ((try? String(contentsOfFile: requests, encoding: .utf8)) ?? "").split(separator: "\n")
+                .compactMap { try? JSONValue(parsing: String($0)) }
+        }
+    }
+
+    @Test func askPrintsTheAnswerAndRunsTools() throws {
+        let home = try Home(script: [
+            [S.call("c", "calculate", ["expression": "6*7"]), S.done("tool_use")],
+            S.answer("The answer is 42."),
+        ])
+        let r = try home.run("ask", "What is 6*7?")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == "The answer is 42.\n")
+        #expect(r.stderr.contains("> Running tool: calculate (6*7)"))
+        // ask keeps nothing by default.
+        #expect(!FileManager.default.fileExists(atPath: home.path + "/agents/main/sessions"))
+        // The request had the bundled tools and the security block at the end.
+        let first = try #require(home.requestDocuments.first)
+        let tools = (first["tools"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
+        for name in ["bash", "read_file", "write_file", "edit_file", "web_fetch", "memory_get", "calculate"] {
+            #expect(tools.contains(name), "\(name)")
+        }
+        #expect(first["messages"]?.arrayValue?.last?["content"]?.stringValue?.hasSuffix("tell the user.") == true)
+    }
+
+    @Test func askJSONAndStdin() throws {
+        let home = try Home(script: [S.answer("Fine, thanks.")])
+        let r = try home.run("ask", "-", "--format", "json", input: "How are you?\n")
+        #expect(r.status == 0, "\(r.stderr)")
+        let doc = try JSONValue(parsing: r.stdout)
+        #expect(doc["question"] == "How are you?")
+        #expect(doc["response"] == "Fine, thanks.")
+        #expect(doc["model"] == "scripted/test")
+        #expect(doc["tool_calls"] == 0)
+    }
+
+    @Test func askReportsProviderErrors() throws {
+        let home = try Home(script: [[S.error("rate_limited", "slow down please"), S.fail(status: -10)]])
+        let r = try home.run("ask", "hi")
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("slow down please"))
+    }
+
+    @Test func chatSessionSlashCommandsAndResume() throws {
+        let home = try Home(script: [S.answer("Hello! Nice to meet you."), S.answer("You said your name is Ada.")])
+        let input = "Hi, I am Ada\n/status\n/context\nWhat is my name?\n/sessions\n/skills\n/nonsense\n/quit\n"
+        let r = try home.run("chat", input: input)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("LocalGPT v"))
+        #expect(r.stdout.contains("Model: scripted/test"))
+        #expect(r.stdout.contains("LocalGPT: Hello! Nice to meet you."))
+        #expect(r.stdout.contains("LocalGPT: You said your name is Ada."))
+        #expect(r.stdout.contains("Messages: 2"))
+        #expect(r.stdout.contains("Context: ~"))
+        #expect(r.stdout.contains("/memory-curator"))
+        #expect(r.stderr.contains("Unknown command /nonsense"))
+        #expect(r.stdout.hasSuffix("Goodbye!\n"))
+        // The session is saved, listed and exportable.
+        let list = try home.run("sessions", "list", "--json")
+        let sessions = try #require(try JSONValue(parsing: list.stdout).arrayValue)
+        try #require(sessions.count == 1)
+        #expect(sessions[0]["messages"] == 4)
+        #expect(sessions[0]["first"] == "Hi, I am Ada")
+        let id = try #require(sessions[0]["id"]?.stringValue)
+        let exported = try home.run("sessions", "export", String(id.prefix(8)))
+        #expect(exported.stdout.contains("## User\n\nWhat is my name?"))
+        let shown = try home.run("sessions", "show", String(id.prefix(6)))
+        #expect(shown.stdout.contains("LocalGPT: You said your name is Ada."))
+        // --resume continues it: the provider sees the earlier exchange (a new process: the script restarts).
+        try S.script([S.answer("Welcome back.")]).write(toFile: home.script, atomically: true, encoding: .utf8)
+        let again = try home.run("chat", "--resume", input: "Back\n")
+        #expect(again.stdout.contains("Resumed session with 4 messages."))
+        #expect(again.stdout.contains("LocalGPT: Welcome back."))
+        #expect(again.stdout.hasSuffix("Goodbye!\n"))
+        let last = try #require(home.requestDocuments.last)
+        #expect(last["messages"]?.arrayValue?.count == 6)
+        let mode =
+            try FileManager.default.attributesOfItem(atPath: home.path + "/agents/main/sessions/\(id).jsonl")[
+                .posixPermissions
+            ] as? Int
+        #expect(mode == 0o600)
+    }
+
+    @Test func chatNewSavesMemoryAndExport() throws {
+        let home = try Home(script: [S.answer("Blue it is.")])
+        let r = try home.run("chat", input: "My favourite colour is blue\n/export \(home.path)/out.md\n/new\n/quit\n")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("Saved the conversation to memory/"))
+        let files = try FileManager.default.contentsOfDirectory(atPath: home.path + "/workspace/memory")
+        let saved = try #require(files.first { $0.hasSuffix("-my-favourite-colour-is.md") })
+        let text = try String(contentsOfFile: home.path + "/workspace/memory/" + saved, encoding: .utf8)
+        #expect(text.contains("**Assistant**: Blue it is."))
+        #expect(try String(contentsOfFile: home.path + "/out.md", encoding: .utf8).contains("Blue it is."))
+    }
+
+    @Test func chatSkillCommandSendsTheSkill() throws {
+        let home = try Home(script: [S.answer("Curating.")])
+        let r = try home.run("chat", input: "/memory-curator this week\n/quit\n")
+        #expect(r.status == 0, "\(r.stderr)")
+        let last = try #require(home.requestDocuments.last)
+        let user = last["messages"]?.arrayValue?.last?["content"]?.stringValue ?? ""
+        #expect(user.hasPrefix("Use the skill \"memory-curator\" below with this request: this week."))
+        #expect(user.contains("<skill_content name=\"memory-curator\">"))
+    }
+
+    @Test func sessionsCommandsReportUnknownIDs() throws {
+        let home = try Home(script: [])
+        #expect(try home.run("sessions", "list").stdout == "No saved sessions.\n")
+        let r = try home.run("sessions", "show", "abcdef")
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("no session starts with \"abcdef\""))
+    }
+}

@@ -1,0 +1,131 @@
+//===----------------------------------------------------------------------===//
+// LocalGPT for Swift. Apache-2.0.
+//===----------------------------------------------------------------------===//
+
+import Foundation
+import LocalGPTCore
+import LocalGPTTesting
+import Testing
+
+/// `localgpt memory ...` end to end, keyword-only (the model folder points nowhere) so the output
+/// does not depend on whether the local model is installed.
+@Suite struct MemoryCLITests {
+    struct Home {
+        let path = TestSupport.makeTemporaryDirectory("lgpt-memcli")
+
+        var environment: [String: String] {
+            [
+                "LOCALGPT_HOME": path,
+                "HOME": path,
+                "PATH": "/usr/bin:/bin",
+                "COLUMNS": "100",
+                "LOCALGPT_MODELS_DIR": path + "/no-models",
+            ]
+        }
+
+        @discardableResult
+        func run(
+            _ args: String...,
+            env: [String: String] = [:]
+        ) throws -> (status: Int32, stdout: String, stderr: String) {
+            try TestSupport.run(
+                TestSupport.localgptExecutable,
+                args,
+                environment: environment.merging(env) { $1 }
+            )
+        }
+
+        func write(_ relative: String, _ text: String, in workspace: String? = nil) throws {
+            let file = (workspace ?? path + "/workspace") + "/" + relative
+            try FileManager.default.createDirectory(
+                atPath: (file as NSString).deletingLastPathComponent,
+                withIntermediateDirectories: true
+            )
+            try text.write(toFile: file, atomically: true, encoding: .utf8)
+        }
+    }
+
+    @Test func searchJSONHasTheDocumentedShape() throws {
+        let home = Home()
+        try home.write("memory/2024-06-01.md", "# 2024-06-01\n\n- Planted tomatoes and basil on the balcony.\n")
+        let r = try home.run("memory", "search", "what did I plant on the balcony?", "--json")
+        #expect(r.status == 0, "\(r.stderr)")
+        let doc = try JSONValue(parsing: r.stdout)
+        let first = try #require(doc["results"]?.arrayValue?.first)
+        #expect(first["file"] == "memory/2024-06-01.md")
+        #expect(first["line_start"] == 1)
+        #expect(first["line_end"] == 3)
+        #expect((first["score"]?.doubleValue ?? 0) > 0)
+        #expect(first["snippet"]?.stringValue?.contains("tomatoes") == true)
+        #expect(
+            Set(first.objectValue?.keys.map { $0 } ?? []) == ["file", "line_start", "line_end", "score", "snippet"]
+        )
+        #expect(r.stderr.contains("keyword search only"), "one-line notice without a model")
+        // The workspace was created from templates on first use.
+        #expect(FileManager.default.fileExists(atPath: home.path + "/workspace/MEMORY.md"))
+    }
+
+    @Test func searchTextOutputAndLimit() throws {
+        let home = Home()
+        for i in 1...5 { try home.write("knowledge/n\(i).md", "note \(i) about the orchard and apples\n") }
+        let r = try home.run("memory", "search", "orchard", "--limit", "2")
+        #expect(r.status == 0)
+        let lines = r.stdout.split(separator: "\n")
+        #expect(lines.count == 4)
+        #expect(lines[0].hasPrefix("1. [knowledge/n"))
+        #expect(lines[0].contains(":1-1] (score: "))
+        #expect(lines[1].hasPrefix("   note "))
+        let none = try home.run("memory", "search", "zanzibar")
+        #expect(none.stdout == "No results found.\n")
+        let empty = try home.run("memory", "search", " ")
+        #expect(empty.status != 0)
+        #expect(empty.stderr.contains("the query is empty"))
+        #expect(try home.run("memory", "search", "x", "--limit", "0").status != 0)
+    }
+
+    @Test func workspaceFlagAndEnvironmentPickAnotherWorkspace() throws {
+        let home = Home()
+        let other = home.path + "/elsewhere"
+        try home.write("a.md", "the meerkat colony\n", in: other)
+        let flag = try home.run("memory", "search", "meerkat", "--workspace", other, "--json")
+        #expect(try JSONValue(parsing: flag.stdout)["results"]?.arrayValue?.first?["file"] == "a.md")
+        let env = try home.run("memory", "search", "meerkat", "--json", env: ["LOCALGPT_WORKSPACE": other])
+        #expect(try JSONValue(parsing: env.stdout)["results"]?.arrayValue?.first?["file"] == "a.md")
+        let relative = try home.run("memory", "search", "meerkat", "--json", env: ["LOCALGPT_WORKSPACE": "elsewhere"])
+        #expect(
+            try JSONValue(parsing: relative.stdout)["results"]?.arrayValue?.isEmpty == true,
+            "relative values are ignored"
+        )
+        let stats = try home.run("memory", "stats", "--workspace", other)
+        #expect(stats.stdout.contains("Workspace:   \(other)"))
+        #expect(stats.stdout.contains("Files:       5 "), "a.md and the four templates")
+    }
+
+    @Test func reindexStatsAndRecent() throws {
+        let home = Home()
+        try home.write("memory/2024-06-01.md", "first day\n")
+        try home.write("memory/2024-06-02.md", "second day\n")
+        let first = try home.run("memory", "reindex")
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.hasPrefix("6 files: 6 indexed, 0 unchanged, 0 removed"))
+        let again = try home.run("memory", "reindex")
+        #expect(again.stdout.hasPrefix("6 files: 0 indexed, 6 unchanged, 0 removed"))
+        let forced = try home.run("memory", "reindex", "--force")
+        #expect(forced.stdout.hasPrefix("6 files: 6 indexed"))
+        let stats = try home.run("memory", "stats", "--json")
+        let doc = try JSONValue(parsing: stats.stdout)
+        #expect(doc["files"] == 6)
+        #expect(doc["chunks"]?.intValue ?? 0 >= 6)
+        try home.write("memory/2024-06-03.md", "third day\n")
+        let recent = try home.run("memory", "recent", "--limit", "1")
+        #expect(recent.stdout.contains("memory/2024-06-03.md"))
+        #expect(recent.stdout.split(separator: "\n").count == 1)
+    }
+
+    @Test func benchmarkCommandIsHidden() throws {
+        let help = try Home().run("memory", "--help")
+        #expect(help.stdout.contains("search"))
+        #expect(help.stdout.contains("reindex"))
+        #expect(!help.stdout.contains("bench-locomo"))
+    }
+}

@@ -1,0 +1,293 @@
+//===----------------------------------------------------------------------===//
+// LocalGPT for Swift. Apache-2.0.
+//===----------------------------------------------------------------------===//
+
+import Foundation
+import LocalGPTCore
+import LocalGPTMemory
+import LocalGPTTesting
+import Synchronization
+import Testing
+
+/// A pair of texts and sentence-transformers' cosine for them (all-MiniLM-L6-v2, the memory issue).
+struct CosinePair: Sendable, CustomTestStringConvertible {
+    var a: String
+    var b: String
+    var expected: Double
+    var testDescription: String { "\(a) / \(b)" }
+
+    static let all = [
+        CosinePair(a: "The cat sits on the mat.", b: "A kitten is resting on a rug.", expected: 0.6411),
+        CosinePair(
+            a: "The cat sits on the mat.",
+            b: "Stock markets fell sharply after the announcement.",
+            expected: 0.0275
+        ),
+        CosinePair(
+            a: "How do I reset my password?",
+            b: "I forgot my login credentials and need to change them.",
+            expected: 0.6341
+        ),
+        CosinePair(
+            a: "Remind me to call mom tomorrow at 5pm.",
+            b: "Schedule a phone call with my mother for tomorrow evening.",
+            expected: 0.8037
+        ),
+    ]
+}
+
+@Suite struct EmbedderTests {
+    static let sampleTexts: [String] = [
+        "The cat sits on the mat.",
+        "",
+        "Café naïve Ångström 中文 日本語 한국어 ✓ 🎉 👍🏽",
+        "“Quoted” — dash… «guillemets»",
+        "https://example.com/a?b=c#d 3.14159 $5.99",
+        String(repeating: "Long chunks are packed end to end in one forward pass. ", count: 12),
+        "short",
+        String(repeating: "word ", count: 300),
+    ]
+
+    @Test func identity() throws {
+        let embedder = try EmbedderTestSupport.embedder()
+        #expect(embedder.modelID == "all-MiniLM-L6-v2/fp32/256")
+        #expect(embedder.dimensions == 384)
+        #expect(embedder.tokenizer.vocabularySize == 30522)
+    }
+
+    @Test(arguments: CosinePair.all)
+    func cosineMatchesSentenceTransformers(_ pair: CosinePair) throws {
+        let embedder = try EmbedderTestSupport.embedder()
+        let vectors = try embedder.embed([pair.a, pair.b])
+        let cosine = EmbedderTestSupport.cosine(vectors[0], vectors[1])
+        #expect(abs(cosine - pair.expected) <= 0.002, "cosine \(cosine), expected \(pair.expected)")
+    }
+
+    @Test func vectorsAreUnitLength() throws {
+        let embedder = try EmbedderTestSupport.embedder()
+        for (text, vector) in zip(Self.sampleTexts, try embedder.embed(Self.sampleTexts)) {
+            #expect(vector.count == 384)
+            #expect(abs(EmbedderTestSupport.norm(vector) - 1) < 1e-5, "\(text.prefix(30))")
+            #expect(vector.allSatisfy { $0.isFinite })
+        }
+    }
+
+    @Test func batchAndSingleAgree() throws {
+        let embedder = try EmbedderTestSupport.embedder()
+        // More than one packed batch (32 texts) and texts of very different lengths.
+        let texts = (0..<40).map { i in Self.sampleTexts[i % Self.sampleTexts.count] + (i % 3 == 0 ? "" : " \(i)") }
+        let batched = try embedder.embed(texts)
+        #expect(batched.count == texts.count)
+        for (i, text) in texts.enumerated() {
+            let single = try embedder.embed(text)
+            let singleBatch = try embedder.embed([text])[0]
+            #expect(EmbedderTestSupport.maxAbsDifference(batched[i], single) <= 1e-5, "text \(i)")
+            #expect(EmbedderTestSupport.maxAbsDifference(single, singleBatch) <= 1e-6, "text \(i)")
+        }
+        #expect(try embedder.embed([]).isEmpty)
+    }
+
+    @Test func matchesIndependentFloat64Implementation() throws {
+        // Vectors from the float64 numpy forward pass in scripts/generate-tokenizer-fixtures.py: a
+        // cross-check of the C implementation (the cosine tests above use sentence-transformers' values).
+        struct File: Decodable {
+            struct Case: Decodable {
+                var text: String
+                var vector: [Float]
+            }
+            var cases: [Case]
+        }
+        let file = try EmbedderTestSupport.decodeFixture("embedding_reference.json", as: File.self)
+        let embedder = try EmbedderTestSupport.embedder()
+        let vectors = try embedder.embed(file.cases.map(\.text))
+        #expect(file.cases.count >= 5)
+        for (reference, vector) in zip(file.cases, vectors) {
+            #expect(EmbedderTestSupport.maxAbsDifference(reference.vector, vector) < 1e-5)
+        }
+    }
+
+    @Test func emptyAndLongInputs() throws {
+        let embedder = try EmbedderTestSupport.embedder()
+        let empty = try embedder.embed("")
+        #expect(abs(EmbedderTestSupport.norm(empty) - 1) < 1e-5)
+
+        // 10,000 characters: truncated to 256 tokens, so what follows the cut does not matter.
+        let long = String(
+            String(repeating: "Meeting notes about the quarterly roadmap and hiring plan. ", count: 200).prefix(10_000)
+        )
+        #expect(long.count == 10_000)
+        #expect(embedder.tokenizer.encode(long, maxLength: 256).count == 256)
+        let a = try embedder.embed(long)
+        let b = try embedder.embed(long + " and then something completely different about volcanoes")
+        #expect(abs(EmbedderTestSupport.norm(a) - 1) < 1e-5)
+        #expect(EmbedderTestSupport.maxAbsDifference(a, b) <= 1e-6)
+
+        // Control characters, lone special tokens and unusual scripts embed like any text.
+        let odd = try embedder.embed(["\u{0}\u{1}\u{FFFD}", "[CLS][SEP][MASK]", "\u{E000}", "👨‍👩‍👧"])
+        #expect(odd.allSatisfy { abs(EmbedderTestSupport.norm($0) - 1) < 1e-5 })
+    }
+
+    @Test func concurrentEmbeddingIsSafe() throws {
+        let embedder = try EmbedderTestSupport.embedder()
+        let texts = Self.sampleTexts
+        let expected = try embedder.embed(texts)
+        let failures = Mutex<[String]>([])
+        let group = DispatchGroup()
+        for worker in 0..<4 {
+            group.enter()
+            let thread = Thread {
+                defer { group.leave() }
+                for round in 0..<3 {
+                    // Each worker embeds a different rotation, singly and in batches.
+                    let order = texts.indices.map { ($0 + worker + round) % texts.count }
+                    do {
+                        let batch = try embedder.embed(order.map { texts[$0] })
+                        for (k, i) in order.enumerated()
+                        where EmbedderTestSupport.maxAbsDifference(batch[k], expected[i]) > 1e-5 {
+                            failures.withLock { $0.append("worker \(worker) round \(round) text \(i)") }
+                        }
+                        let single = try embedder.embed(texts[order[0]])
+                        if EmbedderTestSupport.maxAbsDifference(single, expected[order[0]]) > 1e-5 {
+                            failures.withLock { $0.append("worker \(worker) single \(order[0])") }
+                        }
+                    } catch {
+                        failures.withLock { $0.append("worker \(worker): \(error)") }
+                    }
+                }
+            }
+            thread.start()
+        }
+        #expect(group.wait(timeout: .now() + 120) == .success)
+        #expect(failures.withLock { $0 } == [])
+    }
+
+    @Test func locateFollowsTheModelsDirectory() throws {
+        let installed = try EmbedderTestSupport.modelDirectory()
+        let root = TestSupport.makeTemporaryDirectory("lgpt-models")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        #expect(MiniLMEmbedder.locate(environment: ["LOCALGPT_MODELS_DIR": root]) == nil)
+        #expect(try MiniLMEmbedder.loadInstalled(environment: ["LOCALGPT_MODELS_DIR": root]) == nil)
+        #expect(MiniLMEmbedder.notInstalledNotice.contains("scripts/setup.sh"))
+
+        let dir = root + "/all-MiniLM-L6-v2"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(
+            atPath: dir + "/model.safetensors",
+            withDestinationPath: installed + "/model.safetensors"
+        )
+        #expect(MiniLMEmbedder.locate(environment: ["LOCALGPT_MODELS_DIR": root]) == nil)  // vocab.txt missing
+        let noVocab = #expect(throws: EmbeddingError.self) { try MiniLMEmbedder(directory: dir) }
+        #expect(noVocab?.code == .notInstalled)
+        #expect(noVocab?.message.contains("vocab.txt") == true)
+        #expect(noVocab?.message.contains("scripts/setup.sh") == true)
+
+        try FileManager.default.createSymbolicLink(
+            atPath: dir + "/vocab.txt",
+            withDestinationPath: installed + "/vocab.txt"
+        )
+        #expect(MiniLMEmbedder.locate(environment: ["LOCALGPT_MODELS_DIR": root]) == dir)
+        let loaded = try #require(try MiniLMEmbedder.loadInstalled(environment: ["LOCALGPT_MODELS_DIR": root]))
+        #expect(loaded.directory == dir)
+    }
+}
+
+/// Broken weight files: each is a clear `EmbeddingError`, never a crash. These use a tiny vocabulary, so they
+/// run without the installed model.
+@Suite struct EmbedderCorruptModelTests {
+    /// A safetensors file: header JSON (padded to 8 bytes), then `dataSize` bytes of zeros.
+    static func safetensors(header: String, dataSize: Int) -> Data {
+        var json = Array(header.utf8)
+        while json.count % 8 != 0 { json.append(0x20) }
+        var data = Data()
+        withUnsafeBytes(of: UInt64(json.count).littleEndian) { data.append(contentsOf: $0) }
+        data.append(contentsOf: json)
+        data.append(Data(count: dataSize))
+        return data
+    }
+
+    static func tensor(_ name: String, _ dtype: String, _ shape: [Int], at offset: inout Int, size: Int = 4) -> String {
+        let bytes = shape.reduce(1, *) * size
+        defer { offset += bytes }
+        return "\"\(name)\":{\"dtype\":\"\(dtype)\",\"shape\":\(shape),\"data_offsets\":[\(offset),\(offset + bytes)]}"
+    }
+
+    /// Loads `model` (bytes) with a tiny vocabulary and returns the error.
+    static func loadError(_ model: Data, sourceLocation: SourceLocation = #_sourceLocation) throws -> EmbeddingError? {
+        let dir = TestSupport.makeTemporaryDirectory("lgpt-corrupt")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data("[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n".utf8).write(to: URL(fileURLWithPath: dir + "/vocab.txt"))
+        try model.write(to: URL(fileURLWithPath: dir + "/model.safetensors"))
+        return #expect(throws: EmbeddingError.self, sourceLocation: sourceLocation) {
+            try MiniLMEmbedder(directory: dir)
+        }
+    }
+
+    @Test func emptyFile() throws {
+        let error = try Self.loadError(Data())
+        #expect(error?.code == .invalidModel)
+        #expect(error?.message.contains("too short") == true)
+    }
+
+    @Test func notSafetensors() throws {
+        let error = try Self.loadError(Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 7919 &+ 13) }))
+        #expect(error?.code == .invalidModel)
+        #expect(error?.message.contains("not a safetensors file or is truncated") == true)
+    }
+
+    @Test func truncatedRealModel() throws {
+        let installed = try EmbedderTestSupport.modelDirectory()
+        let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: installed + "/model.safetensors"))
+        defer { try? handle.close() }
+        let head = try #require(try handle.read(upToCount: 3_000_000))
+        let error = try Self.loadError(head)
+        #expect(error?.code == .invalidModel)
+        #expect(error?.message.contains("truncated") == true, "\(error?.message ?? "")")
+
+        let headerOnly = try Self.loadError(head.prefix(5000))  // cut inside the JSON header
+        #expect(headerOnly?.code == .invalidModel)
+        #expect(headerOnly?.message.contains("truncated") == true)
+    }
+
+    @Test func malformedHeader() throws {
+        for header in [
+            "{\"a\":", "[1,2]", "{\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0]}}", "{\"x\":{}}",
+        ] {
+            let error = try Self.loadError(Self.safetensors(header: header, dataSize: 64))
+            #expect(error?.code == .invalidModel, "\(header)")
+            #expect(error?.message.contains("header") == true, "\(header): \(error?.message ?? "")")
+        }
+        var offset = 0
+        let mismatch = Self.tensor("x", "F32", [3, 3], at: &offset)
+        let error = try Self.loadError(Self.safetensors(header: "{\(mismatch)}", dataSize: 8))
+        #expect(error?.message.contains("outside the data section") == true)
+    }
+
+    @Test func missingTensors() throws {
+        var offset = 0
+        let header =
+            "{\"__metadata__\":{\"format\":\"pt\"}," + Self.tensor("pooler.dense.bias", "F32", [4], at: &offset) + "}"
+        let error = try Self.loadError(Self.safetensors(header: header, dataSize: offset))
+        #expect(error?.code == .invalidModel)
+        #expect(error?.message.contains("no tensor 'embeddings.word_embeddings.weight'") == true)
+    }
+
+    @Test func wrongDtypeAndShape() throws {
+        var offset = 0
+        let f16 = Self.tensor("embeddings.word_embeddings.weight", "F16", [5, 8], at: &offset, size: 2)
+        let dtype = try Self.loadError(Self.safetensors(header: "{\(f16)}", dataSize: offset))
+        #expect(dtype?.message.contains("only F32") == true)
+
+        offset = 0
+        let word = Self.tensor("embeddings.word_embeddings.weight", "F32", [5, 24], at: &offset)
+        let position = Self.tensor("embeddings.position_embeddings.weight", "F32", [16, 12], at: &offset)
+        let shape = try Self.loadError(Self.safetensors(header: "{\(word),\(position)}", dataSize: offset))
+        #expect(shape?.code == .invalidModel)
+        #expect(shape?.message.contains("has shape [16, 12], expected [-1, 24]") == true, "\(shape?.message ?? "")")
+    }
+
+    @Test func missingModelDirectory() throws {
+        let error = #expect(throws: EmbeddingError.self) { try MiniLMEmbedder(directory: "/nonexistent/lgpt-model") }
+        #expect(error?.code == .notInstalled)
+        #expect(error?.message.contains("scripts/setup.sh") == true)
+    }
+}

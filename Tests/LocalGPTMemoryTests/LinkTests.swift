@@ -1,6 +1,0 @@
-import LocalGPTMemory
-import Testing
-
-@Test func memoryModuleLinks() {
-    #expect(LocalGPTMemoryModule.embedderVersion == 0)
-}

@@ -1,0 +1,126 @@
+//===----------------------------------------------------------------------===//
+// LocalGPT for Swift. Apache-2.0.
+//===----------------------------------------------------------------------===//
+
+import Foundation
+import LocalGPTCore
+import LocalGPTMemory
+import Testing
+
+@Suite struct SearchTests {
+    static func fixture(embedder: (any TextEmbedder)? = nil) throws -> (TestMemory, MemoryManager) {
+        let t = TestMemory()
+        try t.write(
+            "MEMORY.md",
+            "# Memory\n\n- The user prefers database concurrency locks to be explained with diagrams.\n"
+        )
+        try t.write(
+            "memory/2024-03-02.md",
+            "# 2024-03-02\n\n- Fixed the deadlock: the locks were taken in the wrong order.\n- Lunch with Ana.\n"
+        )
+        try t.write("memory/2024-03-03.md", "# 2024-03-03\n\n- Read about database sharding and replicas.\n")
+        try t.write("knowledge/trips.md", "# Trips\n\nKyoto in April: temples, tea houses, the philosopher's path.\n")
+        return (t, try t.open(embedder: embedder))
+    }
+
+    @Test func naturalLanguageQuestionsFindKeywords() throws {
+        // Seed 4 (0.3.5 mode): stop words dropped, any keyword matches, the best chunk has them all.
+        let (_, memory) = try Self.fixture()
+        let r = try memory.search("what about database concurrency locks?", mode: .keyword)
+        #expect(r.results.first?.file == "MEMORY.md")
+        #expect(r.results.contains { $0.file == "memory/2024-03-02.md" }, "a chunk with only 'locks' matches too")
+        #expect(r.results.first?.snippet.contains("concurrency") == true)
+    }
+
+    @Test func resultsCarryFileLinesScoreAndSnippet() throws {
+        let (_, memory) = try Self.fixture()
+        let hit = try #require(try memory.search("Kyoto temples", mode: .keyword).results.first)
+        #expect(hit.file == "knowledge/trips.md")
+        #expect(hit.lineStart == 1)
+        #expect(hit.lineEnd == 3)
+        #expect(hit.score > 0)
+        #expect(hit.snippet.hasPrefix("Kyoto in April"))
+        let json = try #require(try memory.search("Kyoto", mode: .keyword).json["results"]?.arrayValue?.first)
+        #expect(json["file"] == "knowledge/trips.md")
+        #expect(json["line_start"] == 1)
+        #expect(json["line_end"] == 3)
+    }
+
+    @Test(arguments: [SearchMode.keyword, .vector, .hybrid])
+    func bestHitDoesNotDependOnTheLimit(_ mode: SearchMode) throws {
+        let t = TestMemory()
+        for i in 0..<40 {
+            try t.write(
+                "memory/2024-01-\(i).md",
+                TestMemory.diary("day \(i)", lines: 20, topic: i % 3 == 0 ? "garden" : "kitchen")
+            )
+        }
+        let memory = try t.open(embedder: TrigramTestEmbedder())
+        for query in ["garden project step 7", "kitchen notes item3x", "what did I write about the garden?"] {
+            let one = try memory.search(query, limit: 1, mode: mode)
+            let ten = try memory.search(query, limit: 10, mode: mode)
+            #expect(one.results.count == 1)
+            #expect(one.results.first == ten.results.first, "\(query)")
+            #expect(ten.results.map(\.score) == ten.results.map(\.score).sorted(by: >))
+        }
+    }
+
+    @Test func textWrittenAMomentAgoIsFindable() throws {
+        let (t, memory) = try Self.fixture(embedder: TrigramTestEmbedder())
+        _ = try memory.search("anything")
+        try memory.log(entry: "Canary: the blue heron nests by the quarry pond.")
+        for mode in SearchMode.allCases {
+            let r = try memory.search("blue heron quarry", mode: mode)
+            #expect(r.results.first?.file == Workspace.dailyLogName(), "\(mode)")
+        }
+        // Written behind the memory's back, too.
+        try t.write("knowledge/new.md", "The zeppelin museum opens at nine.\n")
+        #expect(try memory.search("zeppelin museum").results.first?.file == "knowledge/new.md")
+    }
+
+    @Test func seedFusionScores() {
+        // Seed 5: #1 by keywords only scores 0.3; #1 in both lists scores 1.0.
+        let seed = RankingOptions(fusion: .seed, keywordWeight: 0.3, vectorWeight: 0.7)
+        let onlyKeyword = seed.fuse(keyword: [(1, 9.0), (2, 5.0)], vector: [(3, 0.9), (2, 0.8)])
+        #expect(abs((onlyKeyword.first { $0.chunk == 1 }?.score ?? 0) - 0.3) < 1e-9)
+        let both = seed.fuse(keyword: [(1, 9.0)], vector: [(1, 0.9)])
+        #expect(abs((both.first?.score ?? 0) - 1.0) < 1e-9)
+        // RRF is scaled the same way: first in both lists = 1.
+        let rrf = RankingOptions(fusion: .rrf).fuse(keyword: [(1, 9.0)], vector: [(1, 0.9)])
+        #expect(abs((rrf.first?.score ?? 0) - 1.0) < 1e-9)
+    }
+
+    @Test func keywordOnlyWithoutEmbedderSaysSo() throws {
+        let (_, memory) = try Self.fixture()
+        let r = try memory.search("sharding")
+        #expect(r.mode == .keyword)
+        #expect(r.notice?.contains("keyword search only") == true)
+        #expect(r.results.first?.file == "memory/2024-03-03.md")
+    }
+
+    @Test func vectorSearchRanksBySimilarity() throws {
+        let (_, memory) = try Self.fixture(embedder: TrigramTestEmbedder())
+        let r = try memory.search("philosophers path temples kyoto", mode: .vector)
+        #expect(r.mode == .vector)
+        #expect(r.results.first?.file == "knowledge/trips.md")
+        #expect(r.results.allSatisfy { $0.score <= 1.0001 })
+    }
+
+    @Test func cjkTextIsSearchable() throws {
+        let t = TestMemory()
+        try t.write("jp.md", "今日は東京で寿司を食べました。\n")
+        try t.write("zh.md", "我们明天去北京旅行。\n")
+        let memory = try t.open()
+        #expect(try memory.search("東京", mode: .keyword).results.first?.file == "jp.md")
+        #expect(try memory.search("北京旅行", mode: .keyword).results.first?.file == "zh.md")
+        #expect(try memory.search("Café au lait", mode: .keyword).results.isEmpty)
+    }
+
+    @Test func accentsFoldBothWays() throws {
+        let t = TestMemory()
+        try t.write("a.md", "Meeting at the café near the Zürich station.\n")
+        let memory = try t.open()
+        #expect(try memory.search("cafe zurich", mode: .keyword).results.count == 1)
+        #expect(try memory.search("Café", mode: .keyword).results.count == 1)
+    }
+}

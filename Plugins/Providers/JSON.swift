@@ -360,8 +360,10 @@ extension JSON {
 
     /// The key order used for request bodies.
     static let naturalKeyOrder: [String: Int] = Dictionary(
-        uniqueKeysWithValues: ["role", "type", "function", "name", "description", "parameters", "properties", "items",
-            "required", "content"].enumerated().map { ($0.element, $0.offset) }
+        uniqueKeysWithValues: [
+            "role", "type", "function", "name", "description", "parameters", "properties", "items",
+            "required", "content",
+        ].enumerated().map { ($0.element, $0.offset) }
     )
 
     private func write(to out: inout String, order: [String: Int]?) {

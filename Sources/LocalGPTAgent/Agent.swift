@@ -264,8 +264,7 @@ public final class Agent: @unchecked Sendable {
         }
         try appendLocked(message)
         let result = try loopLocked(hooks: hooks, flush: false)
-        options.store?.updateIndex(session, usage: usage)
-        persistProviderSession()
+        options.store?.updateIndex(session, usage: usage, providerSession: providerSession)
         return result
     }
 
@@ -295,19 +294,6 @@ public final class Agent: @unchecked Sendable {
         } catch {
             throw AgentError(code: .session, message: error.message)
         }
-    }
-
-    private func persistProviderSession() {
-        guard let store = options.store, let providerSession else { return }
-        var index = store.readIndex()
-        guard case .object(var entry)? = index["main"], entry["sessionId"]?.stringValue == session.id else { return }
-        entry["providerSession"] = .string(providerSession)
-        index["main"] = .object(entry)
-        _ = AgentFileIO.writeAtomically(
-            Array((JSONValue.object(index).encoded(pretty: true) + "\n").utf8),
-            to: store.indexFile,
-            durable: false  // atomic, not flushed: the index is derived; a flush per turn costs more than the turn
-        )
     }
 
     /// What one model call produced.
@@ -485,7 +471,7 @@ public final class Agent: @unchecked Sendable {
     /// One provider call, collecting text and tool calls.
     private func generate(_ request: ModelRequest, onText: (String) -> Void) throws(GenerationFailure) -> Reply {
         let id = options.provider.makeCallID()
-        cancellation.withLock { $0.modelCalls.insert(id) }
+        _ = cancellation.withLock { $0.modelCalls.insert(id) }
         defer { _ = cancellation.withLock { $0.modelCalls.remove(id) } }
         if isCancelled {
             throw GenerationFailure(error: ModelProviderError(code: .cancelled, message: "cancelled"), partialText: "")
@@ -735,7 +721,7 @@ public final class Agent: @unchecked Sendable {
         defer { gate.unlock() }
         cancellation.withLock { $0 = Cancellation() }
         let outcome = try compactLocked(reason: .manual, hooks: hooks)
-        options.store?.updateIndex(session, usage: usage)
+        options.store?.updateIndex(session, usage: usage, providerSession: providerSession)
         return outcome
     }
 

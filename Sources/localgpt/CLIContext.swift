@@ -88,8 +88,5 @@ func printError(_ message: String) {
 
 extension Error {
     /// The one-line text shown to the user: the error's own description when it has one.
-    var message: String {
-        if let described = self as? any CustomStringConvertible { return described.description }
-        return String(describing: self)
-    }
+    var message: String { String(describing: self) }
 }

@@ -19,7 +19,9 @@ struct MemoryCommand: ParsableCommand {
             model is installed, by meaning. Searches bring the index up to date first.
             --workspace DIR (or LOCALGPT_WORKSPACE=/abs/dir) points every command at another workspace.
             """,
-        subcommands: [Search.self, Reindex.self, Stats.self, Recent.self, BenchLocomo.self, BenchPerf.self, BenchEmbed.self]
+        subcommands: [
+            Search.self, Reindex.self, Stats.self, Recent.self, BenchLocomo.self, BenchPerf.self, BenchEmbed.self,
+        ]
     )
 
     /// Options every memory command takes.

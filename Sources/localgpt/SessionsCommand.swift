@@ -12,7 +12,7 @@ struct SessionsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sessions",
         abstract: "List, show and export saved chat sessions.",
-        subcommands: [List.self, Show.self, Export.self]
+        subcommands: [List.self, Show.self, Export.self, Bench.self]
     )
 
     static func store(_ options: GlobalOptions) throws -> SessionStore {

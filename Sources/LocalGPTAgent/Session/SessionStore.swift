@@ -128,17 +128,32 @@ public struct SessionStore: Sendable {
     // MARK: sessions.json
 
     public func readIndex() -> [String: JSONValue] {
+        SessionIndexWriter.drain()
+        return Self.readIndexFile(indexFile)
+    }
+
+    static func readIndexFile(_ indexFile: String) -> [String: JSONValue] {
         guard let bytes = AgentFileIO.read(indexFile), let doc = try? JSONValue(parsing: Data(bytes)) else {
             return [:]
         }
         return doc.objectValue ?? [:]
     }
 
-    /// Records `session` as the current one under `key` with its counters.
-    public func updateIndex(_ session: Session, key: String = "main", usage: TokenUsage = TokenUsage()) {
-        guard AgentFileIO.makeDirectories(directory) else { return }
-        var index = readIndex()
-        index[key] = .object([
+    /// Records `session` as the current one under `key` with its counters (and the provider's own session id,
+    /// when it has one).
+    ///
+    /// The write leaves the caller's path: replacing sessions.json by rename costs 1-4 ms of I/O on ext4 (a
+    /// rename over a file flushes the new file's data first), twice the rest of a turn's host work. Updates go
+    /// to one writer queue in order; ``readIndex()`` waits for them, and they are flushed when the process
+    /// exits normally. The index is derived data: after a crash ``latestID(key:)`` falls back to the newest
+    /// session file.
+    public func updateIndex(
+        _ session: Session,
+        key: String = "main",
+        usage: TokenUsage = TokenUsage(),
+        providerSession: String? = nil
+    ) {
+        var entry: [String: JSONValue] = [
             "sessionId": .string(session.id),
             "updatedAt": .int(ChatMessage.now()),
             "compactionCount": .int(Int64(session.header.compactionCount)),
@@ -146,13 +161,23 @@ public struct SessionStore: Sendable {
             "inputTokens": .int(Int64(usage.input)),
             "outputTokens": .int(Int64(usage.output)),
             "totalTokens": .int(Int64(usage.total)),
-        ])
-        _ = AgentFileIO.writeAtomically(
-            Array((JSONValue.object(index).encoded(pretty: true) + "\n").utf8),
-            to: indexFile,
-            durable: false  // atomic, not flushed: the index is derived; a flush per turn costs more than the turn
-        )
+        ]
+        if let providerSession { entry["providerSession"] = .string(providerSession) }
+        let (directory, indexFile, entryValue) = (self.directory, self.indexFile, JSONValue.object(entry))
+        SessionIndexWriter.submit {
+            guard AgentFileIO.makeDirectories(directory) else { return }
+            var index = Self.readIndexFile(indexFile)
+            index[key] = entryValue
+            _ = AgentFileIO.writeAtomically(
+                Array((JSONValue.object(index).encoded(pretty: true) + "\n").utf8),
+                to: indexFile,
+                durable: false  // atomic, not flushed: the index is derived
+            )
+        }
     }
+
+    /// Waits until every index update submitted so far is on disk.
+    public static func flushIndexWrites() { SessionIndexWriter.drain() }
 
     // MARK: Export
 
@@ -181,4 +206,17 @@ public struct SessionStore: Sendable {
         }
         return out
     }
+}
+
+/// The one queue that writes sessions.json files, in submission order, off the agent's turn.
+enum SessionIndexWriter {
+    private static let queue: DispatchQueue = {
+        // Flush pending index writes when the process exits normally (ArgumentParser's exit, return from main).
+        atexit { SessionIndexWriter.drain() }
+        return DispatchQueue(label: "localgpt.sessions-index")
+    }()
+
+    static func submit(_ work: @escaping @Sendable () -> Void) { queue.async(execute: work) }
+
+    static func drain() { queue.sync {} }
 }

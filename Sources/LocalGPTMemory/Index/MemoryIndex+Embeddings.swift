@@ -119,7 +119,9 @@ extension MemoryIndex {
                         try mark.execute(arguments: [model, row.id, row.hash])
                         guard db.changesCount > 0 else { continue }  // replaced meanwhile
                         try clear.execute(arguments: [row.id])
-                        for (seq, v) in EmbeddingPlan.rows(vectors) { try ins.execute(arguments: [row.id, seq, v.blob]) }
+                        for (seq, v) in EmbeddingPlan.rows(vectors) {
+                            try ins.execute(arguments: [row.id, seq, v.blob])
+                        }
                     }
                     try Self.bumpGeneration(db)
                 }

@@ -57,7 +57,10 @@ extension MemoryIndex {
                     var best = -Float.infinity
                     w.withUnsafeBufferPointer { p in
                         for i in 0..<(w.count / vector.count) {
-                            best = max(best, VectorMatrix.dot(p.baseAddress! + i * vector.count, q.baseAddress!, vector.count))
+                            best = max(
+                                best,
+                                VectorMatrix.dot(p.baseAddress! + i * vector.count, q.baseAddress!, vector.count)
+                            )
                         }
                     }
                     scored.append((c, Double(best)))

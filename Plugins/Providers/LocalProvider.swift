@@ -51,8 +51,10 @@ enum LocalProvider {
             throw .denied("this host does not run local models (extension \(LGPT_HOST_LOCAL_MODEL_V1) is missing)")
         }
         var request = request
-        if request.temperature == nil, let t = ctx.host.config("providers.local.temperature")?.double {
-            request.temperature = t
+        if request.temperature == nil {
+            // Greedy by default: the tool-calling eval (22/24) was measured at 0; at llama-server's own default
+            // (0.8) the same memory question produced a different, often useless, search query on each run.
+            request.temperature = ctx.host.config("providers.local.temperature")?.double ?? 0
         }
         if request.maxTokens == nil {
             request.maxTokens = Int(ctx.host.config("providers.local.max_tokens")?.int ?? 2048)
@@ -123,6 +125,13 @@ enum LocalProvider {
         }
         text += "\nUsing this information, reply to my message: \"\(request.messages[lastUser].content)\""
         folded.messages.append(Message(role: .user, content: text))
+        // The answer round offers no tools, so the agent's long system prompt (tool and skill guidance, the
+        // workspace files) only distracts the small model: with it, the same six probes got 3 of 6 right and
+        // the model repeated the user's message back. Its first paragraph (who the assistant is) stays.
+        folded.messages = folded.messages.map { m in
+            guard m.role == .system, let cut = m.content.firstRange(of: "\n\n") else { return m }
+            return Message(role: .system, content: String(m.content[..<cut.lowerBound]))
+        }
         folded.tools = []
         folded.toolChoice = nil
         return folded

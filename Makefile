@@ -3,6 +3,7 @@
 
 SWIFT        ?= swift
 CC           ?= cc
+STRIP        ?= strip
 CONFIG       ?= debug
 SWIFT_FLAGS  ?=
 BIN          := $(shell $(SWIFT) build -c $(CONFIG) --show-bin-path 2>/dev/null || echo .build/$(CONFIG))
@@ -22,15 +23,22 @@ build: setup
 	@$(MAKE) --no-print-directory plugins
 
 # Stage the bundled plugins next to the binary: <bin>/plugins/<id>/{plugin.json, lib*.so}.
-# The C plugin is built by the C compiler from the ABI header alone.
+# The C plugin is built by the C compiler from the ABI header alone. The staged libraries are copies
+# with their debug info stripped (symbols stay, so backtraces still name functions): the host hashes
+# and maps every bundled library at each start, and the Swift ones are about half debug info.
+# The build products themselves are left as they are, for the debugger.
 plugins:
-	@mkdir -p $(BIN)/c-plugins
+	@mkdir -p $(BIN)/c-plugins $(BIN)/staged-plugins
 	$(CC) $(C_PLUGIN_FLAGS) Plugins/SysInfo/sysinfo.c -o $(BIN)/c-plugins/libsysinfo.so
-	@$(BIN)/localgpt plugin package $(BIN)/c-plugins/libsysinfo.so --out $(BUNDLED)/org.localgpt.sysinfo >/dev/null
-	@$(BIN)/localgpt plugin package $(BIN)/libLocalGPTPluginText.so --out $(BUNDLED)/org.localgpt.text >/dev/null
-	@$(BIN)/localgpt plugin package $(BIN)/libLocalGPTPluginTools.so --out $(BUNDLED)/org.localgpt.tools >/dev/null
-	@$(BIN)/localgpt plugin package $(BIN)/libLocalGPTPluginProviders.so --out $(BUNDLED)/org.localgpt.providers >/dev/null
-	@echo "bundled plugins staged in $(BUNDLED)"
+	@for lib in c-plugins/libsysinfo.so libLocalGPTPluginText.so libLocalGPTPluginTools.so \
+		libLocalGPTPluginProviders.so; do \
+		$(STRIP) --strip-debug -o $(BIN)/staged-plugins/$$(basename $$lib) $(BIN)/$$lib || exit 1; \
+	done
+	@$(BIN)/localgpt plugin package $(BIN)/staged-plugins/libsysinfo.so --out $(BUNDLED)/org.localgpt.sysinfo >/dev/null
+	@$(BIN)/localgpt plugin package $(BIN)/staged-plugins/libLocalGPTPluginText.so --out $(BUNDLED)/org.localgpt.text >/dev/null
+	@$(BIN)/localgpt plugin package $(BIN)/staged-plugins/libLocalGPTPluginTools.so --out $(BUNDLED)/org.localgpt.tools >/dev/null
+	@$(BIN)/localgpt plugin package $(BIN)/staged-plugins/libLocalGPTPluginProviders.so --out $(BUNDLED)/org.localgpt.providers >/dev/null
+	@echo "bundled plugins staged in $(BUNDLED) (debug info stripped)"
 
 # The assistant: prepare the home, then chat (on the local default model unless config.toml says
 # otherwise; the set-up script installs it).

@@ -36,11 +36,11 @@ let package = Package(
     targets: [
         // The plugin ABI: a header-only C target, the public contract (docs/PLUGIN-ABI.md).
         .target(name: "CLocalGPTPlugin"),
-        // libcurl behind non-variadic shims: the host's HTTP service.
+        // libcurl behind non-variadic shims: the host's HTTP service. libcurl is opened with dlopen on
+        // the first request, not linked: linking it loaded ~30 libraries at every start of `localgpt`.
         .target(
             name: "CLocalGPTHTTP",
-            cSettings: cSettings,
-            linkerSettings: [.linkedLibrary("curl")]
+            cSettings: cSettings
         ),
         // fork/exec of plugin-requested processes (async-signal-safe work only after fork).
         // Landlock, seccomp (libseccomp) and rlimits are applied in the child between fork and exec.
@@ -50,10 +50,11 @@ let package = Package(
             linkerSettings: [.linkedLibrary("seccomp")]
         ),
         // The local sentence embedder (all-MiniLM-L6-v2) on OpenBLAS: safetensors reader + BERT forward pass.
+        // OpenBLAS is opened with dlopen when the first model loads, not linked (it starts threads at load).
         .target(
             name: "CLocalGPTEmbed",
             cSettings: cSettings + [.unsafeFlags(["-O3"]), .headerSearchPath("."), .define("LGPT_EMBED_OPENBLAS")],
-            linkerSettings: [.linkedLibrary("openblas"), .linkedLibrary("m")]
+            linkerSettings: [.linkedLibrary("m")]
         ),
         // The host: config, paths, manifests, the plugin loader and registry, permissions, services.
         .target(

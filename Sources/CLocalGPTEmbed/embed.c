@@ -13,6 +13,10 @@
  * The hot loops are written so the compiler vectorises them without -ffast-math: the exponential and erfc are
  * polynomial approximations (relative error ~1e-7) instead of libm calls, and only reductions are allowed to
  * reassociate (LGPT_REASSOC).
+ *
+ * OpenBLAS is not linked: cblas_sgemm is looked up with dlopen()/dlsym() when the first model is loaded
+ * (see "Loading OpenBLAS"). Linking it loaded libopenblas, libgfortran and libquadmath, and started
+ * OpenBLAS's thread pool, at every start of `localgpt`, even for `--version` (docs/PERFORMANCE.md).
  */
 #ifndef _GNU_SOURCE
 #error "CLocalGPTEmbed must be compiled with _GNU_SOURCE (see Package.swift)"
@@ -23,7 +27,9 @@
 #include "safetensors.h"
 
 #include <cblas.h>
+#include <dlfcn.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +37,44 @@
 _Static_assert(sizeof(float) == 4, "safetensors F32 is IEEE binary32");
 _Static_assert(sizeof(int32_t) == 4, "token ids are 32-bit");
 _Static_assert(LGPT_EMBED_ERROR_CAPACITY >= 256, "messages need room for a path");
+
+/* ---- Loading OpenBLAS: once per process, on the first lgpt_embed_model_load(). ----------------------------- */
+
+/* Debian 12's libopenblas0 (through the alternatives system), then an unversioned development link. */
+static const char *const blas_library_names[] = {"libopenblas.so.0", "libopenblas.so"};
+
+static __typeof__(&cblas_sgemm) lgpt_p_cblas_sgemm;
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+static char blas_error[LGPT_EMBED_ERROR_CAPACITY];
+
+static void blas_load(void) {
+    void *library = NULL;
+    for (size_t i = 0; library == NULL && i < sizeof blas_library_names / sizeof blas_library_names[0]; i++) {
+        library = dlopen(blas_library_names[i], RTLD_NOW | RTLD_LOCAL);
+    }
+    if (library == NULL) {
+        const char *reason = dlerror();
+        snprintf(blas_error, sizeof blas_error,
+                 "OpenBLAS is not installed (%s); install it with `apt-get install libopenblas0`",
+                 reason != NULL ? reason : "libopenblas.so.0 not found");
+        return;
+    }
+    lgpt_p_cblas_sgemm = (__typeof__(&cblas_sgemm))dlsym(library, "cblas_sgemm");
+    if (lgpt_p_cblas_sgemm == NULL) {
+        snprintf(blas_error, sizeof blas_error, "the installed OpenBLAS has no cblas_sgemm");
+    }
+}
+
+/* 0 when cblas_sgemm is available; otherwise -1 with the reason in `error`. Never closes the library. */
+static int blas_ensure_loaded(char *error, size_t cap) {
+    pthread_once(&blas_once, blas_load);
+    if (lgpt_p_cblas_sgemm != NULL) return 0;
+    lgpt_st_set_error(error, cap, "%s", blas_error);
+    return -1;
+}
+
+/* Every call below goes through the pointer (set before any model exists). */
+#define cblas_sgemm lgpt_p_cblas_sgemm
 
 #if defined(__clang__)
 #define LGPT_REASSOC _Pragma("clang fp reassociate(on)")
@@ -212,6 +256,7 @@ lgpt_embed_status lgpt_embed_model_load(const char *path, int32_t num_heads, lgp
                                         char *error, size_t cap) {
     *out_model = NULL;
     if (error != NULL && cap > 0) error[0] = '\0';
+    if (blas_ensure_loaded(error, cap) != 0) return LGPT_EMBED_ERR_IO;
     lgpt_embed_model *m = calloc(1, sizeof *m);
     if (m == NULL) {
         lgpt_st_set_error(error, cap, "out of memory");

@@ -5,10 +5,18 @@
  * caller's is_cancelled() can be polled every LGPT_HTTP_POLL_MS even while nothing arrives (the easy
  * interface and its progress callback may sleep up to a second between calls). No handle, buffer or
  * connection outlives the call.
+ *
+ * libcurl is not linked: it is opened with dlopen() on the first call (see "Loading libcurl"). Linking
+ * it made the dynamic linker load and relocate about 30 libraries (gnutls, krb5, ldap, ssh2, ...) at
+ * every start of `localgpt`, a third of the time of `localgpt --version` (docs/PERFORMANCE.md).
  */
 #include "lgpt_http.h"
 
+/* The type-checking macros of curl/typecheck-gcc.h would expand curl_easy_setopt() before the
+ * redirection to function pointers below; the SETOPT wrapper checks every result instead. */
+#define CURL_DISABLE_TYPECHECK 1
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,18 +32,115 @@ _Static_assert(LGPT_HTTP_ERROR_SIZE >= CURL_ERROR_SIZE, "the error buffer must h
 #define LGPT_HTTP_MAX_HEAD_BYTES (1024 * 1024)
 
 /* ------------------------------------------------------------------------------------------------
- * Global initialisation: exactly once per process.
+ * Loading libcurl: exactly once per process, on the first call that needs it.
+ *
+ * Every curl function used in this file is called through a pointer of the function's own type
+ * (__typeof__), looked up with dlsym() in the library; the #defines below send the calls there.
+ * The library is never closed.
  * ---------------------------------------------------------------------------------------------- */
 
+/* The shared-object names tried in order: Debian 12's libcurl4 (OpenSSL), then its GnuTLS build,
+ * then an unversioned development link. */
+static const char *const curl_library_names[] = {"libcurl.so.4", "libcurl-gnutls.so.4", "libcurl.so"};
+
+#define LGPT_CURL_FUNCTIONS(X)                                                                                         \
+    X(curl_easy_cleanup)                                                                                               \
+    X(curl_easy_getinfo)                                                                                               \
+    X(curl_easy_init)                                                                                                  \
+    X(curl_easy_setopt)                                                                                                \
+    X(curl_easy_strerror)                                                                                              \
+    X(curl_free)                                                                                                       \
+    X(curl_global_init)                                                                                                \
+    X(curl_multi_add_handle)                                                                                           \
+    X(curl_multi_cleanup)                                                                                              \
+    X(curl_multi_info_read)                                                                                            \
+    X(curl_multi_init)                                                                                                 \
+    X(curl_multi_perform)                                                                                              \
+    X(curl_multi_poll)                                                                                                 \
+    X(curl_multi_remove_handle)                                                                                        \
+    X(curl_multi_strerror)                                                                                             \
+    X(curl_slist_append)                                                                                               \
+    X(curl_slist_free_all)                                                                                             \
+    X(curl_url)                                                                                                        \
+    X(curl_url_cleanup)                                                                                                \
+    X(curl_url_get)                                                                                                    \
+    X(curl_url_set)                                                                                                    \
+    X(curl_url_strerror)
+
+#define LGPT_CURL_POINTER(name) static __typeof__(&name) lgpt_p_##name;
+LGPT_CURL_FUNCTIONS(LGPT_CURL_POINTER)
+#undef LGPT_CURL_POINTER
+
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static CURLcode global_code = CURLE_FAILED_INIT;
+/* NULL once libcurl is loaded and initialised; otherwise why it is not. Written once, under
+ * global_once, then only read. */
+static const char *global_error = "libcurl was not loaded";
+static char global_error_text[LGPT_HTTP_ERROR_SIZE];
 
-static void global_init(void) { global_code = curl_global_init(CURL_GLOBAL_DEFAULT); }
+static void global_init(void) {
+    void *library = NULL;
+    for (size_t i = 0; library == NULL && i < sizeof curl_library_names / sizeof curl_library_names[0]; i++) {
+        library = dlopen(curl_library_names[i], RTLD_NOW | RTLD_LOCAL);
+    }
+    if (library == NULL) {
+        const char *reason = dlerror();
+        snprintf(global_error_text, sizeof global_error_text,
+                 "libcurl is not installed (%s); install it with `apt-get install libcurl4`",
+                 reason != NULL ? reason : "libcurl.so.4 not found");
+        global_error = global_error_text;
+        return;
+    }
+#define LGPT_CURL_LOOKUP(name)                                                                                         \
+    lgpt_p_##name = (__typeof__(&name))dlsym(library, #name);                                                          \
+    if (lgpt_p_##name == NULL) {                                                                                       \
+        snprintf(global_error_text, sizeof global_error_text,                                                          \
+                 "the installed libcurl has no %s (a newer libcurl is needed)", #name);                          \
+        global_error = global_error_text;                                                                              \
+        return;                                                                                                        \
+    }
+    LGPT_CURL_FUNCTIONS(LGPT_CURL_LOOKUP)
+#undef LGPT_CURL_LOOKUP
+    CURLcode code = lgpt_p_curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (code != CURLE_OK) {
+        snprintf(global_error_text, sizeof global_error_text, "curl_global_init failed (%d)", (int)code);
+        global_error = global_error_text;
+        return;
+    }
+    global_error = NULL;
+}
 
+/* 0 when libcurl is loaded and initialised; -1 otherwise, with the reason in global_error. */
 static int ensure_global_init(void) {
     pthread_once(&global_once, global_init);
-    return global_code == CURLE_OK ? 0 : -1;
+    return global_error == NULL ? 0 : -1;
 }
+
+const char *lgpt_http_library_error(void) {
+    return ensure_global_init() == 0 ? NULL : global_error;
+}
+
+/* From here on, every curl call goes through the pointers loaded above. */
+#define curl_easy_cleanup lgpt_p_curl_easy_cleanup
+#define curl_easy_getinfo lgpt_p_curl_easy_getinfo
+#define curl_easy_init lgpt_p_curl_easy_init
+#define curl_easy_setopt lgpt_p_curl_easy_setopt
+#define curl_easy_strerror lgpt_p_curl_easy_strerror
+#define curl_free lgpt_p_curl_free
+#define curl_multi_add_handle lgpt_p_curl_multi_add_handle
+#define curl_multi_cleanup lgpt_p_curl_multi_cleanup
+#define curl_multi_info_read lgpt_p_curl_multi_info_read
+#define curl_multi_init lgpt_p_curl_multi_init
+#define curl_multi_perform lgpt_p_curl_multi_perform
+#define curl_multi_poll lgpt_p_curl_multi_poll
+#define curl_multi_remove_handle lgpt_p_curl_multi_remove_handle
+#define curl_multi_strerror lgpt_p_curl_multi_strerror
+#define curl_slist_append lgpt_p_curl_slist_append
+#define curl_slist_free_all lgpt_p_curl_slist_free_all
+#define curl_url lgpt_p_curl_url
+#define curl_url_cleanup lgpt_p_curl_url_cleanup
+#define curl_url_get lgpt_p_curl_url_get
+#define curl_url_set lgpt_p_curl_url_set
+#define curl_url_strerror lgpt_p_curl_url_strerror
 
 /* ------------------------------------------------------------------------------------------------
  * Small helpers.
@@ -284,6 +389,7 @@ static CURLUcode parse_url(CURLU *u, const char *url) {
 
 int lgpt_http_url_parse(const char *url, lgpt_http_url_parts *out) {
     memset(out, 0, sizeof *out);
+    if (ensure_global_init() != 0) return -1;
     CURLU *u = curl_url();
     if (u == NULL) return -1;
     int rc = -1;
@@ -318,8 +424,10 @@ done:
 int lgpt_http_resolve_url(const char *base, const char *ref, char **out, char *error, size_t error_size) {
     *out = NULL;
     const char *why = NULL;
-    CURLU *u = curl_url();
-    if (u == NULL) {
+    CURLU *u = NULL;
+    if (ensure_global_init() != 0) {
+        why = global_error;
+    } else if ((u = curl_url()) == NULL) {
         why = "out of memory";
     } else {
         CURLUcode uc = parse_url(u, base);
@@ -341,7 +449,10 @@ int lgpt_http_resolve_url(const char *base, const char *ref, char **out, char *e
     return why == NULL ? 0 : -1;
 }
 
-void lgpt_http_free(char *string) { curl_free(string); }
+void lgpt_http_free(char *string) {
+    /* A non-NULL string came from libcurl, so the library is loaded. */
+    if (string != NULL) curl_free(string);
+}
 
 /* ------------------------------------------------------------------------------------------------
  * lgpt_http_perform
@@ -426,7 +537,7 @@ lgpt_http_error_kind lgpt_http_perform(const lgpt_http_request *req, const lgpt_
     int added = 0;
 
     if (ensure_global_init() != 0) {
-        set_error(out, LGPT_HTTP_ERR_OTHER, "curl_global_init failed");
+        set_error(out, LGPT_HTTP_ERR_OTHER, "%s", global_error);
         return out->kind;
     }
     url = curl_url();

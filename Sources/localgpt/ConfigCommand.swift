@@ -14,7 +14,10 @@ struct ConfigCommand: ParsableCommand {
     )
 
     struct Init: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Write the commented default config.toml.")
+        static let configuration = CommandConfiguration(
+            commandName: "init",
+            abstract: "Write the commented default config.toml."
+        )
         @Flag(name: .shortAndLong, help: "Replace an existing config.toml.") var force = false
 
         func run() throws {
@@ -33,7 +36,10 @@ struct ConfigCommand: ParsableCommand {
     }
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print the configuration (secrets redacted).")
+        static let configuration = CommandConfiguration(
+            commandName: "show",
+            abstract: "Print the configuration (secrets redacted)."
+        )
         @Option(name: .shortAndLong, help: "toml (the file as written) or json (values, ${VAR} expanded).")
         var format = "json"
 
@@ -71,12 +77,15 @@ struct ConfigCommand: ParsableCommand {
     }
 
     struct Path: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print the path of config.toml.")
+        static let configuration = CommandConfiguration(commandName: "path", abstract: "Print the path of config.toml.")
         func run() { print(LocalGPTPaths.fromEnvironment().configFile) }
     }
 
     struct Get: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print one value, e.g. agent.default_model.")
+        static let configuration = CommandConfiguration(
+            commandName: "get",
+            abstract: "Print one value, e.g. agent.default_model."
+        )
         @Argument(help: "A dotted key.") var key: String
 
         func run() throws {
@@ -99,6 +108,7 @@ struct ConfigCommand: ParsableCommand {
 
     struct Set: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "set",
             abstract: "Set one value, keeping the file's comments.",
             discussion: "The value is a TOML literal when it parses as one (true, 42, [\"a\"]), else a string."
         )

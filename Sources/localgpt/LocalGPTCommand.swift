@@ -23,6 +23,19 @@ struct LocalGPTCommand: ParsableCommand {
             ModelsCommand.self,
         ]
     )
+
+    /// `localgpt --version` is answered before ArgumentParser runs: building the command tree checks
+    /// the conformances of every option type, which scans all the conformance records of the process
+    /// (Foundation's included) and was a third of the instructions of `--version`
+    /// (docs/PERFORMANCE.md). Everything else, `--help` included, goes through ArgumentParser.
+    static func main() {
+        let arguments = CommandLine.arguments
+        if arguments.count == 2, arguments[1] == "--version" {
+            print(configuration.version)
+            return
+        }
+        main(nil)
+    }
 }
 
 /// Options every command that touches the home folder takes.

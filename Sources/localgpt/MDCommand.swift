@@ -21,7 +21,7 @@ struct MDCommand: ParsableCommand {
     )
 
     struct Sign: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Sign LocalGPT.md as it is now.")
+        static let configuration = CommandConfiguration(commandName: "sign", abstract: "Sign LocalGPT.md as it is now.")
         @OptionGroup var options: GlobalOptions
 
         func run() throws {
@@ -70,6 +70,7 @@ struct MDCommand: ParsableCommand {
 
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "verify",
             abstract: "Check LocalGPT.md against its signature, as every session start does.",
             discussion: "Exits 0 when the policy is verified (and would be used), 1 otherwise."
         )
@@ -105,6 +106,7 @@ struct MDCommand: ParsableCommand {
 
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "status",
             abstract: "Show the policy, its signature, the device key, the audit log and the protected files."
         )
         @OptionGroup var options: GlobalOptions
@@ -151,6 +153,7 @@ struct MDCommand: ParsableCommand {
 
     struct Audit: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "audit",
             abstract: "Print the security audit log and verify its hash chain.",
             discussion: "Exits 1 when the chain is broken; every broken link is named by its line number."
         )
@@ -309,6 +312,7 @@ extension MDCommand {
     /// Hidden: times verification at agent start and audit appends in a scratch home.
     struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "bench",
             abstract: "Time policy verification and audit appends in a scratch home (for docs/PERFORMANCE.md).",
             shouldDisplay: false
         )

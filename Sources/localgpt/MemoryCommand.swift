@@ -73,6 +73,7 @@ struct MemoryCommand: ParsableCommand {
 
     struct Search: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "search",
             abstract: "Search the memory by keywords and meaning.",
             discussion: "Prints the best chunks: file, line range, score and a snippet."
         )
@@ -118,6 +119,7 @@ struct MemoryCommand: ParsableCommand {
 
     struct Reindex: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "reindex",
             abstract: "Bring the index up to date with the workspace (changed files only).",
             discussion: """
                 With --force every row is rebuilt, in one transaction: searches keep seeing the old \
@@ -156,7 +158,7 @@ struct MemoryCommand: ParsableCommand {
     // MARK: stats
 
     struct Stats: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show what the index holds.")
+        static let configuration = CommandConfiguration(commandName: "stats", abstract: "Show what the index holds.")
         @OptionGroup var options: Options
         @Flag(help: "Print JSON.") var json = false
 
@@ -208,7 +210,10 @@ struct MemoryCommand: ParsableCommand {
     // MARK: recent
 
     struct Recent: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the most recently changed memory files.")
+        static let configuration = CommandConfiguration(
+            commandName: "recent",
+            abstract: "List the most recently changed memory files."
+        )
         @OptionGroup var options: Options
         @Option(name: .shortAndLong, help: "How many files.") var limit = 10
 

@@ -18,7 +18,10 @@ struct ModelsCommand: ParsableCommand {
     )
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List providers, aliases, default and fallbacks.")
+        static let configuration = CommandConfiguration(
+            commandName: "list",
+            abstract: "List providers, aliases, default and fallbacks."
+        )
         @OptionGroup var options: GlobalOptions
         @Flag(help: "Print JSON.") var json = false
 
@@ -97,6 +100,7 @@ struct ModelsCommand: ParsableCommand {
     /// the model calls exactly that tool with schema-valid arguments, or calls no tool when none is needed.
     struct Eval: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "eval",
             abstract: "Tool-calling eval of a model (maintainers; see scripts/eval-tools.sh).",
             shouldDisplay: false
         )
@@ -196,6 +200,7 @@ struct ModelsCommand: ParsableCommand {
     /// against the same llama-server spoken to directly; plus the server's memory.
     struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "bench",
             abstract: "Host path vs direct llama-server: TTFT, tokens/s, RSS (maintainers).",
             shouldDisplay: false
         )

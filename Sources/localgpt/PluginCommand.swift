@@ -16,7 +16,10 @@ struct PluginCommand: ParsableCommand {
     )
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List plugins and any that failed to load.")
+        static let configuration = CommandConfiguration(
+            commandName: "list",
+            abstract: "List plugins and any that failed to load."
+        )
         @OptionGroup var options: GlobalOptions
         @Flag(help: "Print JSON.") var json = false
 
@@ -51,7 +54,7 @@ struct PluginCommand: ParsableCommand {
     }
 
     struct Info: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show one plugin in full.")
+        static let configuration = CommandConfiguration(commandName: "info", abstract: "Show one plugin in full.")
         @OptionGroup var options: GlobalOptions
         @Argument(help: "The plugin id.") var id: String
         @Flag(help: "Print JSON.") var json = false
@@ -74,6 +77,7 @@ struct PluginCommand: ParsableCommand {
 
     struct Install: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "install",
             abstract: "Check a plugin folder, show what it asks for, and install it with your grant.",
             discussion: """
                 The folder must hold plugin.json and the library it names. Everything is checked
@@ -195,7 +199,10 @@ struct PluginCommand: ParsableCommand {
     }
 
     struct Remove: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Remove an installed plugin and its grant.")
+        static let configuration = CommandConfiguration(
+            commandName: "remove",
+            abstract: "Remove an installed plugin and its grant."
+        )
         @OptionGroup var options: GlobalOptions
         @Argument(help: "The plugin id.") var id: String
 
@@ -223,6 +230,7 @@ struct PluginCommand: ParsableCommand {
 
     struct Package: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "package",
             abstract: "Make a plugin folder from a built library (for plugin authors).",
             discussion: """
                 Reads the manifest embedded in the library and writes it, with the library's sha256, as

@@ -25,6 +25,7 @@ struct SandboxCommand: ParsableCommand {
 
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "status",
             abstract: "Print what this kernel offers, the effective level, every limit and the allowed paths."
         )
         @OptionGroup var options: GlobalOptions
@@ -155,6 +156,7 @@ struct SandboxCommand: ParsableCommand {
 
     struct Test: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "test",
             abstract: "Run a battery of escape attempts and workspace work through the sandbox; print each result.",
             discussion: "Exits with status 1 when a check fails."
         )
@@ -199,6 +201,7 @@ struct SandboxCommand: ParsableCommand {
 
     struct Run: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "run",
             abstract: "Run a bash script in the workspace, sandboxed as a plugin's command would be (for debugging).",
             shouldDisplay: false
         )
@@ -237,6 +240,7 @@ struct SandboxCommand: ParsableCommand {
 
     struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "bench",
             abstract: "Measure the sandbox's added cost: `bash -c true` plain versus sandboxed.",
             shouldDisplay: false
         )

@@ -31,7 +31,7 @@ struct SessionsCommand: ParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List sessions, newest first.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List sessions, newest first.")
         @OptionGroup var options: GlobalOptions
         @Option(help: "At most this many.") var limit = 20
         @Flag(help: "Print JSON.") var json = false
@@ -66,7 +66,10 @@ struct SessionsCommand: ParsableCommand {
     }
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print a session's conversation.")
+        static let configuration = CommandConfiguration(
+            commandName: "show",
+            abstract: "Print a session's conversation."
+        )
         @OptionGroup var options: GlobalOptions
         @Argument(help: "The session id or a unique prefix.") var id: String
 
@@ -90,7 +93,10 @@ struct SessionsCommand: ParsableCommand {
     }
 
     struct Export: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Export a session as markdown.")
+        static let configuration = CommandConfiguration(
+            commandName: "export",
+            abstract: "Export a session as markdown."
+        )
         @OptionGroup var options: GlobalOptions
         @Argument(help: "The session id or a unique prefix.") var id: String
         @Option(name: .shortAndLong, help: "Write to this file instead of standard output.") var output: String?

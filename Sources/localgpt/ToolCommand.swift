@@ -14,7 +14,10 @@ struct ToolCommand: ParsableCommand {
     )
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List every tool of every loaded plugin.")
+        static let configuration = CommandConfiguration(
+            commandName: "list",
+            abstract: "List every tool of every loaded plugin."
+        )
         @OptionGroup var options: GlobalOptions
         @Flag(help: "Print JSON, including each tool's parameter schema.") var json = false
 
@@ -46,6 +49,7 @@ struct ToolCommand: ParsableCommand {
 
     struct Call: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "call",
             abstract: "Run one tool and print its JSON result.",
             discussion: "The name is a tool name, or <plugin id>/<tool> when two plugins share a name."
         )

@@ -44,6 +44,28 @@ import Testing
         #expect(r.stdout == "localgpt \(LocalGPTVersion.current) (plugin ABI 1.0)\n")
     }
 
+    /// libcurl and OpenBLAS are opened on first use, not at start-up (docs/PERFORMANCE.md): the
+    /// dynamic linker's own trace of `--version` and `plugin list` names neither.
+    @Test func startUpLoadsNeitherLibcurlNorOpenBLAS() throws {
+        let home = Home()
+        for args in [["--version"], ["plugin", "list"]] {
+            var environment = home.environment
+            environment["LD_DEBUG"] = "files"
+            let r = try TestSupport.run(TestSupport.localgptExecutable, args, environment: environment)
+            #expect(r.status == 0, "\(args): \(r.stderr.suffix(500))")
+            #expect(r.stderr.contains("file=libc.so.6"), "LD_DEBUG gave no trace: \(r.stderr.prefix(300))")
+            #expect(!r.stderr.contains("libcurl"), "\(args) loaded libcurl")
+            #expect(!r.stderr.contains("libopenblas"), "\(args) loaded OpenBLAS")
+        }
+    }
+
+    @Test func versionFastPathLeavesOtherArgumentsToTheParser() throws {
+        let home = Home()
+        let help = try home.run("--help")
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("USAGE: localgpt <subcommand>"), "\(help.stdout.prefix(300))")
+    }
+
     @Test func initCreatesHomeConfigAndWorkspace() throws {
         let home = Home()
         let r = try home.run("init")

@@ -39,7 +39,8 @@ extern "C" {
 /** Result of an lgpt_embed_ call. */
 typedef enum lgpt_embed_status {
     LGPT_EMBED_OK = 0,
-    /** The weights file cannot be opened, read or mapped (missing file, permissions). */
+    /** The weights file cannot be opened, read or mapped (missing file, permissions), or OpenBLAS
+     *  (libopenblas.so.0, opened on the first load) is not installed. */
     LGPT_EMBED_ERR_IO = 1,
     /** The file is not a valid safetensors file: too short, truncated, a malformed JSON header, tensor data
      *  out of bounds. */

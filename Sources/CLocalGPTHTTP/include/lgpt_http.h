@@ -151,6 +151,14 @@ typedef struct lgpt_http_result {
 } lgpt_http_result;
 
 /*
+ * libcurl is loaded with dlopen() on the first call of any function below, not linked. Returns NULL
+ * when it is loaded and initialised, otherwise a NUL-terminated message saying why not (for example
+ * that libcurl.so.4 is not installed); the message is static. Thread-safe; loads at most once.
+ * lgpt_http_perform() reports the same message in its result, and lgpt_http_url_parse() fails.
+ */
+const char *LGPT_HTTP_NULLABLE lgpt_http_library_error(void);
+
+/*
  * Performs one HTTP request and blocks until it is complete, failed or stopped. Does not follow
  * redirects. A response with any status (404, 500, 302, ...) is a success (kind OK).
  * req, cb and out are borrowed for the call; cb may be NULL (no callbacks). Fills *out completely

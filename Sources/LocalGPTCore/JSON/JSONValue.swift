@@ -20,24 +20,32 @@ public enum JSONValue: Sendable, Hashable {
 }
 
 extension JSONValue {
-    /// Parses a JSON document (RFC 8259; any value at the top level).
+    /// Parses a JSON document (RFC 8259; any value at the top level), as UTF-8.
     ///
-    /// - Throws: ``JSONValueError`` naming what is wrong when `data` is not valid JSON.
+    /// The parser is strict: see `JSONParser` for what it refuses. Integers that fit `Int64` become
+    /// ``int(_:)``, every other number ``double(_:)``.
+    ///
+    /// - Throws: ``JSONValueError`` naming what is wrong, and where, when `data` is not valid JSON.
     public init(parsing data: Data) throws {
-        let any: Any
-        do {
-            any = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
-        } catch {
-            throw JSONValueError(message: "not valid JSON: \(Self.describe(error))")
+        self = try data.withUnsafeBytes { (raw) throws(JSONValueError) in
+            try JSONParser.parse(raw.assumingMemoryBound(to: UInt8.self))
         }
-        self = try JSONValue(foundation: any)
     }
 
-    /// Parses a JSON document held in a string.
+    /// Parses a JSON document held in a string (without copying it when it is stored contiguously,
+    /// as native strings are).
     ///
     /// - Throws: ``JSONValueError`` when `text` is not valid JSON.
     public init(parsing text: String) throws {
-        try self.init(parsing: Data(text.utf8))
+        var text = text
+        self = try text.withUTF8 { (bytes) throws(JSONValueError) in try JSONParser.parse(bytes) }
+    }
+
+    /// Parses a JSON document from UTF-8 bytes.
+    ///
+    /// - Throws: ``JSONValueError`` when `bytes` are not valid JSON.
+    public init(parsingUTF8 bytes: UnsafeBufferPointer<UInt8>) throws {
+        self = try JSONParser.parse(bytes)
     }
 
     /// Converts what `JSONSerialization` produces.
@@ -76,12 +84,6 @@ extension JSONValue {
         }
     }
 
-    private static func describe(_ error: any Error) -> String {
-        let ns = error as NSError
-        if let detail = ns.userInfo[NSDebugDescriptionErrorKey] as? String { return detail }
-        return ns.localizedDescription
-    }
-
     /// The value as a Foundation object, for `JSONSerialization`.
     public var foundationObject: Any {
         switch self {
@@ -97,77 +99,115 @@ extension JSONValue {
 
     /// Compact JSON text with sorted keys; equal values give equal bytes.
     public func encoded(pretty: Bool = false) -> String {
-        var out = ""
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
         write(to: &out, pretty: pretty, indent: 0)
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
-    private func write(to out: inout String, pretty: Bool, indent: Int) {
+    /// Appends the JSON text of this value to `out` as UTF-8 (compact, keys sorted).
+    public func encode(into out: inout [UInt8]) {
+        write(to: &out, pretty: false, indent: 0)
+    }
+
+    private func write(to out: inout [UInt8], pretty: Bool, indent: Int) {
         switch self {
-        case .null: out += "null"
-        case .bool(let b): out += b ? "true" : "false"
-        case .int(let i): out += String(i)
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let b): out.append(contentsOf: b ? "true".utf8 : "false".utf8)
+        case .int(let i): out.append(contentsOf: String(i).utf8)
         case .double(let d):
             if d.isFinite {
-                if d.rounded() == d, abs(d) < 1e15 { out += String(Int64(d)) + ".0" } else { out += "\(d)" }
+                if d.rounded() == d, abs(d) < 1e15 {
+                    out.append(contentsOf: String(Int64(d)).utf8)
+                    out.append(contentsOf: ".0".utf8)
+                } else {
+                    out.append(contentsOf: d.description.utf8)
+                }
             } else {
-                out += "null"
+                out.append(contentsOf: "null".utf8)
             }
         case .string(let s): Self.writeString(s, to: &out)
         case .array(let a):
             if a.isEmpty {
-                out += "[]"
+                out.append(contentsOf: "[]".utf8)
                 return
             }
-            out += "["
+            out.append(UInt8(ascii: "["))
             for (i, v) in a.enumerated() {
-                if i > 0 { out += "," }
-                if pretty { out += "\n" + String(repeating: "  ", count: indent + 1) }
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                if pretty { Self.newline(to: &out, indent: indent + 1) }
                 v.write(to: &out, pretty: pretty, indent: indent + 1)
             }
-            if pretty { out += "\n" + String(repeating: "  ", count: indent) }
-            out += "]"
+            if pretty { Self.newline(to: &out, indent: indent) }
+            out.append(UInt8(ascii: "]"))
         case .object(let o):
             if o.isEmpty {
-                out += "{}"
+                out.append(contentsOf: "{}".utf8)
                 return
             }
-            out += "{"
-            for (i, k) in o.keys.sorted().enumerated() {
-                if i > 0 { out += "," }
-                if pretty { out += "\n" + String(repeating: "  ", count: indent + 1) }
+            out.append(UInt8(ascii: "{"))
+            for (i, (k, v)) in o.sorted(by: { $0.key < $1.key }).enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                if pretty { Self.newline(to: &out, indent: indent + 1) }
                 Self.writeString(k, to: &out)
-                out += pretty ? ": " : ":"
-                o[k]!.write(to: &out, pretty: pretty, indent: indent + 1)
+                out.append(UInt8(ascii: ":"))
+                if pretty { out.append(UInt8(ascii: " ")) }
+                v.write(to: &out, pretty: pretty, indent: indent + 1)
             }
-            if pretty { out += "\n" + String(repeating: "  ", count: indent) }
-            out += "}"
+            if pretty { Self.newline(to: &out, indent: indent) }
+            out.append(UInt8(ascii: "}"))
         }
+    }
+
+    private static func newline(to out: inout [UInt8], indent: Int) {
+        out.append(UInt8(ascii: "\n"))
+        for _ in 0..<indent { out.append(contentsOf: "  ".utf8) }
     }
 
     /// Appends `s` as a JSON string literal.
     public static func writeString(_ s: String, to out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            default:
-                if scalar.value < 0x20 {
-                    out +=
-                        "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
-                        + String(scalar.value, radix: 16)
-                } else {
-                    out.unicodeScalars.append(scalar)
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            out += "\""
+            out += s
+            out += "\""
+            return
+        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(s.utf8.count + 2)
+        writeString(s, to: &bytes)
+        out += String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends `s` as a JSON string literal, in UTF-8: `"`, `\` and control characters are
+    /// escaped, everything else (including non-ASCII) is copied as it is.
+    public static func writeString(_ s: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        var s = s
+        s.withUTF8 { bytes in
+            var runStart = 0
+            for (i, byte) in bytes.enumerated()
+            where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<i]))
+                runStart = i + 1
+                out.append(UInt8(ascii: "\\"))
+                switch byte {
+                case UInt8(ascii: "\""): out.append(UInt8(ascii: "\""))
+                case UInt8(ascii: "\\"): out.append(UInt8(ascii: "\\"))
+                case 0x0A: out.append(UInt8(ascii: "n"))
+                case 0x0D: out.append(UInt8(ascii: "r"))
+                case 0x09: out.append(UInt8(ascii: "t"))
+                case 0x08: out.append(UInt8(ascii: "b"))
+                case 0x0C: out.append(UInt8(ascii: "f"))
+                default:
+                    let hex = Array("0123456789abcdef".utf8)
+                    out.append(contentsOf: "u00".utf8)
+                    out.append(hex[Int(byte >> 4)])
+                    out.append(hex[Int(byte & 0x0F)])
                 }
             }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...]))
         }
-        out += "\""
+        out.append(UInt8(ascii: "\""))
     }
 }
 

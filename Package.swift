@@ -145,7 +145,9 @@ let package = Package(
         ),
         .testTarget(
             name: "LocalGPTMemoryTests",
-            dependencies: ["LocalGPTMemory", "LocalGPTCore", "LocalGPTTesting"],
+            dependencies: [
+                "LocalGPTMemory", "LocalGPTCore", "LocalGPTTesting", .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             path: "Tests/LocalGPTMemoryTests",
             exclude: ["Fixtures"],  // read by path (EmbedderTestSupport.decodeFixture), not as bundle resources
             swiftSettings: swiftSettings

@@ -101,7 +101,7 @@ extension MemoryCommand {
     struct BenchPerf: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "bench-perf",
-            abstract: "Keyword indexing throughput and hybrid search latency on synthetic workspaces.",
+            abstract: "Keyword indexing, embedding throughput and hybrid search latency on synthetic workspaces.",
             shouldDisplay: false
         )
         @Option(help: "Where to generate the workspaces (default: a temporary folder, removed after).") var dir: String?
@@ -111,6 +111,8 @@ extension MemoryCommand {
         @Option(help: "Queries for the search measure.") var queries = 300
         @Option(help: "Generate a workspace of N files here and stop (for the CLI measure).") var generate: String?
         @Option(help: "Files for --generate.") var files = 1_000
+        @Option(help: "Chunks of ~100 tokens for the embedding measure (0: skip; needs the local model).")
+        var embedChunks = 0
 
         func run() throws {
             if let generate {
@@ -136,6 +138,27 @@ extension MemoryCommand {
                         r.chunks,
                         r.seconds,
                         r.filesPerSecond
+                    )
+                )
+            }
+            if embedChunks > 0 {
+                let (e, reason) = MemoryCommand.loadEmbedder(enabled: true)
+                guard let embedder = e else {
+                    throw CLIError("the embedding measure needs the local model: \(reason ?? "")")
+                }
+                let r = try PerformanceBenchmark.embedding(embedder: embedder, chunks: embedChunks)
+                print(
+                    String(
+                        format:
+                            "embedding: %d chunks of %.0f tokens in %.2f s = %.1f chunks/s; "
+                            + "query embedding (%d queries): p50 %.2f ms, p99 %.2f ms",
+                        r.chunks,
+                        r.meanTokens,
+                        r.seconds,
+                        r.chunksPerSecond,
+                        r.queryLatenciesMs.count,
+                        r.queryPercentile(0.5),
+                        r.queryPercentile(0.99)
                     )
                 )
             }

@@ -110,6 +110,65 @@ public enum PerformanceBenchmark {
         )
     }
 
+    /// Embedding throughput and query latency.
+    public struct EmbeddingResult: Sendable {
+        public var chunks: Int
+        /// The mean number of word pieces per chunk (with `[CLS]` and `[SEP]`).
+        public var meanTokens: Double
+        public var seconds: Double
+        public var queryLatenciesMs: [Double]
+        public var chunksPerSecond: Double { Double(chunks) / seconds }
+
+        public func queryPercentile(_ p: Double) -> Double {
+            let s = queryLatenciesMs.sorted()
+            return s.isEmpty ? 0 : s[min(s.count - 1, Int(Double(s.count) * p))]
+        }
+    }
+
+    /// Embeds `chunks` synthetic note chunks of about `tokensPerChunk` word pieces through `embedder`
+    /// in batches of ``MemoryIndex/embedBatchSize`` (as indexing does), then times `queries` query
+    /// embeddings one by one (as a search does). The first query is a warm-up and is not counted.
+    ///
+    /// - Throws: when the embedder fails.
+    public static func embedding(
+        embedder: any TextEmbedder,
+        chunks: Int,
+        tokensPerChunk: Int = 100,
+        queries: Int = 50
+    ) throws -> EmbeddingResult {
+        var g = SyntheticWorkspace.Generator(state: 5)
+        // A note line is ~18 words, ~25 word pieces.
+        let linesPerChunk = max(1, tokensPerChunk / 25)
+        let texts = (0..<chunks).map { _ in
+            (0..<linesPerChunk).map { _ in SyntheticWorkspace.line(&g) }.joined(separator: "\n")
+        }
+        var tokens = 0
+        if let mini = embedder as? MiniLMEmbedder {
+            for t in texts { tokens += mini.tokenizer.encode(t, maxLength: MiniLMEmbedder.maxSequenceLength).count }
+        }
+        _ = try embedder.embed(Array(texts.prefix(1)))
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        var start = 0
+        while start < texts.count {
+            let end = min(start + MemoryIndex.embedBatchSize, texts.count)
+            _ = try embedder.embed(Array(texts[start..<end]))
+            start = end
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        var latencies: [Double] = []
+        for (i, q) in SyntheticWorkspace.queries(queries + 1).enumerated() {
+            let q0 = DispatchTime.now().uptimeNanoseconds
+            _ = try embedder.embed([q])
+            if i > 0 { latencies.append(Double(DispatchTime.now().uptimeNanoseconds - q0) / 1e6) }
+        }
+        return EmbeddingResult(
+            chunks: chunks,
+            meanTokens: chunks == 0 ? 0 : Double(tokens) / Double(chunks),
+            seconds: seconds,
+            queryLatenciesMs: latencies
+        )
+    }
+
     /// Gives every chunk without vectors of ``syntheticModel`` random unit vectors, one per window.
     static func writeRandomVectors(_ index: MemoryIndex, dimensions: Int) throws {
         var g = SyntheticWorkspace.Generator(state: 1234)

@@ -15,6 +15,7 @@ import GRDB
 /// chunk_vectors(chunk_id -> chunks, seq, embedding)     PK(chunk_id, seq)
 /// embedding_cache(model, hash, dims, embedding, updated_at) PK(model, hash)
 /// chunks_fts FTS5(text, context), rowid = chunks.id
+/// chunks_fts_vocab fts5vocab(chunks_fts, row)          term -> documents holding it
 /// ```
 enum IndexSchema {
     /// The FTS5 tokenizer: Porter stemming over unicode61 with diacritics removed.
@@ -68,6 +69,10 @@ enum IndexSchema {
                     """
             )
             try createFTS(db)
+        }
+        m.registerMigration("v2-vocab") { db in
+            // Document frequencies of the index terms, for the keyword query (``KeywordQuery``).
+            try db.execute(sql: "CREATE VIRTUAL TABLE chunks_fts_vocab USING fts5vocab(chunks_fts, row)")
         }
         return m
     }

@@ -25,6 +25,8 @@ public final class MemoryIndex: Sendable {
     public let embeddingPlan: EmbeddingPlan
     let pool: DatabasePool
     let vectorCache = Mutex<VectorMatrix?>(nil)
+    /// The number of chunks at a generation (the keyword query's statistics).
+    let chunkCountCache = Mutex<(generation: Int64, count: Int)?>(nil)
     /// The identity the file holds (nil for a new file); updated by a full rebuild.
     let storedIdentity: Mutex<String?>
 

@@ -52,6 +52,20 @@ struct KeywordQuery: Sendable, Equatable {
         return KeywordQuery(terms: terms, expression: phrases.joined(separator: " OR "))
     }
 
+    /// The query of `terms` (as ``terms`` holds them: words, or CJK character bigrams written
+    /// without a space); nil when `terms` is empty.
+    static func build(terms: [String]) -> KeywordQuery? {
+        guard !terms.isEmpty else { return nil }
+        let phrases = terms.map { term -> String in
+            let scalars = Array(term.unicodeScalars)
+            if scalars.count == 2, TextAnalysis.isCJK(scalars[0]) {
+                return quote(String(scalars[0]) + " " + String(scalars[1]))
+            }
+            return quote(term)
+        }
+        return KeywordQuery(terms: terms, expression: phrases.joined(separator: " OR "))
+    }
+
     private static func quote(_ s: String) -> String {
         "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }

@@ -224,17 +224,20 @@ final class ChatREPL: @unchecked Sendable {
     private let turnRunning = Atomic<Bool>(false)
     private var signalSource: (any DispatchSourceSignal)?
 
+    private let editor: LineEditor
+
     init(setup: AgentSetup, agent: Agent) {
         self.setup = setup
         self.agent = agent
+        editor = LineEditor(historyFile: setup.context.paths.home + "/chat_history")
     }
 
     func run() {
         installInterruptHandler()
         banner()
         while true {
-            say("\nYou: ", newline: false)
-            guard let line = readLine() else {
+            say("")
+            guard let line = editor.readLine(prompt: "You: ") else {
                 say("\nGoodbye!")
                 break
             }

@@ -74,6 +74,33 @@ private typealias S = ScriptedProvider
         #expect(first["messages"]?.arrayValue?.last?["content"]?.stringValue?.hasSuffix("tell the user.") == true)
     }
 
+    /// On a terminal the prompt edits lines with libedit and keeps a history across chats (`script` gives
+    /// the chat a pseudo-terminal and feeds it the input).
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
+    func chatOnATerminalKeepsAHistory() throws {
+        let home = try Home(script: [S.answer("Hi there.")])
+        let command = "'\(TestSupport.localgptExecutable)' chat"
+        let r = try TestSupport.run(
+            "/usr/bin/script",
+            ["-q", "-e", "-c", command, "/dev/null"],
+            environment: home.environment,
+            input: "hello there\n/quit\n"
+        )
+        #expect(r.status == 0, "\(r.stdout) \(r.stderr)")
+        #expect(r.stdout.contains("Hi there."))
+        let historyFile = home.path + "/chat_history"
+        let history = try String(contentsOfFile: historyFile, encoding: .utf8)
+        #expect(history.contains("hello"), "\(history)")
+        #expect(history.contains("/quit"), "\(history)")
+        let mode = try FileManager.default.attributesOfItem(atPath: historyFile)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        // Piped input (no terminal) records nothing.
+        try FileManager.default.removeItem(atPath: historyFile)
+        try S.script([S.answer("Again.")]).write(toFile: home.script, atomically: true, encoding: .utf8)
+        _ = try home.run("chat", input: "piped line\n")
+        #expect(!FileManager.default.fileExists(atPath: historyFile))
+    }
+
     @Test func askJSONAndStdin() throws {
         let home = try Home(script: [S.answer("Fine, thanks.")])
         let r = try home.run("ask", "-", "--format", "json", input: "How are you?\n")

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import LocalGPTCore
+import LocalGPTTesting
 import Testing
 
 /// Real processes through ProcessRunner. Serialized: the descriptor-leak test counts the host's
@@ -334,8 +335,7 @@ struct ProcessRunnerTests {
     // MARK: - With a sandbox policy
 
     private func sandboxPolicy() throws -> SandboxPolicy {
-        let workspace = NSTemporaryDirectory() + "lgpt-runner-ws-\(getpid())"
-        try FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true)
+        let workspace = TestSupport.makeTemporaryDirectory("lgpt-runner-ws")
         return SandboxPolicy(level: .full, workspace: workspace)
     }
 

@@ -24,8 +24,24 @@ public enum TestSupport {
     public static var abiIncludeDirectory: String { repositoryRoot + "/Sources/CLocalGPTPlugin/include" }
 
     /// A new empty folder under the system's temporary folder.
+    /// Every temporary directory of this test process lives under `<tmp>/lgpt-tests.<pid>`, removed when
+    /// the process exits; folders left by test processes that died (no such pid) are removed at start.
+    /// Without this, each `make test` left about a thousand folders in /tmp.
+    public static let scratchRoot: String = {
+        let tmp = URL(fileURLWithPath: NSTemporaryDirectory()).standardizedFileURL.path
+        let fm = FileManager.default
+        for name in (try? fm.contentsOfDirectory(atPath: tmp)) ?? [] where name.hasPrefix("lgpt-tests.") {
+            guard let pid = Int32(name.dropFirst("lgpt-tests.".count)), pid > 0 else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH { try? fm.removeItem(atPath: tmp + "/" + name) }
+        }
+        let root = tmp + "/lgpt-tests.\(getpid())"
+        try? fm.createDirectory(atPath: root, withIntermediateDirectories: true)
+        atexit { try? FileManager.default.removeItem(atPath: TestSupport.scratchRoot) }
+        return root
+    }()
+
     public static func makeTemporaryDirectory(_ prefix: String = "lgpt-test") -> String {
-        let base = URL(fileURLWithPath: NSTemporaryDirectory()).standardizedFileURL.path
+        let base = scratchRoot
         var template = Array("\(base)/\(prefix).XXXXXX".utf8CString)
         let ok = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) } != nil
         precondition(ok, "mkdtemp failed")

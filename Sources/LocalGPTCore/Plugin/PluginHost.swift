@@ -171,6 +171,14 @@ public final class PluginHost: Sendable {
     func isRegistered(id: String) -> LoadedPlugin? { registry.withLock { $0.byID[id] } }
 
     /// Calls destroy() on every plugin. The libraries stay loaded.
+    /// After ``shutdown()`` a plugin's instance is destroyed (its state, and the host table it kept, may be
+    /// freed): calling into it would be a use after free, so the call fails instead.
+    private static func checkNotShutDown(_ plugin: LoadedPlugin) throws(ToolCallError) {
+        guard !plugin.destroyed.load(ordering: .acquiring) else {
+            throw .pluginFailed(LGPT_ERR_UNSUPPORTED, "plugin \(plugin.id) was stopped with the host (shutdown)")
+        }
+    }
+
     public func shutdown() {
         for plugin in plugins { plugin.destroy() }
         localModels.shutdown()
@@ -243,6 +251,7 @@ public final class PluginHost: Sendable {
         guard let invoke = plugin.descriptor.pointee.invoke else {
             throw .pluginFailed(LGPT_ERR_UNSUPPORTED, "plugin \(plugin.id) has no invoke function")
         }
+        try Self.checkNotShutDown(plugin)
         let id = callID ?? makeCallID()
         defer { finishCall(id) }
         let deadline = tool.timeoutMilliseconds.map { monotonicMilliseconds() + Int64($0) } ?? 0
@@ -294,6 +303,7 @@ public final class PluginHost: Sendable {
         guard let generate = plugin.descriptor.pointee.generate else {
             throw .pluginFailed(LGPT_ERR_UNSUPPORTED, "plugin \(plugin.id) provides no models")
         }
+        try Self.checkNotShutDown(plugin)
         let id = callID ?? makeCallID()
         defer { finishCall(id) }
         var lastError: String? = nil

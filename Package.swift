@@ -177,7 +177,7 @@ let package = Package(
         // Runs the built `localgpt` binary end to end.
         .testTarget(
             name: "LocalGPTCLITests",
-            dependencies: ["LocalGPTCore", "LocalGPTTesting"],
+            dependencies: ["LocalGPTCore", "LocalGPTTesting", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
     ]

@@ -120,7 +120,8 @@ enum LocalProvider {
             for call in m.toolCalls {
                 let result = results[call.id]
                 let outcome = result == nil ? " (no result)" : result!.isError ? " failed" : ""
-                text += "- \(call.name) \(call.arguments.encoded)\(outcome): \(result?.content ?? "")\n"
+                text +=
+                    "- \(call.name) \(call.arguments.encoded)\(outcome): \(plainSearchResults(result?.content ?? ""))\n"
             }
         }
         text += "\nUsing this information, reply to my message: \"\(request.messages[lastUser].content)\""
@@ -135,6 +136,35 @@ enum LocalProvider {
         folded.tools = []
         folded.toolChoice = nil
         return folded
+    }
+
+    /// Search results (a JSON `{"results": [{"file", "line_start", "line_end", "snippet"}]}`, as memory_search
+    /// returns them) as one plain line per hit, inside the same `<tool_output>` boundary: the 0.5B model lost
+    /// the fact in the JSON and answered "I told you before." Anything else is returned unchanged.
+    static func plainSearchResults(_ content: String) -> String {
+        let open = "<tool_output>\n"
+        let close = "\n</tool_output>"
+        guard let start = content.firstRange(of: open), let end = content.firstRange(of: close),
+            start.upperBound <= end.lowerBound
+        else { return content }
+        var body = content[start.upperBound..<end.lowerBound]
+        var header = ""
+        if body.hasPrefix("<!-- tool:"), let newline = body.firstIndex(of: "\n") {
+            header = String(body[...newline])
+            body = body[body.index(after: newline)...]
+        }
+        guard let doc = try? JSON(parsing: String(body)), let results = doc["results"]?.array else { return content }
+        var lines: [String] = []
+        for r in results {
+            guard let snippet = r["snippet"]?.string else { return content }
+            let file = r["file"]?.string ?? "?"
+            let from = r["line_start"]?.int.map(String.init) ?? "?"
+            let words = snippet.split(whereSeparator: { $0 == "\n" || $0 == "\t" || $0 == " " })
+            lines.append("\(file) line \(from): \(words.joined(separator: " "))")
+        }
+        if lines.isEmpty { lines = ["(no results)"] }
+        return String(content[..<start.upperBound]) + header + lines.joined(separator: "\n")
+            + String(content[end.lowerBound...])
     }
 
     private static func endpoint(_ ctx: CallContext, _ baseURL: String, tools: [ToolSpec]) -> OpenAIEndpoint {

@@ -239,7 +239,7 @@ private typealias S = ScriptedProvider
     }
 
     @Test func thePolicyIsInEveryRequestAndNeverSaved() throws {
-        let policy = "Always answer in French. Secret marker 7f3a."
+        let policy = "Always answer in French. Secret marker POLICY-MARKER-7f3a."
         let h = try AgentHarness(
             script: [
                 [S.call("m", "memory_get", ["path": "MEMORY.md"]), S.done("tool_use")],
@@ -268,7 +268,7 @@ private typealias S = ScriptedProvider
         )
         // Nothing of it reaches the session file.
         let text = try String(contentsOfFile: try #require(agent.session.file).path, encoding: .utf8)
-        #expect(!text.contains("7f3a"))
+        #expect(!text.contains("POLICY-MARKER"))  // not a hex fragment: session ids are random hex
         #expect(!text.contains(ContextAssembler.reminder))
     }
 

@@ -46,11 +46,7 @@ extension SessionsCommand {
         @Option(help: "Turns measured per configuration.") var turns = 300
 
         func run() throws {
-            var template = Array("\(NSTemporaryDirectory())/lgpt-agent-bench.XXXXXX".utf8CString)
-            guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
-                throw CLIError("cannot create a scratch folder in \(NSTemporaryDirectory())")
-            }
-            let home = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let home = try makeScratchDirectory("lgpt-agent-bench")
             defer { try? FileManager.default.removeItem(atPath: home) }
             print("localgpt sessions bench: 50-message session, \(turns) turns each, scratch home \(home)")
             print("configuration                               p50 ms    p90 ms")

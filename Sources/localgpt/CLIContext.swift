@@ -90,3 +90,12 @@ extension Error {
     /// The one-line text shown to the user: the error's own description when it has one.
     var message: String { String(describing: self) }
 }
+
+/// A new, empty scratch folder `<tmp>/<prefix>.XXXXXX` for the hidden bench commands; the caller removes it.
+func makeScratchDirectory(_ prefix: String) throws -> String {
+    var template = Array("\(NSTemporaryDirectory())/\(prefix).XXXXXX".utf8CString)
+    guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
+        throw CLIError("cannot create a scratch folder in \(NSTemporaryDirectory())")
+    }
+    return String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}

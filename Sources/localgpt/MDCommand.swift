@@ -321,11 +321,7 @@ extension MDCommand {
         @Option(help: "Policy size in bytes.") var policyBytes = 4096
 
         func run() throws {
-            var template = Array("\(NSTemporaryDirectory())/lgpt-md-bench.XXXXXX".utf8CString)
-            guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
-                throw CLIError("cannot create a scratch folder")
-            }
-            let home = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let home = try makeScratchDirectory("lgpt-md-bench")
             defer { try? FileManager.default.removeItem(atPath: home) }
             let paths = LocalGPTPaths(home: home)
             try paths.createDirectories()

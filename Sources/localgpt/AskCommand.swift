@@ -64,6 +64,7 @@ struct AskCommand: ParsableCommand {
         let result: TurnResult
         do {
             result = try agent.runTurn(text, hooks: hooks)
+            try agent.session.file?.waitUntilDurable()
         } catch {
             throw CLIError(error.message)
         }

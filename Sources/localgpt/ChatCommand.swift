@@ -42,6 +42,11 @@ struct ChatCommand: ParsableCommand {
         let agent = try setup.makeAgent(resume: resumeID)
         let repl = ChatREPL(setup: setup, agent: agent)
         repl.run()
+        do {
+            try agent.session.file?.waitUntilDurable()
+        } catch {
+            throw CLIError(error.message)
+        }
     }
 }
 

@@ -52,6 +52,22 @@ import Testing
         #expect(contents.skippedLines == 0 && contents.tornBytes == 0)
     }
 
+    /// The write is done before `append` returns (only the flush runs in the background), so another
+    /// reader, or a restart after the process is killed, sees every appended message at once.
+    @Test func eachAppendIsInTheFileWhenItReturns() throws {
+        let dir = TestSupport.makeTemporaryDirectory("lgpt-session")
+        let store = SessionStore(directory: dir)
+        let session = try store.create(cwd: "/w")
+        let messages = Self.sampleMessages()
+        for (i, m) in messages.enumerated() {
+            try session.append(m)
+            #expect(try SessionFile.read(path: store.path(for: session.id)).messages.count == i + 1)
+        }
+        try session.file?.waitUntilDurable()
+        try session.file?.waitUntilDurable()
+        #expect(try SessionFile.read(path: store.path(for: session.id)).messages == messages)
+    }
+
     @Test func theFormatMatchesTheReference() throws {
         let dir = TestSupport.makeTemporaryDirectory("lgpt-session")
         let store = SessionStore(directory: dir)

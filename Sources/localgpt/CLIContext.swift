@@ -50,9 +50,10 @@ struct CLIContext {
     /// verified with the device key (a plugin whose grant fails is refused) and the host's
     /// security events go to the audit log.
     func makeHost() throws -> PluginHost {
+        let key = deviceKey
         let grants: [String: PluginGrant]
         do {
-            grants = try grantStore.load()
+            grants = try PluginGrantStore(path: paths.grantsFile, key: key).load()
         } catch {
             throw CLIError(error.description)
         }
@@ -62,7 +63,8 @@ struct CLIContext {
             grants: grants,
             logger: logger,
             securityEvents: AuditRecorder(log: auditLog, logger: logger),
-            memory: makeMemoryService()
+            memory: makeMemoryService(),
+            libraryHashes: (try? key.get()).map { LibraryHashCache(path: paths.libraryHashCache, deviceKey: $0) }
         )
         host.loadAll(
             PluginDiscovery.candidates(

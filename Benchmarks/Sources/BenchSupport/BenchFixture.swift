@@ -108,11 +108,12 @@ public enum BenchFixture {
     }
 
     /// A host with an empty configuration, no grants and a silent logger.
-    public static func makeHost(home: String) -> PluginHost {
+    public static func makeHost(home: String, libraryHashes: LibraryHashCache? = nil) -> PluginHost {
         PluginHost(
             paths: LocalGPTPaths(home: home),
             configuration: Configuration(document: [:], environment: [:]),
-            logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
+            logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }),
+            libraryHashes: libraryHashes
         )
     }
 

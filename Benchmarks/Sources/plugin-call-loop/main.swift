@@ -12,7 +12,7 @@
 //   valgrind --tool=callgrind /tmp/pcl --fixture /tmp/fx/org.bench.fixture invokeNoop 20000
 //
 // Operations: invokeNoop invokeEcho invokeTextStats resolveTool parseEmpty parseEcho validateEcho
-// rawNoop rawEcho bareNoop sidecar sha256 loadWarm; sha256File hashes $BENCH_FILE.
+// rawNoop rawEcho bareNoop sidecar sha256 sha256Cached loadWarm; sha256File hashes $BENCH_FILE.
 
 import BenchSupport
 import Foundation
@@ -47,6 +47,10 @@ let raw = try RawPlugin(library: sidecar.libraryPath)
 let schema = try JSONSchema(BenchFixture.echoSchema)
 let echoValue = try JSONValue(parsing: BenchFixture.echoArguments)
 let echo = BenchFixture.echoArguments
+let hashCache = LibraryHashCache(
+    path: scratch + "/home/plugin-hashes.json",
+    deviceKey: try DeviceKey.loadOrCreate(at: scratch + "/home/.device_key").key
+)
 let textArgs = #"{"text":"The quick brown fox jumps over the lazy dog. Twice."}"#
 
 @inline(never)
@@ -67,6 +71,7 @@ func once() throws {
     case "bareNoop": consume(raw.invokeDiscarding("noop", "{}", 2))
     case "sidecar": consume(try PluginSidecar(directory: folder))
     case "sha256": consume(sha256Hex(ofFile: sidecar.libraryPath))
+    case "sha256Cached": consume(hashCache.sha256(ofFile: sidecar.libraryPath))
     case "sha256File":
         consume(sha256Hex(ofFile: ProcessInfo.processInfo.environment["BENCH_FILE"] ?? sidecar.libraryPath))
     case "loadWarm":

@@ -126,7 +126,7 @@ for i in 0..<copies {
     let fn = unsafeBitCast(dlsym(handle, LGPT_ENTRY_SYMBOL_V1)!, to: lgpt_plugin_entry_v1_fn.self)
     let descriptor = fn(UInt32(LGPT_ABI_MAJOR), UInt32(LGPT_ABI_MINOR))!
     lap(&entry)
-    _ = try PluginManifest(text: String(cString: descriptor.pointee.manifest_json))
+    _ = try JSONValue(parsing: String(cString: descriptor.pointee.manifest_json)) == sc.manifest.json
     lap(&embedded)
 }
 
@@ -149,7 +149,7 @@ row("  2 tool schemas compiled", schemas)
 row("  3 sha256 of the library", sha)
 row("  4 dlopen (RTLD_NOW, new file)", dlopenTimes)
 row("  5 dlsym + entry()", entry)
-row("  6 embedded manifest: JSON parse + manifest", embedded)
+row("  6 embedded manifest: parse + compare", embedded)
 let stages = [sidecar, schemas, sha, dlopenTimes, entry, embedded]
 let wallSum = stages.map { Summary($0.wall).median }.reduce(0, +)
 let cpuSum = stages.map { Summary($0.cpu).median }.reduce(0, +)
@@ -165,11 +165,59 @@ print(
 )
 
 if let bundled {
-    header("bundled plugins from \(bundled)")
+    // As `localgpt` does, the host remembers library hashes across starts (LibraryHashCache): an
+    // earlier process is simulated by hashing every bundled library into the cache file first;
+    // each load then reads the cache file afresh. `--no-hash-cache` hashes at every load.
+    let paths = LocalGPTPaths(home: home)
+    let key = try DeviceKey.loadOrCreate(at: paths.deviceKey).key
+    let useCache = !CommandLine.arguments.contains("--no-hash-cache")
     let names = ((try? FileManager.default.contentsOfDirectory(atPath: bundled)) ?? []).sorted()
+    if useCache {
+        let warm = LibraryHashCache(path: paths.libraryHashCache, deviceKey: key)
+        for name in names {
+            if let sc = try? PluginSidecar(directory: bundled + "/" + name) { _ = warm.sha256(ofFile: sc.libraryPath) }
+        }
+        warm.save()
+    }
+    func freshCache() -> LibraryHashCache? {
+        useCache ? LibraryHashCache(path: paths.libraryHashCache, deviceKey: key) : nil
+    }
+    header("bundled plugins from \(bundled), library hash cache \(useCache ? "warm" : "off")")
     for name in names where FileManager.default.fileExists(atPath: bundled + "/" + name + "/plugin.json") {
-        let host = BenchFixture.makeHost(home: home)
+        let cache = freshCache()
+        let host = BenchFixture.makeHost(home: home, libraryHashes: cache)
         var once = Samples()
+        // A Swift plugin is loaded once only: its stages are timed on that one load, then
+        // `load(directory:)` runs again on the same folder (dlopen returns the mapped image).
+        let swift = isSwiftPlugin(bundled + "/" + name)
+        var laps: [(String, Samples)] = []
+        if swift {
+            var t = Instant.now()
+            func lap(_ label: String) {
+                let u = Instant.now()
+                var s = Samples()
+                s.add(u.since(t))
+                laps.append((label, s))
+                t = u
+            }
+            let sc = try PluginSidecar(directory: bundled + "/" + name)
+            lap("  1 sidecar")
+            for tool in sc.manifest.tools { _ = try JSONSchema(tool.parameters) }
+            lap("  2 tool schemas")
+            let stageCache = freshCache()
+            guard (stageCache?.sha256(ofFile: sc.libraryPath) ?? sha256Hex(ofFile: sc.libraryPath)) == sc.librarySHA256
+            else { fatalError("sha mismatch") }
+            lap(useCache ? "  3 sha256 (cache file read + hit)" : "  3 sha256")
+            guard let handle = dlopen(sc.libraryPath, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE) else {
+                fatalError("dlopen")
+            }
+            lap("  4 dlopen (first)")
+            let fn = unsafeBitCast(dlsym(handle, LGPT_ENTRY_SYMBOL_V1)!, to: lgpt_plugin_entry_v1_fn.self)
+            let descriptor = fn(UInt32(LGPT_ABI_MAJOR), UInt32(LGPT_ABI_MINOR))!
+            lap("  5 dlsym + entry()")
+            _ = try JSONValue(parsing: String(cString: descriptor.pointee.manifest_json)) == sc.manifest.json
+            lap("  6 embedded manifest: parse + compare")
+        }
         let start = Instant.now()
         do {
             try host.load(directory: bundled + "/" + name, origin: .bundled)
@@ -178,7 +226,8 @@ if let bundled {
             continue
         }
         once.add(Instant.now().since(start))
-        row("\(name): first load in process", once)
+        row("\(name): \(swift ? "load after the stages" : "first load in process")", once)
+        for (label, s) in laps { row(label, s) }
         hosts.append(host)
         // Copies of a C library are independent; copies of a Swift plugin would load one Swift
         // module several times into the process, so a Swift plugin is timed once (whole-process
@@ -189,7 +238,7 @@ if let bundled {
         for i in 0..<copies {
             let dir = "\(scratch)/\(name)/\(i)"
             try BenchFixture.copyFolder(bundled + "/" + name, to: dir)
-            let h = BenchFixture.makeHost(home: home)
+            let h = BenchFixture.makeHost(home: home, libraryHashes: freshCache())
             let s = Instant.now()
             try h.load(directory: dir, origin: .bundled)
             times.add(Instant.now().since(s))

@@ -31,6 +31,8 @@ public struct LocalGPTPaths: Sendable, Equatable {
     public var workspace: String { home + "/workspace" }
     public var pluginsDirectory: String { home + "/plugins" }
     public var grantsFile: String { home + "/grants.json" }
+    /// Plugin library hashes by file identity, signed with the device key (``LibraryHashCache``).
+    public var libraryHashCache: String { home + "/plugin-hashes.json" }
     public var logsDirectory: String { home + "/logs" }
     public var agentLog: String { logsDirectory + "/agent.log" }
     public var deviceKey: String { home + "/.device_key" }

@@ -144,6 +144,11 @@ public func sha256Hex(ofFile path: String) -> String? {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { return nil }
     defer { close(fd) }
+    return sha256Hex(ofDescriptor: fd)
+}
+
+/// The sha256 of what is left to read from `fd`, as lower-case hex.
+func sha256Hex(ofDescriptor fd: Int32) -> String? {
     var hasher = SHA256()
     var buf = [UInt8](repeating: 0, count: 1 << 14)
     while true {
@@ -218,7 +223,8 @@ extension PluginHost {
                 "library named by plugin.json is missing (rebuild the plugin or reinstall it)"
             )
         }
-        guard let actual = sha256Hex(ofFile: sidecar.libraryPath) else {
+        guard let actual = libraryHashes?.sha256(ofFile: sidecar.libraryPath) ?? sha256Hex(ofFile: sidecar.libraryPath)
+        else {
             throw PluginLoadError(.libraryMissing, file: sidecar.libraryPath, "cannot be read")
         }
         guard actual == sidecar.librarySHA256 else {
@@ -267,10 +273,11 @@ extension PluginHost {
                 "descriptor says ABI major \(descriptor.pointee.abi_major); this host speaks \(LGPT_ABI_MAJOR)"
             )
         }
-        let embeddedText = String(cString: descriptor.pointee.manifest_json)
-        let embedded: PluginManifest
+        // The sidecar's manifest was checked in full: an embedded manifest equal to it needs no
+        // second check, so it is parsed and compared, and checked only to explain a difference.
+        let embedded: JSONValue
         do {
-            embedded = try PluginManifest(text: embeddedText)
+            embedded = try JSONValue(parsing: String(cString: descriptor.pointee.manifest_json))
         } catch {
             throw PluginLoadError(
                 .manifestMismatch,
@@ -278,7 +285,20 @@ extension PluginHost {
                 "embedded manifest is invalid: \(error)"
             )
         }
-        if let difference = Self.firstDifference(embedded.json, manifest.json, path: "") {
+        var embeddedManifest = embedded
+        if case .object(var o) = embedded, o.removeValue(forKey: "binary") != nil { embeddedManifest = .object(o) }
+        if embeddedManifest != manifest.json,
+            let difference = Self.firstDifference(embeddedManifest, manifest.json, path: "")
+        {
+            do {
+                _ = try PluginManifest(json: embedded)
+            } catch {
+                throw PluginLoadError(
+                    .manifestMismatch,
+                    file: sidecar.libraryPath,
+                    "embedded manifest is invalid: \(error)"
+                )
+            }
             throw PluginLoadError(
                 .manifestMismatch,
                 file: file,

@@ -43,6 +43,8 @@ public final class PluginHost: Sendable {
     public let securityEvents: (any SecurityEventRecorder)?
     /// Serves `memory_search` / `memory_append`; nil answers UNSUPPORTED.
     public let memory: (any MemoryService)?
+    /// Library hashes remembered across starts; nil hashes every library at every load.
+    public let libraryHashes: LibraryHashCache?
     /// Runs local model servers (llama-server) for provider plugins (extension `lgpt.host.local-model/1`);
     /// they are stopped by ``shutdown()`` and when the host is released.
     public let localModels: LocalModelManager
@@ -67,6 +69,7 @@ public final class PluginHost: Sendable {
     ///   - maxToolOutputBytes: the largest tool result accepted from a plugin.
     ///   - securityEvents: the audit recorder, if any.
     ///   - memory: the memory service, if any.
+    ///   - libraryHashes: the library hash cache, if any (saved by ``loadAll(_:)``).
     public init(
         paths: LocalGPTPaths,
         configuration: Configuration,
@@ -74,8 +77,10 @@ public final class PluginHost: Sendable {
         logger: Logger,
         maxToolOutputBytes: Int = 16 << 20,
         securityEvents: (any SecurityEventRecorder)? = nil,
-        memory: (any MemoryService)? = nil
+        memory: (any MemoryService)? = nil,
+        libraryHashes: LibraryHashCache? = nil
     ) {
+        self.libraryHashes = libraryHashes
         self.securityEvents = securityEvents
         self.memory = memory
         self.paths = paths
@@ -141,6 +146,7 @@ public final class PluginHost: Sendable {
                 recordFailure(directory: c.directory, origin: c.origin, error: error)
             }
         }
+        libraryHashes?.save()
         return loaded
     }
 

@@ -31,6 +31,15 @@ public struct DeviceKey: Sendable, CustomStringConvertible, CustomDebugStringCon
         )
     }
 
+    /// The key that signs the library hash cache (``LibraryHashCache``), derived the same way.
+    var libraryHashKey: SymmetricKey {
+        HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: key,
+            info: Array("localgpt library hash cache v1".utf8),
+            outputByteCount: 32
+        )
+    }
+
     public var description: String { "DeviceKey(<redacted>)" }
     public var debugDescription: String { description }
 

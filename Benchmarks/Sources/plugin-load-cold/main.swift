@@ -23,6 +23,7 @@ import LocalGPTCore
 var copies = 100
 var bundled: String? = BenchFixture.releaseBundledPlugins
 var fixture: String? = nil  // a packaged fixture folder made earlier (valgrind cannot run cc for us)
+var useCache = true
 var arguments = CommandLine.arguments.dropFirst()
 while let a = arguments.popFirst() {
     switch a {
@@ -30,6 +31,7 @@ while let a = arguments.popFirst() {
     case "--bundled": bundled = arguments.popFirst()
     case "--no-bundled": bundled = nil
     case "--fixture": fixture = arguments.popFirst()
+    case "--no-hash-cache": useCache = false
     case "--make-fixture":
         let dir = arguments.popFirst() ?? "."
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -37,7 +39,8 @@ while let a = arguments.popFirst() {
         exit(0)
     default:
         print(
-            "usage: plugin-load-cold [--copies N] [--bundled DIR | --no-bundled] [--fixture DIR] | --make-fixture DIR"
+            "usage: plugin-load-cold [--copies N] [--bundled DIR | --no-bundled] [--fixture DIR] [--no-hash-cache] "
+                + "| --make-fixture DIR"
         )
         exit(2)
     }
@@ -170,7 +173,6 @@ if let bundled {
     // each load then reads the cache file afresh. `--no-hash-cache` hashes at every load.
     let paths = LocalGPTPaths(home: home)
     let key = try DeviceKey.loadOrCreate(at: paths.deviceKey).key
-    let useCache = !CommandLine.arguments.contains("--no-hash-cache")
     let names = ((try? FileManager.default.contentsOfDirectory(atPath: bundled)) ?? []).sorted()
     if useCache {
         let warm = LibraryHashCache(path: paths.libraryHashCache, deviceKey: key)

@@ -28,6 +28,8 @@ public struct JSONSchema: Sendable {
     public var warnings: [String]
 
     let root: SchemaNode
+    /// For ``acceptsFlatArguments(_:)``; nil when the root is not a plain object schema.
+    let flatPlan: FlatArgumentsPlan?
 
     /// Compiles `schema`, checking every keyword once.
     ///
@@ -42,6 +44,7 @@ public struct JSONSchema: Sendable {
         var compiler = SchemaCompiler()
         root = try compiler.compile(schema, at: location)
         warnings = compiler.warnings
+        flatPlan = Self.makeFlatPlan(root)
     }
 
     /// Validates `value`, returning every violation found, in a stable order, at most `limit` of them.

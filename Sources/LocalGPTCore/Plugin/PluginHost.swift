@@ -245,14 +245,20 @@ public final class PluginHost: Sendable {
     ///   (the plugin is never called), or the plugin's own error.
     public func invoke(tool name: String, arguments: String, callID: UInt64? = nil) throws(ToolCallError) -> String {
         let (plugin, tool) = try resolveTool(name)
-        let args: JSONValue
-        do {
-            args = try JSONValue(parsing: arguments.isEmpty ? "{}" : arguments)
-        } catch {
-            throw .invalidArguments("arguments for \(tool.name) are not JSON: \(error)")
-        }
-        if let schema = plugin.schemas[tool.name], let violation = schema.validate(args).first {
-            throw .invalidArguments("arguments for \(tool.name) rejected: \(violation)")
+        var arguments = arguments.isEmpty ? "{}" : arguments
+        let schema = plugin.schemas[tool.name]
+        // Flat arguments of plain values are checked straight from their bytes; anything else is
+        // parsed and validated in full, which also words the error.
+        if !(schema.map { s in arguments.withUTF8 { s.acceptsFlatArguments($0) } } ?? false) {
+            let args: JSONValue
+            do {
+                args = try JSONValue(parsing: arguments)
+            } catch {
+                throw .invalidArguments("arguments for \(tool.name) are not JSON: \(error)")
+            }
+            if let schema, let violation = schema.validate(args).first {
+                throw .invalidArguments("arguments for \(tool.name) rejected: \(violation)")
+            }
         }
         guard let invoke = plugin.descriptor.pointee.invoke else {
             throw .pluginFailed(LGPT_ERR_UNSUPPORTED, "plugin \(plugin.id) has no invoke function")

@@ -424,8 +424,96 @@ LGPT_KERNEL static void layer_norm_rows(float *restrict x, const float *restrict
     for (size_t t = 0; t < rows; t++) layer_norm_row(x + t * n, r ? r + t * n : NULL, bias, g, b, n);
 }
 
+/*
+ * y[T x N] = x[T x K] W[N x K]^T for a few rows (a search query): dot products of W's rows, four at a time,
+ * with every row of x while those four rows sit in L1. For a small T, OpenBLAS spends as long packing W into
+ * its panel layout as multiplying (sgemm_incopy was 43 % of a query's profile), since each weight is used only
+ * T times; here each weight is read once and never copied. Compiled for AVX-512, AVX2+FMA and baseline.
+ */
+#if defined(__x86_64__) && defined(__clang__)
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
+static void linear_few_rows(const float *restrict x, const float *restrict w, float *restrict y, int T, int N,
+                            int K) {
+    int n = 0;
+    for (; n + 4 <= N; n += 4) {
+        const float *restrict w0 = w + (size_t)n * (size_t)K;
+        const float *restrict w1 = w0 + K, *restrict w2 = w1 + K, *restrict w3 = w2 + K;
+        int t = 0;
+        /* Two rows of x against four of W: eight independent sums, enough to keep both FMA units busy. */
+        for (; t + 2 <= T; t += 2) {
+            const float *restrict xa = x + (size_t)t * (size_t)K;
+            const float *restrict xb = xa + K;
+            float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f, b0 = 0.0f, b1 = 0.0f, b2 = 0.0f, b3 = 0.0f;
+            {
+                LGPT_REASSOC
+                for (int k = 0; k < K; k++) {
+                    const float u = xa[k], v = xb[k];
+                    const float c0 = w0[k], c1 = w1[k], c2 = w2[k], c3 = w3[k];
+                    a0 += u * c0;
+                    a1 += u * c1;
+                    a2 += u * c2;
+                    a3 += u * c3;
+                    b0 += v * c0;
+                    b1 += v * c1;
+                    b2 += v * c2;
+                    b3 += v * c3;
+                }
+            }
+            float *ya = y + (size_t)t * (size_t)N + n;
+            float *yb = ya + N;
+            ya[0] = a0;
+            ya[1] = a1;
+            ya[2] = a2;
+            ya[3] = a3;
+            yb[0] = b0;
+            yb[1] = b1;
+            yb[2] = b2;
+            yb[3] = b3;
+        }
+        for (; t < T; t++) {
+            const float *restrict xt = x + (size_t)t * (size_t)K;
+            float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+            {
+                LGPT_REASSOC
+                for (int k = 0; k < K; k++) {
+                    const float v = xt[k];
+                    s0 += v * w0[k];
+                    s1 += v * w1[k];
+                    s2 += v * w2[k];
+                    s3 += v * w3[k];
+                }
+            }
+            float *yt = y + (size_t)t * (size_t)N + n;
+            yt[0] = s0;
+            yt[1] = s1;
+            yt[2] = s2;
+            yt[3] = s3;
+        }
+    }
+    for (; n < N; n++) {
+        const float *restrict wn = w + (size_t)n * (size_t)K;
+        for (int t = 0; t < T; t++) {
+            const float *restrict xt = x + (size_t)t * (size_t)K;
+            float s = 0.0f;
+            {
+                LGPT_REASSOC
+                for (int k = 0; k < K; k++) s += xt[k] * wn[k];
+            }
+            y[(size_t)t * (size_t)N + n] = s;
+        }
+    }
+}
+
+/* Up to this many rows, linear_few_rows beats OpenBLAS (docs/PERFORMANCE.md, query embedding). */
+#define LGPT_FEW_ROWS 32
+
 /* y[T x N] = x[T x K] W[N x K]^T */
 static void linear(const float *x, const float *w, float *y, int T, int N, int K) {
+    if (T <= LGPT_FEW_ROWS) {
+        linear_few_rows(x, w, y, T, N, K);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, N, K, 1.0f, x, K, w, K, 0.0f, y, N);
 }
 
@@ -453,9 +541,45 @@ LGPT_KERNEL static void softmax_rows(float *restrict s, int n) {
  * Self-attention of one sequence (n tokens starting at row 0 of qkv / ctx), every head: two small GEMMs and a
  * softmax per head. qkv rows are [q | k | v] of width 3H; ctx rows have width H; s holds n x n scores.
  */
+/* The two products of one head for a short sequence, in plain loops: OpenBLAS calls this small cost more in
+   dispatch, and wake its threads, which then spin beside linear_few_rows. */
+LGPT_KERNEL static void head_few_rows(const float *restrict q, const float *restrict k, const float *restrict v,
+                                      float *restrict out, int n, int hd, int stride, int out_stride, float scale,
+                                      float *restrict s) {
+    for (int i = 0; i < n; i++) {
+        const float *restrict qi = q + (size_t)i * (size_t)stride;
+        for (int j = 0; j < n; j++) {
+            const float *restrict kj = k + (size_t)j * (size_t)stride;
+            float dot = 0.0f;
+            {
+                LGPT_REASSOC
+                for (int d = 0; d < hd; d++) dot += qi[d] * kj[d];
+            }
+            s[(size_t)i * (size_t)n + j] = dot * scale;
+        }
+    }
+    softmax_rows(s, n);
+    for (int i = 0; i < n; i++) {
+        float *restrict oi = out + (size_t)i * (size_t)out_stride;
+        for (int d = 0; d < hd; d++) oi[d] = 0.0f;
+        for (int j = 0; j < n; j++) {
+            const float p = s[(size_t)i * (size_t)n + j];
+            const float *restrict vj = v + (size_t)j * (size_t)stride;
+            for (int d = 0; d < hd; d++) oi[d] += p * vj[d];
+        }
+    }
+}
+
 static void attention(const float *qkv, float *ctx, int n, int H, int heads, int hd, float *s) {
     const float scale = 1.0f / sqrtf((float)hd);
     const int stride = 3 * H;
+    if (n <= LGPT_FEW_ROWS) {
+        for (int h = 0; h < heads; h++) {
+            const float *q = qkv + (size_t)h * (size_t)hd;
+            head_few_rows(q, q + H, q + 2 * (size_t)H, ctx + (size_t)h * (size_t)hd, n, hd, stride, H, scale, s);
+        }
+        return;
+    }
     for (int h = 0; h < heads; h++) {
         const float *q = qkv + (size_t)h * (size_t)hd;
         const float *k = q + H;

@@ -38,7 +38,7 @@ enum AgentFileIO {
         var template = Array("\(dir)/.\((path as NSString).lastPathComponent).XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { return false }
-        let tmp = String(cString: template)
+        let tmp = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         let ok = fchmod(fd, mode) == 0 && writeAll(fd, bytes) && (!durable || fsync(fd) == 0)
         close(fd)
         guard ok, rename(tmp, path) == 0 else {

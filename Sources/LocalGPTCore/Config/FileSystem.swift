@@ -32,7 +32,7 @@ enum FileSystem {
         var template = Array("\(dir)/.\((path as NSString).lastPathComponent).XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         if fd < 0 { throw .io("cannot write \(path): \(String(cString: strerror(errno)))") }
-        let tmp = String(cString: template)
+        let tmp = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         var ok = fchmod(fd, mode) == 0
         if ok {
             ok = data.withUnsafeBytes { raw -> Bool in

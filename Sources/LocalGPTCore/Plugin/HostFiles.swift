@@ -367,7 +367,7 @@ public enum HostFileOperations {
         var template = Array("\(dir)/.\((path as NSString).lastPathComponent).lgpt-XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { throw .io("cannot write \(path): \(errnoText())") }
-        let tmp = String(cString: template)
+        let tmp = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         var failure: HostFilesError? = nil
         do {
             try writeAll(fd, bytes, path: path)

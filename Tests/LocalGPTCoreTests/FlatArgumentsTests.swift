@@ -92,8 +92,10 @@ import Testing
     /// full path agrees; and it does decide a fair share of the valid ones (many valid ones are
     /// outside the flat shape: undeclared keys, arrays, fractions).
     @Test func neverAcceptsWhatTheFullPathRejects() throws {
-        let keys = [#""city""#, #""days""#, #""units""#, #""lang""#, #""flag""#, #""note""#, #""any""#, #""path""#,
-            #""from""#, #""mode""#, #""n""#, #""a""#, #""b""#, #""CITY""#, #""ci\u0074y""#, #""""#]
+        let keys = [
+            #""city""#, #""days""#, #""units""#, #""lang""#, #""flag""#, #""note""#, #""any""#, #""path""#,
+            #""from""#, #""mode""#, #""n""#, #""a""#, #""b""#, #""CITY""#, #""ci\u0074y""#, #""""#,
+        ]
         let values = [
             #""Berlin""#, #""""#, #""metric""#, #""imperial""#, #""r""#, #""docs/a.md""#, #""A.md""#, #""x""#,
             #""abcdefghijk""#, #""é""#, #""a\"b""#, "0", "1", "2", "3", "4", "7", "8", "-1", "-0", "01", "1.0",

@@ -2,7 +2,7 @@
 // LocalGPT for Swift. Apache-2.0.
 //===----------------------------------------------------------------------===//
 
-public import LocalGPTCore
+import LocalGPTCore
 
 /// The first line of a session file.
 ///

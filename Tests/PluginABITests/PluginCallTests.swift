@@ -172,6 +172,49 @@ import Testing
         #expect(error.code == .cancelled)
     }
 
+    @Test func aCallAfterShutdownFailsClearly() throws {
+        let h = try loaded()
+        #expect(try h.host.invoke(tool: "noop", arguments: "{}") == "{}")
+        h.host.shutdown()
+        let error = #expect(throws: ToolCallError.self) { try h.host.invoke(tool: "noop", arguments: "{}") }
+        #expect(error?.description.contains("was stopped with the host (shutdown)") == true)
+    }
+
+    /// shutdown() must not free a plugin instance under a call that is still running in it: it waits
+    /// for the call (here until the call is cancelled, 0.3 s later) before destroy().
+    @Test func shutdownWaitsForTheCallsRunningInThePlugin() throws {
+        let h = try loaded()
+        let id = h.host.makeCallID()
+        let outcome = Mutex<Result<String, ToolCallError>?>(nil)
+        let caller = Thread { [host = h.host] in
+            let r = Result { () throws(ToolCallError) -> String in
+                try host.invoke(tool: "wait_cancel", arguments: "{}", callID: id)
+            }
+            outcome.withLock { $0 = r }
+        }
+        caller.start()
+        Thread.sleep(forTimeInterval: 0.1)
+        let canceller = Thread { [host = h.host] in
+            Thread.sleep(forTimeInterval: 0.3)
+            host.cancel(callID: id)
+        }
+        canceller.start()
+        let start = ContinuousClock.now
+        h.host.shutdown()
+        let took = ContinuousClock.now - start
+        // Without the wait, shutdown returns at once and the call runs on in freed memory.
+        #expect(took >= .milliseconds(250), "shutdown returned after \(took), before the call in the plugin ended")
+        #expect(took < LoadedPluginGrace.period)
+        let deadline = ContinuousClock.now + .seconds(5)
+        while outcome.withLock({ $0 == nil }) && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        guard case .failure(let error)? = outcome.withLock({ $0 }) else {
+            Issue.record("expected the call to end cancelled")
+            return
+        }
+        #expect(error.code == .cancelled)
+        #expect(throws: ToolCallError.self) { try h.host.invoke(tool: "noop", arguments: "{}") }
+    }
+
     @Test func providerStreamsEventsAndStopsWhenTheHostCancels() throws {
         let h = try loaded(kinds: ["provider", "tool"])
         let (plugin, provider) = try #require(h.host.provider(forModel: "fixture/small"))
@@ -225,4 +268,9 @@ import Testing
         }
         #expect(maxSeen.load(ordering: .relaxed) == 1)
     }
+}
+
+/// The grace period of `LoadedPlugin.destroy()` (internal to the host), as the tests assume it.
+enum LoadedPluginGrace {
+    static let period: Duration = .seconds(5)
 }

@@ -40,6 +40,10 @@ public final class LoadedPlugin: @unchecked Sendable {
     let serialLock: NSLock?
     unowned(unsafe) let host: PluginHost
     let destroyed = Atomic<Bool>(false)
+    /// Calls running in the plugin (``enterCall()`` to ``leaveCall()``); ``destroy()`` waits for them.
+    let activeCalls = Atomic<Int>(0)
+    /// How long ``destroy()`` waits for running calls before it leaves the instance alive instead.
+    static let destroyGracePeriod: Duration = .seconds(5)
 
     init(
         manifest: PluginManifest,
@@ -84,11 +88,40 @@ public final class LoadedPlugin: @unchecked Sendable {
     }
 
     /// Calls the plugin's destroy() once.
-    func destroy() {
-        guard destroyed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
-        else { return }
+    /// Registers a call into the plugin; false once the plugin is destroyed (the call must not be
+    /// made). Each true is balanced by ``leaveCall()``.
+    ///
+    /// The counter is raised before `destroyed` is read, and ``destroy()`` sets `destroyed` before it
+    /// reads the counter (both sequentially consistent), so either the call sees the plugin destroyed
+    /// or `destroy()` sees the call and waits for it.
+    func enterCall() -> Bool {
+        activeCalls.wrappingAdd(1, ordering: .sequentiallyConsistent)
+        if destroyed.load(ordering: .sequentiallyConsistent) {
+            activeCalls.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+            return false
+        }
+        return true
+    }
+
+    func leaveCall() {
+        activeCalls.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+    }
+
+    /// Destroys the instance once, after the calls running in it have returned. A call that does not
+    /// return within ``destroyGracePeriod`` (a plugin ignoring cancellation) keeps the instance
+    /// alive: leaking it is safe, freeing it under the call is not. Returns whether it was destroyed.
+    @discardableResult
+    func destroy() -> Bool {
+        guard destroyed.compareExchange(expected: false, desired: true, ordering: .sequentiallyConsistent).exchanged
+        else { return false }
+        let deadline = ContinuousClock.now + Self.destroyGracePeriod
+        while activeCalls.load(ordering: .sequentiallyConsistent) > 0 {
+            if ContinuousClock.now >= deadline { return false }
+            usleep(1_000)
+        }
         if let destroy = descriptor.pointee.destroy {
             withCallLock { destroy(instance) }
         }
+        return true
     }
 }

@@ -178,15 +178,24 @@ public final class PluginHost: Sendable {
 
     /// Calls destroy() on every plugin. The libraries stay loaded.
     /// After ``shutdown()`` a plugin's instance is destroyed (its state, and the host table it kept, may be
-    /// freed): calling into it would be a use after free, so the call fails instead.
-    private static func checkNotShutDown(_ plugin: LoadedPlugin) throws(ToolCallError) {
-        guard !plugin.destroyed.load(ordering: .acquiring) else {
+    /// freed): calling into it would be a use after free, so the call fails instead. A call that got in
+    /// first holds the destruction off until it returns (``LoadedPlugin/enterCall()``).
+    private static func enterCall(_ plugin: LoadedPlugin) throws(ToolCallError) {
+        guard plugin.enterCall() else {
             throw .pluginFailed(LGPT_ERR_UNSUPPORTED, "plugin \(plugin.id) was stopped with the host (shutdown)")
         }
     }
 
+    /// Destroys every plugin instance, each after the calls running in it have returned (a call still
+    /// running after ``LoadedPlugin/destroyGracePeriod`` leaves its instance alive, logged); then stops
+    /// the local model servers. Later calls fail.
     public func shutdown() {
-        for plugin in plugins { plugin.destroy() }
+        for plugin in plugins where !plugin.destroy() && plugin.activeCalls.load(ordering: .relaxed) > 0 {
+            logger.warning(
+                "plugin still running a call at shutdown; its instance is left alive",
+                metadata: ["plugin.id": "\(plugin.id)"]
+            )
+        }
         localModels.shutdown()
     }
 
@@ -263,7 +272,8 @@ public final class PluginHost: Sendable {
         guard let invoke = plugin.descriptor.pointee.invoke else {
             throw .pluginFailed(LGPT_ERR_UNSUPPORTED, "plugin \(plugin.id) has no invoke function")
         }
-        try Self.checkNotShutDown(plugin)
+        try Self.enterCall(plugin)
+        defer { plugin.leaveCall() }
         let id = callID ?? makeCallID()
         defer { finishCall(id) }
         let deadline = tool.timeoutMilliseconds.map { monotonicMilliseconds() + Int64($0) } ?? 0
@@ -315,7 +325,8 @@ public final class PluginHost: Sendable {
         guard let generate = plugin.descriptor.pointee.generate else {
             throw .pluginFailed(LGPT_ERR_UNSUPPORTED, "plugin \(plugin.id) provides no models")
         }
-        try Self.checkNotShutDown(plugin)
+        try Self.enterCall(plugin)
+        defer { plugin.leaveCall() }
         let id = callID ?? makeCallID()
         defer { finishCall(id) }
         var lastError: String? = nil

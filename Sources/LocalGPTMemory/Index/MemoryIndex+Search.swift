@@ -29,40 +29,6 @@ extension MemoryIndex {
         }
     }
 
-    /// The query's informative part: `query` without the terms that more than half of the indexed
-    /// chunks hold; nil when no term is left.
-    ///
-    /// FTS5's bm25 gives such a term an idf of 1e-6 (`log((N - n + 0.5) / (n + 0.5))` is not
-    /// positive), so it changes no score that matters, but ranking by bm25 costs a pass over every
-    /// chunk that holds it: 0.7 s over 110,000 chunks. Dropping it keeps the order of every chunk
-    /// that holds an informative term; the chunks that hold only common terms, with scores near 0,
-    /// are no longer candidates. Terms are looked up by their Porter stem in `chunks_fts_vocab`;
-    /// a term not found there (a CJK bigram, a stem FTS5 computes differently) is kept.
-    func informative(_ query: KeywordQuery) throws(MemoryError) -> KeywordQuery? {
-        do {
-            return try pool.read { db in
-                let generation =
-                    try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'generation'") ?? 0
-                let total: Int
-                if let c = chunkCountCache.withLock({ $0 }), c.generation == generation {
-                    total = c.count
-                } else {
-                    total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM chunks") ?? 0
-                    chunkCountCache.withLock { $0 = (generation, total) }
-                }
-                guard total > 0 else { return query }
-                let stmt = try db.cachedStatement(sql: "SELECT doc FROM chunks_fts_vocab WHERE term = ?")
-                let kept = try query.terms.filter { term in
-                    let documents = try Int.fetchOne(stmt, arguments: [PorterStemmer.stem(term)]) ?? 0
-                    return documents * 2 < total
-                }
-                return kept.count == query.terms.count ? query : KeywordQuery.build(terms: kept)
-            }
-        } catch {
-            throw .database("keyword statistics", error)
-        }
-    }
-
     /// How many chunks the centroid scan passes to the window stage.
     static let centroidCandidates = 200
 
@@ -216,17 +182,7 @@ extension MemoryIndex {
         var keyword: [(chunk: Int64, score: Double)] = []
         var vector: [(chunk: Int64, score: Double)] = []
         if mode != .vector, let keywordQuery {
-            let focused = try informative(keywordQuery)
-            if let focused { keyword = try keywordCandidates(focused, depth: depth) }
-            if mode == .keyword && keyword.count < depth && focused != keywordQuery {
-                // Keyword-only: fill up with the chunks that hold only common terms, after the others.
-                var seen = Set(keyword.map(\.chunk))
-                for c in try keywordCandidates(keywordQuery, depth: depth) where keyword.count < depth {
-                    if seen.insert(c.chunk).inserted {
-                        keyword.append((c.chunk, min(c.score, keyword.last?.score ?? c.score)))
-                    }
-                }
-            }
+            keyword = try keywordStage(keywordQuery, depth: depth, fillUp: mode == .keyword)
         }
         if mode != .keyword, let queryVector, let model {
             vector = try vectorCandidates(queryVector, model: model, depth: depth, extra: keyword.map(\.chunk))

@@ -80,25 +80,35 @@ extension MemoryIndex {
             return try pool.read { db in
                 var out: [Int64: [Float]] = [:]
                 let ids = chunks.map(String.init).joined(separator: ",")
+                // In key order, so each chunk's windows arrive together and are appended to one array.
                 let cursor = try Row.fetchCursor(
                     db,
-                    sql: "SELECT chunk_id, embedding FROM chunk_vectors WHERE chunk_id IN (\(ids)) AND seq > 0"
+                    sql: """
+                        SELECT chunk_id, embedding FROM chunk_vectors WHERE chunk_id IN (\(ids)) AND seq > 0
+                        ORDER BY chunk_id, seq
+                        """
                 )
+                var current: Int64?
+                var vectors: [Float] = []
                 while let row = try cursor.next() {
                     let id: Int64 = row[0]
+                    if id != current {
+                        if let current, !vectors.isEmpty { out[current] = vectors }
+                        current = id
+                        vectors = []
+                    }
                     try row.withUnsafeData(atIndex: 1) { d in
                         guard let d, d.count == dimensions * 4 else { return }
-                        d.withUnsafeBytes { raw in
-                            var v = out[id] ?? []
-                            let start = v.count
-                            v.append(contentsOf: repeatElement(0, count: dimensions))
-                            v.withUnsafeMutableBytes { dst in
-                                (dst.baseAddress! + start * 4).copyMemory(from: raw.baseAddress!, byteCount: raw.count)
+                        let start = vectors.count
+                        vectors.append(contentsOf: repeatElement(0, count: dimensions))
+                        vectors.withUnsafeMutableBytes { dst in
+                            d.withUnsafeBytes { src in
+                                (dst.baseAddress! + start * 4).copyMemory(from: src.baseAddress!, byteCount: src.count)
                             }
-                            out[id] = v
                         }
                     }
                 }
+                if let current, !vectors.isEmpty { out[current] = vectors }
                 return out
             }
         } catch {

@@ -130,22 +130,20 @@ extension MemoryIndex {
                 // Read the generation inside the same snapshot as the vectors.
                 let g =
                     try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'generation'") ?? 0
+                // An upper bound from the chunks_model index alone (no vector page is read).
                 let expected =
-                    try Int.fetchOne(
-                        db,
-                        sql:
-                            "SELECT COUNT(*) FROM chunk_vectors v JOIN chunks c ON c.id = v.chunk_id WHERE c.model = ? AND v.seq = 0",
-                        arguments: [model]
-                    ) ?? 0
+                    try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM chunks WHERE model = ?", arguments: [model]) ?? 0
                 var ids: [Int64] = []
                 ids.reserveCapacity(expected)
                 var data: [Float] = []
                 data.reserveCapacity(expected * dimensions)
                 let cursor = try Row.fetchCursor(
                     db,
+                    // Ordered by c.id, which the chunks_model index yields as it is: no sort of
+                    // the blobs in a temporary b-tree (and no separate COUNT pass over them).
                     sql: """
-                        SELECT v.chunk_id, v.embedding FROM chunk_vectors v JOIN chunks c ON c.id = v.chunk_id
-                        WHERE c.model = ? AND v.seq = 0 ORDER BY v.chunk_id
+                        SELECT c.id, v.embedding FROM chunks c JOIN chunk_vectors v ON v.chunk_id = c.id AND v.seq = 0
+                        WHERE c.model = ? ORDER BY c.id
                         """,
                     arguments: [model]
                 )

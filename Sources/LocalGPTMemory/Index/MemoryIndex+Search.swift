@@ -130,24 +130,24 @@ extension MemoryIndex {
                 // Read the generation inside the same snapshot as the vectors.
                 let g =
                     try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'generation'") ?? 0
-                // An upper bound from the chunks_model index alone (no vector page is read).
-                let expected =
-                    try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM chunks WHERE model = ?", arguments: [model]) ?? 0
+                // The chunks of this model, from the chunks_model index alone.
+                let chunks = try Set(
+                    Int64.fetchCursor(db, sql: "SELECT id FROM chunks WHERE model = ?", arguments: [model])
+                )
                 var ids: [Int64] = []
-                ids.reserveCapacity(expected)
+                ids.reserveCapacity(chunks.count)
                 var data: [Float] = []
-                data.reserveCapacity(expected * dimensions)
+                data.reserveCapacity(chunks.count * dimensions)
+                // One pass over chunk_vectors in key order (chunk ids ascending), reading only the
+                // centroids' overflow pages: 5-7 ms for 2,004 centroids in a fresh process, against
+                // 13 ms for a primary-key lookup per chunk, and 40 ms for that plus a COUNT pass and
+                // a sort of the blobs in a temporary b-tree (the query before).
                 let cursor = try Row.fetchCursor(
                     db,
-                    // Ordered by c.id, which the chunks_model index yields as it is: no sort of
-                    // the blobs in a temporary b-tree (and no separate COUNT pass over them).
-                    sql: """
-                        SELECT c.id, v.embedding FROM chunks c JOIN chunk_vectors v ON v.chunk_id = c.id AND v.seq = 0
-                        WHERE c.model = ? ORDER BY c.id
-                        """,
-                    arguments: [model]
+                    sql: "SELECT chunk_id, embedding FROM chunk_vectors WHERE seq = 0"
                 )
                 while let row = try cursor.next() {
+                    guard chunks.contains(row[0]) else { continue }
                     let appended: Bool = try row.withUnsafeData(atIndex: 1) { d in
                         guard let d, d.count == dimensions * 4 else { return false }
                         let start = data.count

@@ -113,10 +113,24 @@ extension MemoryCommand {
         @Option(help: "Files for --generate.") var files = 1_000
         @Option(help: "Chunks of ~100 tokens for the embedding measure (0: skip; needs the local model).")
         var embedChunks = 0
+        @Option(help: "Words of the synthetic notes: zipf (~20,000 words, long tail) or small (86 words).")
+        var vocabulary = "zipf"
+
+        func validate() throws {
+            guard SyntheticWorkspace.Vocabulary(rawValue: vocabulary) != nil else {
+                throw ValidationError("--vocabulary must be zipf or small")
+            }
+        }
 
         func run() throws {
+            let words = SyntheticWorkspace.Vocabulary(rawValue: vocabulary) ?? .zipf
             if let generate {
-                try SyntheticWorkspace.generate(root: generate, files: files, bytesPerFile: bytesPerFile)
+                try SyntheticWorkspace.generate(
+                    root: generate,
+                    files: files,
+                    bytesPerFile: bytesPerFile,
+                    vocabulary: words
+                )
                 print("generated \(files) files in \(generate)")
                 return
             }
@@ -128,7 +142,8 @@ extension MemoryCommand {
                 let r = try PerformanceBenchmark.indexing(
                     directory: target,
                     files: indexFiles,
-                    bytesPerFile: bytesPerFile
+                    bytesPerFile: bytesPerFile,
+                    vocabulary: words
                 )
                 print(
                     String(
@@ -164,9 +179,10 @@ extension MemoryCommand {
             }
             if searchChunks > 0 {
                 let r = try PerformanceBenchmark.hybridSearch(
-                    directory: base + "/search-\(searchChunks)",
+                    directory: base + "/search-\(words.rawValue)-\(searchChunks)",
                     chunks: searchChunks,
-                    queries: queries
+                    queries: queries,
+                    vocabulary: words
                 )
                 print(
                     String(
@@ -180,6 +196,31 @@ extension MemoryCommand {
                         r.percentile(0.9),
                         r.percentile(0.99),
                         r.firstQueryMs
+                    )
+                )
+                typealias R = PerformanceBenchmark.SearchResult
+                print(
+                    String(
+                        format:
+                            "  keyword stage alone: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms; "
+                            + "vector stage alone: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms",
+                        R.percentile(r.keywordLatenciesMs, 0.5),
+                        R.percentile(r.keywordLatenciesMs, 0.9),
+                        R.percentile(r.keywordLatenciesMs, 0.99),
+                        R.percentile(r.vectorLatenciesMs, 0.5),
+                        R.percentile(r.vectorLatenciesMs, 0.9),
+                        R.percentile(r.vectorLatenciesMs, 0.99)
+                    )
+                )
+                print(
+                    String(
+                        format:
+                            "  of which: centroid scan p50 %.2f ms, p99 %.2f ms; "
+                            + "window vectors p50 %.2f ms, p99 %.2f ms",
+                        R.percentile(r.centroidScanMs, 0.5),
+                        R.percentile(r.centroidScanMs, 0.99),
+                        R.percentile(r.windowLoadMs, 0.5),
+                        R.percentile(r.windowLoadMs, 0.99)
                     )
                 )
             }

@@ -46,14 +46,64 @@ import Testing
         let memory = try t.open()
         try memory.reindex()
         let query = try #require(KeywordQuery.build("When did Alice take the kayak out?"))
-        let focused = try #require(try memory.index.informative(query))
-        #expect(focused.terms == ["take", "kayak"], "alice is in 5 of 5 chunks; take stems to 'take', held by none")
-        #expect(try memory.index.informative(#require(KeywordQuery.build("Alice"))) == nil)
+        let plan = try memory.index.keywordPlan(query)
+        #expect(plan.ranked == ["take", "kayak"], "alice is in 5 of 5 chunks; take is held by none")
+        #expect(plan.common == ["alice"])
+        #expect(plan.boosting.isEmpty)
+        #expect(try memory.index.keywordPlan(#require(KeywordQuery.build("Alice"))).ranked.isEmpty)
 
         // Keyword-only search still lists the chunks that hold only the common term, after the others.
         let r = try memory.search("When did Alice take the kayak out?", limit: 10, mode: .keyword)
         #expect(r.results.first?.file == "memory/day-9.md")
         #expect(r.results.count == 5)
         #expect(try memory.search("Alice", limit: 10, mode: .keyword).results.count == 5)
+    }
+
+    /// 16 one-chunk files (chunk ids 1...16 in file order): "alice" is in every chunk, "garden" in
+    /// chunks 1...12, "kayak" in 1, 3, 5, 7, 9, 11 and "violin" in 4 and 15.
+    static func boundedFixture() throws -> (TestMemory, MemoryManager) {
+        let t = TestMemory()
+        for i in 0..<16 {
+            var line = "- Alice wrote notes"
+            if i < 12 { line += " about the garden" }
+            if i % 2 == 0 && i < 12 { line += " and the kayak" }
+            if i == 3 || i == 14 { line += " with the violin" }
+            try t.write(String(format: "memory/day-%02d.md", i), "# Day \(i)\n\n\(line).\n")
+        }
+        let memory = try t.open()
+        try memory.reindex()
+        return (t, memory)
+    }
+
+    @Test func termsOverTheBudgetAreCountedNoFurtherAndBoostOnly() throws {
+        let (_, memory) = try Self.boundedFixture()
+        let query = try #require(KeywordQuery.build("violin kayak garden alice"))
+        let plan = try memory.index.keywordPlan(query, budget: 4)
+        #expect(plan.total == 16)
+        #expect(plan.terms.map(\.exact) == [true, false, false, false])
+        #expect(plan.terms[0].documents == 2)
+        #expect(plan.ranked == ["violin"])
+        #expect(plan.terms[1].documents == 5, "the 5 newest kayak chunks reach back to 3 of 16: 5 * 16 / 14")
+        #expect(plan.boosting == ["kayak"], "informative, but over the budget")
+        #expect(plan.common == ["garden", "alice"], "garden: 5 * 16 / 9 = 8 of 16 (estimated)")
+
+        // bm25 ranks the chunks holding "violin" (4 and 15); neither holds kayak, nothing is added.
+        let hits = try memory.index.keywordStage(query, depth: 10, fillUp: false, budget: 4)
+        #expect(Set(hits.map(\.chunk)) == [4, 15])
+        // With a budget that covers everything, bm25 ranks every chunk holding violin or kayak.
+        let exact = try memory.index.keywordStage(query, depth: 10, fillUp: false, budget: 1_000)
+        #expect(Set(exact.map(\.chunk)) == [1, 3, 4, 5, 7, 9, 11, 15])
+    }
+
+    @Test func whenEveryTermIsOverTheBudgetTheNewestChunksOfTheRarestAreScored() throws {
+        let (_, memory) = try Self.boundedFixture()
+        let query = try #require(KeywordQuery.build("kayak garden"))
+        let hits = try memory.index.keywordStage(query, depth: 10, fillUp: false, budget: 2)
+        // Both terms are over the budget of 2; kayak is estimated the rarer (4 against 6): the 3
+        // newest chunks holding it, which all hold garden too, score alike, newest first.
+        #expect(hits.map(\.chunk) == [11, 9, 7])
+        // Keyword-only search fills up with the newest chunks holding any term.
+        let all = try memory.index.keywordStage(query, depth: 10, fillUp: true, budget: 2)
+        #expect(all.map(\.chunk) == [11, 9, 7, 12, 10, 8, 6, 5, 4, 3])
     }
 }

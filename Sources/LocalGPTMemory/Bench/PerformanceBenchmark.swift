@@ -27,9 +27,19 @@ public enum PerformanceBenchmark {
     /// into a fresh index, timing the reindex only.
     ///
     /// - Throws: when generating or indexing fails.
-    public static func indexing(directory: String, files: Int, bytesPerFile: Int) throws -> IndexingResult {
+    public static func indexing(
+        directory: String,
+        files: Int,
+        bytesPerFile: Int,
+        vocabulary: SyntheticWorkspace.Vocabulary = .zipf
+    ) throws -> IndexingResult {
         let workspace = directory + "/workspace"
-        try SyntheticWorkspace.generate(root: workspace, files: files, bytesPerFile: bytesPerFile)
+        try SyntheticWorkspace.generate(
+            root: workspace,
+            files: files,
+            bytesPerFile: bytesPerFile,
+            vocabulary: vocabulary
+        )
         let memory = try MemoryManager(
             configuration: MemoryConfiguration(workspace: workspace, indexPath: directory + "/index.sqlite"),
             embedder: nil,
@@ -54,9 +64,20 @@ public enum PerformanceBenchmark {
         public var queries: Int
         public var latenciesMs: [Double]
         public var firstQueryMs: Double
+        /// The keyword stage alone (`keywordStage`), for the same queries.
+        public var keywordLatenciesMs: [Double] = []
+        /// The vector stage alone (`vectorCandidates`, with the keyword candidates as extras).
+        public var vectorLatenciesMs: [Double] = []
+        /// Parts of the vector stage: the exact scan of every centroid (`VectorMatrix.top`), and
+        /// loading the candidates' window vectors.
+        public var centroidScanMs: [Double] = []
+        public var windowLoadMs: [Double] = []
 
-        public func percentile(_ p: Double) -> Double {
-            let s = latenciesMs.sorted()
+        public func percentile(_ p: Double) -> Double { Self.percentile(latenciesMs, p) }
+
+        /// The `p` quantile (0...1) of `values`.
+        public static func percentile(_ values: [Double], _ p: Double) -> Double {
+            let s = values.sorted()
             return s.isEmpty ? 0 : s[min(s.count - 1, Int(Double(s.count) * p))]
         }
     }
@@ -64,7 +85,8 @@ public enum PerformanceBenchmark {
     /// Builds (or reuses) an index of about `chunks` chunks in `directory`, gives every chunk
     /// random unit vectors of `dimensions` (one per embedding window of the default plan), then
     /// times `queries` hybrid searches in process. Query vectors are random too: the query
-    /// embedding is excluded from the measure, as the target says.
+    /// embedding is excluded from the measure, as the target says. Each query's keyword and
+    /// vector stages are then run and timed once more on their own.
     ///
     /// - Throws: when generating, indexing or searching fails.
     public static func hybridSearch(
@@ -72,13 +94,19 @@ public enum PerformanceBenchmark {
         chunks: Int,
         dimensions: Int = 384,
         queries: Int = 200,
-        limit: Int = 10
+        limit: Int = 10,
+        vocabulary: SyntheticWorkspace.Vocabulary = .zipf
     ) throws -> SearchResult {
         let workspace = directory + "/workspace"
         let files = max(1, chunks / 100)
         if !FileManager.default.fileExists(atPath: workspace) {
             // ~100 chunks of <= 1,600 characters (with overlap) per file.
-            try SyntheticWorkspace.generate(root: workspace, files: files, bytesPerFile: 130_000)
+            try SyntheticWorkspace.generate(
+                root: workspace,
+                files: files,
+                bytesPerFile: 130_000,
+                vocabulary: vocabulary
+            )
         }
         let memory = try MemoryManager(
             configuration: MemoryConfiguration(workspace: workspace, indexPath: directory + "/index.sqlite"),
@@ -89,24 +117,52 @@ public enum PerformanceBenchmark {
         try writeRandomVectors(memory.index, dimensions: dimensions)
         let stats = try memory.index.stats()
         var g = SyntheticWorkspace.Generator(state: 99)
-        let texts = SyntheticWorkspace.queries(queries)
+        let texts = SyntheticWorkspace.queries(queries, vocabulary: vocabulary)
         var latencies: [Double] = []
+        var keywordLatencies: [Double] = []
+        var vectorLatencies: [Double] = []
+        var centroidScan: [Double] = []
+        var windowLoad: [Double] = []
         var first = 0.0
+        let depth = RankingOptions().depth
+        func elapsed(since t0: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6 }
         for (i, text) in texts.enumerated() {
             var v = (0..<dimensions).map { _ in g.unit() }
             let n = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
             v = v.map { $0 / n }
             let t0 = DispatchTime.now().uptimeNanoseconds
             _ = try memory.index.search(text, queryVector: v, model: syntheticModel, mode: .hybrid, limit: limit)
-            let ms = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
-            if i == 0 { first = ms } else { latencies.append(ms) }
+            let ms = elapsed(since: t0)
+            if i == 0 {
+                first = ms
+                continue
+            }
+            latencies.append(ms)
+            guard let query = KeywordQuery.build(text) else { continue }
+            let t1 = DispatchTime.now().uptimeNanoseconds
+            let keyword = try memory.index.keywordStage(query, depth: depth, fillUp: false)
+            keywordLatencies.append(elapsed(since: t1))
+            let t2 = DispatchTime.now().uptimeNanoseconds
+            _ = try memory.index.vectorCandidates(v, model: syntheticModel, depth: depth, extra: keyword.map(\.chunk))
+            vectorLatencies.append(elapsed(since: t2))
+            let matrix = try memory.index.vectorMatrix(model: syntheticModel, dimensions: dimensions)
+            let t3 = DispatchTime.now().uptimeNanoseconds
+            let top = matrix.top(v, k: max(MemoryIndex.centroidCandidates, depth))
+            centroidScan.append(elapsed(since: t3))
+            let t4 = DispatchTime.now().uptimeNanoseconds
+            _ = try memory.index.windowVectors(of: top.map(\.chunk) + keyword.map(\.chunk), dimensions: dimensions)
+            windowLoad.append(elapsed(since: t4))
         }
         return SearchResult(
             chunks: stats.chunks,
             vectors: stats.vectors,
             queries: latencies.count,
             latenciesMs: latencies,
-            firstQueryMs: first
+            firstQueryMs: first,
+            keywordLatenciesMs: keywordLatencies,
+            vectorLatenciesMs: vectorLatencies,
+            centroidScanMs: centroidScan,
+            windowLoadMs: windowLoad
         )
     }
 
@@ -140,7 +196,8 @@ public enum PerformanceBenchmark {
         // A note line is ~18 words, ~25 word pieces.
         let linesPerChunk = max(1, tokensPerChunk / 25)
         let texts = (0..<chunks).map { _ in
-            (0..<linesPerChunk).map { _ in SyntheticWorkspace.line(&g) }.joined(separator: "\n")
+            // The small vocabulary: real words, as the embedding figures have always been measured.
+            (0..<linesPerChunk).map { _ in SyntheticWorkspace.line(&g, vocabulary: .small) }.joined(separator: "\n")
         }
         var tokens = 0
         if let mini = embedder as? MiniLMEmbedder {
@@ -156,7 +213,7 @@ public enum PerformanceBenchmark {
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
         var latencies: [Double] = []
-        for (i, q) in SyntheticWorkspace.queries(queries + 1).enumerated() {
+        for (i, q) in SyntheticWorkspace.queries(queries + 1, vocabulary: .small).enumerated() {
             let q0 = DispatchTime.now().uptimeNanoseconds
             _ = try embedder.embed([q])
             if i > 0 { latencies.append(Double(DispatchTime.now().uptimeNanoseconds - q0) / 1e6) }

@@ -61,16 +61,31 @@ public struct BertTokenizer: Sendable {
                 message: "cannot read the vocabulary \(path): \(error.localizedDescription)"
             )
         }
-        guard let text = String(validating: data, as: UTF8.self) else {
+        guard String(validating: data, as: UTF8.self) != nil else {
             throw EmbeddingError(code: .invalidVocabulary, message: "the vocabulary \(path) is not valid UTF-8")
         }
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        if lines.last == "" { lines.removeLast() }
-        // Like the reference's vocabulary reader: each line without its trailing whitespace.
-        let tokens = lines.map { line in
-            var scalars = Substring(line).unicodeScalars
-            while let last = scalars.last, last.properties.isWhitespace { scalars.removeLast() }
-            return String(scalars)
+        // Like the reference's vocabulary reader: each line without its trailing whitespace. Split
+        // as bytes (valid UTF-8 never has 0x0A inside a character); only a line that ends in
+        // whitespace or a non-ASCII character goes through Unicode properties (30,522 lines: 17 ms
+        // all through them, ~3 ms this way).
+        var tokens: [String] = []
+        data.withUnsafeBytes { raw in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            tokens.reserveCapacity(bytes.count / 8)
+            var start = 0
+            while start < bytes.count {
+                var end = start
+                while end < bytes.count && bytes[end] != 0x0A { end += 1 }
+                let line = UnsafeBufferPointer(rebasing: bytes[start..<end])
+                if let last = line.last, last < 0x80, last != 0x20, !(0x09...0x0D).contains(last) {
+                    tokens.append(String(decoding: line, as: UTF8.self))
+                } else {
+                    var scalars = String(decoding: line, as: UTF8.self).unicodeScalars[...]
+                    while let last = scalars.last, last.properties.isWhitespace { scalars.removeLast() }
+                    tokens.append(String(String.UnicodeScalarView(scalars)))
+                }
+                start = end + 1
+            }
         }
         try self.init(tokens: tokens, source: path)
     }

@@ -85,6 +85,10 @@ public final class MemoryIndex: Sendable {
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
             try db.execute(sql: "PRAGMA cache_size = -16000")
+            // Read pages through a memory map (up to SQLite's default ceiling, ~2 GB) rather than
+            // one pread each: the window vectors of ~250 search candidates are ~1,200 rows of
+            // 1,536 bytes, each on its own overflow page.
+            try db.execute(sql: "PRAGMA mmap_size = 2147418112")
         }
         let pool = try DatabasePool(path: path, configuration: config)
         try IndexSchema.migrator.migrate(pool)
@@ -109,11 +113,30 @@ public final class MemoryIndex: Sendable {
     }
 
     /// Every indexed file's key, hash, size and modification time.
+    ///
+    /// Read column by column rather than through `FileRecord`'s `Decodable` conformance: every
+    /// search calls this, and decoding 1,000 records took 5–6 ms (most of it the Swift runtime
+    /// instantiating the decoding machinery's generic types) against ~1 ms.
     func indexedFiles() throws(MemoryError) -> [String: FileRecord] {
         do {
             return try pool.read { db in
                 var out: [String: FileRecord] = [:]
-                for r in try FileRecord.fetchAll(db) { out[r.path] = r }
+                let cursor = try Row.fetchCursor(
+                    db,
+                    sql: "SELECT path, source, hash, mtime, size, chunks, indexed_at FROM files"
+                )
+                while let row = try cursor.next() {
+                    let r = FileRecord(
+                        path: row[0],
+                        source: row[1],
+                        hash: row[2],
+                        mtime: row[3],
+                        size: row[4],
+                        chunks: row[5],
+                        indexedAt: row[6]
+                    )
+                    out[r.path] = r
+                }
                 return out
             }
         } catch {
@@ -121,13 +144,34 @@ public final class MemoryIndex: Sendable {
         }
     }
 
-    /// The chunks with the given ids, by id.
+    /// The chunks with the given ids, by id (read column by column, as ``indexedFiles()``).
     func chunks(ids: [Int64]) throws(MemoryError) -> [Int64: ChunkRecord] {
         guard !ids.isEmpty else { return [:] }
         do {
             return try pool.read { db in
-                let rows = try ChunkRecord.fetchAll(db, keys: ids)
-                return Dictionary(rows.compactMap { r in r.id.map { ($0, r) } }, uniquingKeysWith: { a, _ in a })
+                var out: [Int64: ChunkRecord] = [:]
+                let cursor = try Row.fetchCursor(
+                    db,
+                    sql: """
+                        SELECT id, path, source, start_line, end_line, hash, model, text, updated_at FROM chunks
+                        WHERE id IN (\(ids.map(String.init).joined(separator: ",")))
+                        """
+                )
+                while let row = try cursor.next() {
+                    let id: Int64 = row[0]
+                    out[id] = ChunkRecord(
+                        id: id,
+                        path: row[1],
+                        source: row[2],
+                        startLine: row[3],
+                        endLine: row[4],
+                        hash: row[5],
+                        model: row[6],
+                        text: row[7],
+                        updatedAt: row[8]
+                    )
+                }
+                return out
             }
         } catch {
             throw .database("reading chunks", error)

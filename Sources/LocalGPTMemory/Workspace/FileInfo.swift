@@ -30,6 +30,20 @@ enum FileInfo {
         )
     }
 
+    /// ``status(_:followSymlinks:)`` of `name` in the open folder `directory` (symlinks followed).
+    static func status(_ name: String, in directory: Int32) -> Stat? {
+        var st = Glibc.stat()
+        if fstatat(directory, name, &st, 0) != 0 { return nil }
+        let mode = st.st_mode & S_IFMT
+        return Stat(
+            size: Int64(st.st_size),
+            mtimeNanoseconds: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec),
+            isRegular: mode == S_IFREG,
+            isDirectory: mode == S_IFDIR,
+            isSymlink: mode == S_IFLNK
+        )
+    }
+
     static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
     static func isDirectory(_ path: String) -> Bool { status(path)?.isDirectory == true }

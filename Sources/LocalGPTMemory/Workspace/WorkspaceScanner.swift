@@ -91,8 +91,9 @@ struct WorkspaceScanner {
     ) {
         guard let handle = opendir(dir) else { return }
         defer { closedir(handle) }
+        let dfd = dirfd(handle)
         var subdirs: [String] = []
-        var files: [(String, String)] = []
+        var files: [(name: String, path: String, rel: String)] = []
         while let entry = readdir(handle) {
             let name = withUnsafePointer(to: entry.pointee.d_name) {
                 $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
@@ -105,7 +106,7 @@ struct WorkspaceScanner {
             case Int32(DT_DIR):
                 subdirs.append(name)
             case Int32(DT_REG):
-                files.append((path, rel))
+                files.append((name, path, rel))
             case Int32(DT_LNK), Int32(DT_UNKNOWN):
                 guard let st = FileInfo.status(path) else { continue }
                 if st.isDirectory {
@@ -114,20 +115,24 @@ struct WorkspaceScanner {
                     guard let real = FileInfo.realPath(path),
                         realRoots.contains(where: { real.hasPrefix($0 + "/") })
                     else { continue }
-                    files.append((path, rel))
+                    files.append((name, path, rel))
                 }
             default:
                 continue
             }
         }
-        for (path, rel) in files.sorted(by: { $0.1 < $1.1 }) {
+        // Byte order (the same as String's for NFC names, and cheaper); one fstatat per file,
+        // relative to the open folder, rather than a lookup of the whole path.
+        files.sort { $0.rel.utf8.lexicographicallyPrecedes($1.rel.utf8) }
+        for (name, path, rel) in files {
             if let pattern {
                 guard pattern.matches(rel) else { continue }
             } else {
                 guard rel.hasSuffix(".md") else { continue }
             }
-            guard let st = FileInfo.status(path), st.isRegular else { continue }
-            let key = workspace.displayPath(path)
+            guard let st = FileInfo.status(name, in: dfd), st.isRegular else { continue }
+            // Under the workspace the key is the path relative to it; extra roots lie outside it.
+            let key = pattern == nil ? rel : workspace.displayPath(path)
             if !seen.insert(key).inserted { continue }
             out.append(
                 ScannedFile(absolutePath: path, key: key, source: source, size: st.size, mtime: st.mtimeNanoseconds)

@@ -1,0 +1,234 @@
+//===----------------------------------------------------------------------===//
+// LocalGPT for Swift. Apache-2.0.
+//===----------------------------------------------------------------------===//
+
+import Foundation
+import GRDB
+import Synchronization
+
+/// The keyword stage: which query terms are ranked by bm25, and how, so that one query reads and
+/// ranks a bounded number of postings (chunk-term pairs) whatever the size of the index.
+///
+/// Ranking an OR query by bm25 evaluates bm25 for every chunk that holds any of its terms (1–2 µs
+/// each, a `%_docsize` lookup per chunk): 0.18 s for a term held by 100,000 chunks. The stage
+/// therefore:
+///
+/// 1. counts, for each term, the chunks that hold it, reading at most ``MemoryIndex/keywordBudget``
+///    + 1 postings (newest first); beyond that the count is estimated from how far back the
+///    budget-th newest chunk lies;
+/// 2. leaves out terms held by half of the chunks or more (FTS5 gives them an idf of 1e-6: they
+///    rank nothing);
+/// 3. ranks by bm25 the rarest terms whose counts add up to at most the budget (every term, in a
+///    small index: the ranking is then exactly bm25's);
+/// 4. adds, to the best of those chunks, the idf of each remaining term the chunk also holds
+///    (what bm25 adds for one occurrence in a chunk of average length);
+/// 5. when even the rarest term is held by more chunks than the budget, scores the budget's worth
+///    of newest chunks holding it by the idfs of the terms each holds.
+struct KeywordPlan: Sendable, Equatable {
+    /// One query term and how many chunks hold it.
+    struct Term: Sendable, Equatable {
+        var term: String
+        /// Chunks holding the term: exact when ``exact``, else an estimate above the budget.
+        var documents: Int
+        var exact: Bool
+        /// When not exact: the oldest (lowest id) of the budget + 1 newest chunks holding it.
+        var floor: Int64?
+    }
+
+    /// Every term of the query, in query order.
+    var terms: [Term]
+    /// The number of chunks in the index.
+    var total: Int
+    /// Terms ranked by bm25 over every chunk holding them (query order); empty in the windowed case.
+    var ranked: [String]
+    /// Other informative terms: they add their idf to the chunks found by `ranked` (or the window).
+    var boosting: [String]
+    /// Terms held by half of the chunks or more.
+    var common: [String]
+
+    /// FTS5's idf for a term held by `documents` of `total` chunks (1e-6 when not positive).
+    func idf(_ term: String) -> Double {
+        let n = Double(terms.first { $0.term == term }?.documents ?? 0)
+        let idf = log((Double(total) - n + 0.5) / (n + 0.5))
+        return idf > 0 ? idf : 1e-6
+    }
+}
+
+extension MemoryIndex {
+    /// The most postings the keyword stage reads or ranks per term, and ranks by bm25 per query.
+    static let keywordBudget = 1_000
+
+    /// The plan of a query's keyword stage (see ``KeywordPlan``).
+    ///
+    /// - Throws: ``MemoryError`` when the index cannot be read.
+    func keywordPlan(_ query: KeywordQuery, budget: Int = keywordBudget) throws(MemoryError) -> KeywordPlan {
+        do {
+            return try pool.read { db in
+                let total = try chunkTotal(db)
+                let probe = try db.cachedStatement(
+                    sql: """
+                        SELECT count(*), min(rowid) FROM (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?
+                        ORDER BY rowid DESC LIMIT ?)
+                        """
+                )
+                // Two subqueries: SQLite answers a lone min() or max() from the b-tree's ends.
+                let span = try Row.fetchOne(
+                    db,
+                    sql: "SELECT (SELECT min(id) FROM chunks), (SELECT max(id) FROM chunks)"
+                )
+                let lowest: Int64 = span?[0] ?? 0
+                let highest: Int64 = span?[1] ?? 0
+                var terms: [KeywordPlan.Term] = []
+                for term in query.terms {
+                    let expression = KeywordQuery.build(terms: [term])?.expression ?? ""
+                    let row = try Row.fetchOne(probe, arguments: [expression, budget + 1])
+                    let count: Int = row?[0] ?? 0
+                    if count <= budget {
+                        terms.append(.init(term: term, documents: count, exact: true, floor: nil))
+                    } else {
+                        // The budget + 1 newest chunks holding it reach back to `floor`: assume the
+                        // same density over the whole id range.
+                        let floor: Int64 = row?[1] ?? lowest
+                        let reach = Double(highest - floor + 1)
+                        let estimate = Double(count) * Double(highest - lowest + 1) / max(reach, 1)
+                        let documents = min(total, max(count, Int(estimate)))
+                        terms.append(.init(term: term, documents: documents, exact: false, floor: floor))
+                    }
+                }
+                let informative = terms.filter { $0.documents * 2 < total }
+                let common = terms.filter { $0.documents * 2 >= total }.map(\.term)
+                var ranked = Set<String>()
+                var sum = 0
+                for t in informative.sorted(by: { $0.documents < $1.documents }) {
+                    guard t.exact, sum + t.documents <= budget else { break }
+                    sum += t.documents
+                    ranked.insert(t.term)
+                }
+                return KeywordPlan(
+                    terms: terms,
+                    total: total,
+                    ranked: informative.map(\.term).filter { ranked.contains($0) },
+                    boosting: informative.map(\.term).filter { !ranked.contains($0) },
+                    common: common
+                )
+            }
+        } catch {
+            throw .database("keyword statistics", error)
+        }
+    }
+
+    /// The number of chunks, cached per generation.
+    private func chunkTotal(_ db: Database) throws -> Int {
+        let generation =
+            try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'generation'") ?? 0
+        if let c = chunkCountCache.withLock({ $0 }), c.generation == generation { return c.count }
+        let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM chunks") ?? 0
+        chunkCountCache.withLock { $0 = (generation, total) }
+        return total
+    }
+
+    /// The keyword candidates of a query, best first (see ``KeywordPlan``). With `fillUp`
+    /// (keyword-only search), the chunks that hold only left-out terms follow the others, up to
+    /// `depth`. `budget` is ``keywordBudget`` except in tests.
+    ///
+    /// - Throws: ``MemoryError`` when the index cannot be read.
+    func keywordStage(
+        _ query: KeywordQuery,
+        depth: Int,
+        fillUp: Bool,
+        budget: Int = keywordBudget
+    ) throws(MemoryError) -> [(chunk: Int64, score: Double)] {
+        let plan = try keywordPlan(query, budget: budget)
+        var keyword: [(chunk: Int64, score: Double)]
+        if let ranked = KeywordQuery.build(terms: plan.ranked) {
+            if plan.boosting.isEmpty {
+                keyword = try keywordCandidates(ranked, depth: depth)
+            } else {
+                let base = try keywordCandidates(ranked, depth: depth * 4)
+                keyword = try boost(base, within: ranked, floor: nil, plan: plan, depth: depth, budget: budget)
+            }
+        } else if let rarest = plan.terms.filter({ plan.boosting.contains($0.term) })
+            .min(by: { $0.documents < $1.documents }),
+            let within = KeywordQuery.build(terms: [rarest.term])
+        {
+            // Every informative term is held by more chunks than the budget: score the newest
+            // budget's worth of chunks holding the rarest one.
+            let window = try matching(within.expression, floor: rarest.floor, limit: budget + 1)
+            let base = window.map { (chunk: $0, score: plan.idf(rarest.term)) }
+            var rest = plan
+            rest.boosting.removeAll { $0 == rarest.term }
+            keyword = try boost(base, within: within, floor: rarest.floor, plan: rest, depth: depth, budget: budget)
+        } else {
+            keyword = []
+        }
+        let complete = plan.boosting.isEmpty && plan.common.isEmpty
+        if fillUp && keyword.count < depth && !complete {
+            var seen = Set(keyword.map(\.chunk))
+            let everything =
+                plan.terms.allSatisfy(\.exact) && plan.terms.map(\.documents).reduce(0, +) <= budget
+            if everything {
+                // A small index: rank the rest by bm25 over every term, as before.
+                for c in try keywordCandidates(query, depth: depth) where keyword.count < depth {
+                    if seen.insert(c.chunk).inserted {
+                        keyword.append((c.chunk, min(c.score, keyword.last?.score ?? c.score)))
+                    }
+                }
+            } else {
+                // The newest chunks holding any term, after the others.
+                let score = keyword.last?.score ?? 0
+                for c in try matching(query.expression, floor: nil, limit: depth) where keyword.count < depth {
+                    if seen.insert(c).inserted { keyword.append((c, score)) }
+                }
+            }
+        }
+        return keyword
+    }
+
+    /// Adds to each chunk of `base` the idf of every `plan.boosting` term it holds, and returns
+    /// the best `depth`, ties to the newest chunk.
+    private func boost(
+        _ base: [(chunk: Int64, score: Double)],
+        within: KeywordQuery,
+        floor: Int64?,
+        plan: KeywordPlan,
+        depth: Int,
+        budget: Int
+    ) throws(MemoryError) -> [(chunk: Int64, score: Double)] {
+        var scores = Dictionary(base.map { ($0.chunk, $0.score) }, uniquingKeysWith: { a, _ in a })
+        for term in plan.boosting {
+            guard let t = KeywordQuery.build(terms: [term]) else { continue }
+            let both = "(\(within.expression)) AND \(t.expression)"
+            let idf = plan.idf(term)
+            for c in try matching(both, floor: floor, limit: budget + 1, newestFirst: false) where scores[c] != nil {
+                scores[c]! += idf
+            }
+        }
+        let sorted = scores.map { (chunk: $0.key, score: $0.value) }.sorted {
+            $0.score > $1.score || ($0.score == $1.score && $0.chunk > $1.chunk)
+        }
+        return Array(sorted.prefix(depth))
+    }
+
+    /// The chunks matching an FTS5 expression, at most `limit`, not older than `floor`; newest
+    /// first, or in id order (cheaper when the expression holds a term of a long doclist).
+    private func matching(
+        _ expression: String,
+        floor: Int64?,
+        limit: Int,
+        newestFirst: Bool = true
+    ) throws(MemoryError) -> [Int64] {
+        do {
+            return try pool.read { db in
+                let stmt = try db.cachedStatement(
+                    sql: """
+                        SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid >= ?
+                        ORDER BY rowid \(newestFirst ? "DESC" : "ASC") LIMIT ?
+                        """
+                )
+                return try Int64.fetchAll(stmt, arguments: [expression, floor ?? Int64.min, limit])
+            }
+        } catch {
+            throw .database("keyword search", error)
+        }
+    }
+}

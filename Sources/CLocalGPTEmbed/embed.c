@@ -14,8 +14,9 @@
  * polynomial approximations (relative error ~1e-7) instead of libm calls, and only reductions are allowed to
  * reassociate (LGPT_REASSOC).
  *
- * OpenBLAS is not linked: cblas_sgemm is looked up with dlopen()/dlsym() when the first model is loaded
- * (see "Loading OpenBLAS"). Linking it loaded libopenblas, libgfortran and libquadmath, and started
+ * OpenBLAS is not linked: cblas_sgemm is looked up with dlopen()/dlsym() by the first forward pass over more
+ * than LGPT_FEW_ROWS tokens (see "Loading OpenBLAS"); shorter inputs (search queries) use the plain kernels
+ * below and never load it. Linking it loaded libopenblas, libgfortran and libquadmath, and started
  * OpenBLAS's thread pool, at every start of `localgpt`, even for `--version` (docs/PERFORMANCE.md).
  */
 #ifndef _GNU_SOURCE
@@ -256,7 +257,6 @@ lgpt_embed_status lgpt_embed_model_load(const char *path, int32_t num_heads, lgp
                                         char *error, size_t cap) {
     *out_model = NULL;
     if (error != NULL && cap > 0) error[0] = '\0';
-    if (blas_ensure_loaded(error, cap) != 0) return LGPT_EMBED_ERR_IO;
     lgpt_embed_model *m = calloc(1, sizeof *m);
     if (m == NULL) {
         lgpt_st_set_error(error, cap, "out of memory");
@@ -619,6 +619,11 @@ lgpt_embed_status lgpt_embed_forward(const lgpt_embed_model *m, const int32_t *i
             return LGPT_EMBED_ERR_ARGUMENT;
         }
         if (n > max_len) max_len = n;
+    }
+    /* OpenBLAS is opened on the first call that needs it: a batch, or a sequence, longer than
+       LGPT_FEW_ROWS. A process that only embeds search queries never loads it. */
+    if ((T > LGPT_FEW_ROWS || max_len > LGPT_FEW_ROWS) && blas_ensure_loaded(error, cap) != 0) {
+        return LGPT_EMBED_ERR_IO;
     }
     for (size_t t = 0; t < T; t++) {
         if (ids[t] < 0 || ids[t] >= m->vocab) {

@@ -104,7 +104,11 @@ int32_t lgpt_embed_model_layers(const lgpt_embed_model *model);
  * must be at least sequence_count * dimensions.
  *
  * A sequence's vector does not depend on the other sequences of the batch beyond floating-point rounding of
- * the matrix products (with Debian's OpenBLAS 0.3.21 the results are bitwise identical).
+ * the matrix products: calls with at most 32 tokens in all (search queries) use the library's own kernels,
+ * longer ones OpenBLAS, and the two differ by about 1e-6 per component.
+ *
+ * OpenBLAS (libopenblas.so.0) is opened by the first call with more than 32 tokens, or a sequence longer
+ * than 32; when it cannot be, that call fails with LGPT_EMBED_ERR_IO and a message naming the package.
  */
 lgpt_embed_status lgpt_embed_forward(
     const lgpt_embed_model *model,

@@ -6,16 +6,17 @@ import CLocalGPTEmbed
 import Foundation
 public import LocalGPTCore
 
-/// all-MiniLM-L6-v2 run in process: ``BertTokenizer`` in Swift, the BERT forward pass in C on OpenBLAS
-/// (`CLocalGPTEmbed`), mean pooling and L2 normalisation. Vectors match sentence-transformers' to ~1e-7.
+/// all-MiniLM-L6-v2 run in process: ``BertTokenizer`` in Swift, the BERT forward pass in C
+/// (`CLocalGPTEmbed`: OpenBLAS for batches, its own kernels for passes of at most 32 tokens), mean pooling
+/// and L2 normalisation. Vectors match sentence-transformers' to ~1e-7 (the two paths differ by ~1e-6).
 ///
 /// The model directory holds `model.safetensors` and `vocab.txt`, installed by `scripts/setup.sh` (see
 /// ``locate(environment:)``). Loading maps the weights (~91 MB, shared read-only pages) in ~20 ms.
 ///
 /// Thread safety: an instance is immutable after `init` and ``embed(_:)`` may be called from any number of
 /// threads at once; each call allocates its own scratch memory. Calls block the calling thread (a 100-token
-/// chunk takes ~20 ms on 2 cores, a short query ~5 ms), so run them off the cooperative pool for large
-/// batches. The matrix products use OpenBLAS's thread pool (`OPENBLAS_NUM_THREADS`, default: all cores).
+/// chunk takes ~20 ms on 2 cores, a short query ~9 ms on one core), so run them off the cooperative pool
+/// for large batches. Batches use OpenBLAS's thread pool (`OPENBLAS_NUM_THREADS`, default: all cores).
 public final class MiniLMEmbedder: TextEmbedder, @unchecked Sendable {
     // @unchecked: the only non-Sendable stored property is the C model pointer, which is immutable after
     // loading; lgpt_embed_forward is documented safe to call concurrently on one model.

@@ -55,8 +55,9 @@ public struct SessionContents: Sendable {
 /// queue, and the next append first waits for it: at any moment at most the newest message is not
 /// yet on the disk, so a power loss loses at most the message in flight. The flush overlaps the
 /// provider's call (after the user's message) and the user's reading and typing (after the reply),
-/// instead of adding ~4 ms per message to each turn. A flush failure is thrown by the next append or
-/// by ``waitUntilDurable()``; closing the file (deinit) waits for the last flush.
+/// instead of adding ~4 ms per message to each turn. A flush failure is thrown by the next append
+/// (after that append's own line is written) or by ``waitUntilDurable()``; closing the file (deinit)
+/// waits for the last flush.
 ///
 /// Not thread-safe: the agent serialises access.
 public final class SessionFile {
@@ -209,8 +210,9 @@ public final class SessionFile {
     func markUnterminated() { needsLeadingNewline = true }
 
     private func appendLine(_ line: String) throws(SessionError) {
-        // The previous message must be on the disk before this one is written (at most one in flight).
-        try waitUntilDurable()
+        // The previous message must be on the disk before this one is written (at most one in
+        // flight). If its flush failed, this line is still written, and the failure is thrown after.
+        let previousFlush = Result { () throws(SessionError) in try waitUntilDurable() }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(line.utf8.count + 2)
         if needsLeadingNewline { bytes.append(UInt8(ascii: "\n")) }
@@ -221,6 +223,7 @@ public final class SessionFile {
         }
         needsLeadingNewline = false
         if isDurable { startFlush() }
+        try previousFlush.get()
     }
 
     /// Replaces the whole file atomically (compaction): the header, the compaction records, the messages.
@@ -233,7 +236,8 @@ public final class SessionFile {
     )
         throws(SessionError)
     {
-        try waitUntilDurable()
+        // The new file is written and flushed whole: an earlier flush failure no longer matters.
+        try? waitUntilDurable()
         var text = SessionCodec.encode(header) + "\n"
         for r in compactions { text += SessionCodec.encode(r) + "\n" }
         for m in messages { text += SessionCodec.encode(m) + "\n" }

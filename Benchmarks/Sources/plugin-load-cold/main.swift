@@ -24,6 +24,7 @@ var copies = 100
 var bundled: String? = BenchFixture.releaseBundledPlugins
 var fixture: String? = nil  // a packaged fixture folder made earlier (valgrind cannot run cc for us)
 var useCache = true
+var swiftStages = true
 var arguments = CommandLine.arguments.dropFirst()
 while let a = arguments.popFirst() {
     switch a {
@@ -32,6 +33,7 @@ while let a = arguments.popFirst() {
     case "--no-bundled": bundled = nil
     case "--fixture": fixture = arguments.popFirst()
     case "--no-hash-cache": useCache = false
+    case "--no-swift-stages": swiftStages = false
     case "--make-fixture":
         let dir = arguments.popFirst() ?? "."
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -40,6 +42,7 @@ while let a = arguments.popFirst() {
     default:
         print(
             "usage: plugin-load-cold [--copies N] [--bundled DIR | --no-bundled] [--fixture DIR] [--no-hash-cache] "
+                + "[--no-swift-stages] "
                 + "| --make-fixture DIR"
         )
         exit(2)
@@ -193,7 +196,8 @@ if let bundled {
         // `load(directory:)` runs again on the same folder (dlopen returns the mapped image).
         let swift = isSwiftPlugin(bundled + "/" + name)
         var laps: [(String, Samples)] = []
-        if swift {
+        // --no-swift-stages: the one load of a Swift plugin is timed whole, as the CLI pays it.
+        if swift && swiftStages {
             var t = Instant.now()
             func lap(_ label: String) {
                 let u = Instant.now()
@@ -228,7 +232,7 @@ if let bundled {
             continue
         }
         once.add(Instant.now().since(start))
-        row("\(name): \(swift ? "load after the stages" : "first load in process")", once)
+        row("\(name): \(swift && swiftStages ? "load after the stages" : "first load in process")", once)
         for (label, s) in laps { row(label, s) }
         hosts.append(host)
         // Copies of a C library are independent; copies of a Swift plugin would load one Swift

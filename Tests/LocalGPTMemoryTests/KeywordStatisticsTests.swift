@@ -9,36 +9,6 @@ import Testing
 @testable import LocalGPTMemory
 
 @Suite struct KeywordStatisticsTests {
-    @Test func porterStemsAsThePaperDoes() {
-        let pairs = [
-            ("caresses", "caress"), ("ponies", "poni"), ("cats", "cat"), ("agreed", "agre"),
-            ("plastered", "plaster"), ("motoring", "motor"), ("hopping", "hop"), ("falling", "fall"),
-            ("filing", "file"), ("happy", "happi"), ("relational", "relat"), ("conditional", "condit"),
-            ("digitizer", "digit"), ("hopeful", "hope"), ("goodness", "good"), ("adjustment", "adjust"),
-            ("adoption", "adopt"), ("controlling", "control"), ("generalization", "gener"), ("is", "is"),
-            ("café", "café"),
-        ]
-        for (word, stem) in pairs { #expect(PorterStemmer.stem(word) == stem, "\(word)") }
-    }
-
-    @Test func stemsMatchTheIndexTerms() throws {
-        // The stems must be FTS5's, or the document-frequency lookup misses (slower, never wrong).
-        let words =
-            "running painted generously happiness relational hopefully caresses agreed sized"
-            + " conditional pottery camping adoption controlling activities destress"
-        let t = TestMemory()
-        try t.write("notes.md", words + "\n")
-        let memory = try t.open()
-        try memory.reindex()
-        let terms = try memory.index.pool.read { db in
-            try Set(String.fetchAll(db, sql: "SELECT term FROM chunks_fts_vocab"))
-        }
-        for w in words.split(separator: " ") {
-            let stem = PorterStemmer.stem(String(w))
-            #expect(terms.contains(stem), "\(w) -> \(stem)")
-        }
-    }
-
     @Test func termsInMostChunksAreLeftOutOfTheQuery() throws {
         let t = TestMemory()
         for i in 0..<4 { try t.write("memory/day-\(i).md", "# Day \(i)\n\n- Alice wrote notes on day \(i).\n") }

@@ -204,7 +204,7 @@ import Testing
         let took = ContinuousClock.now - start
         // Without the wait, shutdown returns at once and the call runs on in freed memory.
         #expect(took >= .milliseconds(250), "shutdown returned after \(took), before the call in the plugin ended")
-        #expect(took < LoadedPluginGrace.period)
+        #expect(took < LoadedPlugin.destroyGracePeriod)
         let deadline = ContinuousClock.now + .seconds(5)
         while outcome.withLock({ $0 == nil }) && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.01) }
         guard case .failure(let error)? = outcome.withLock({ $0 }) else {
@@ -268,9 +268,4 @@ import Testing
         }
         #expect(maxSeen.load(ordering: .relaxed) == 1)
     }
-}
-
-/// The grace period of `LoadedPlugin.destroy()` (internal to the host), as the tests assume it.
-enum LoadedPluginGrace {
-    static let period: Duration = .seconds(5)
 }

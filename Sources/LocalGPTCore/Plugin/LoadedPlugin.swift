@@ -43,7 +43,7 @@ public final class LoadedPlugin: @unchecked Sendable {
     /// Calls running in the plugin (``enterCall()`` to ``leaveCall()``); ``destroy()`` waits for them.
     let activeCalls = Atomic<Int>(0)
     /// How long ``destroy()`` waits for running calls before it leaves the instance alive instead.
-    static let destroyGracePeriod: Duration = .seconds(5)
+    public static let destroyGracePeriod: Duration = .seconds(5)
 
     init(
         manifest: PluginManifest,

@@ -190,11 +190,15 @@ public final class PluginHost: Sendable {
     /// running after ``LoadedPlugin/destroyGracePeriod`` leaves its instance alive, logged); then stops
     /// the local model servers. Later calls fail.
     public func shutdown() {
-        for plugin in plugins where !plugin.destroy() && plugin.activeCalls.load(ordering: .relaxed) > 0 {
-            logger.warning(
-                "plugin still running a call at shutdown; its instance is left alive",
-                metadata: ["plugin.id": "\(plugin.id)"]
-            )
+        for plugin in plugins {
+            let destroyed = plugin.destroy()
+            // false also for a plugin destroyed by an earlier shutdown(): only a running call is news.
+            if !destroyed && plugin.activeCalls.load(ordering: .relaxed) > 0 {
+                logger.warning(
+                    "plugin still running a call at shutdown; its instance is left alive",
+                    metadata: ["plugin.id": "\(plugin.id)"]
+                )
+            }
         }
         localModels.shutdown()
     }

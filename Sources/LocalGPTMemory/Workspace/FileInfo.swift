@@ -13,6 +13,15 @@ enum FileInfo {
         var isRegular: Bool
         var isDirectory: Bool
         var isSymlink: Bool
+
+        init(_ st: Glibc.stat) {
+            let mode = st.st_mode & S_IFMT
+            size = Int64(st.st_size)
+            mtimeNanoseconds = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
+            isRegular = mode == S_IFREG
+            isDirectory = mode == S_IFDIR
+            isSymlink = mode == S_IFLNK
+        }
     }
 
     /// `lstat` when `followSymlinks` is false, else `stat`.
@@ -20,28 +29,14 @@ enum FileInfo {
         var st = Glibc.stat()
         let rc = followSymlinks ? stat(path, &st) : lstat(path, &st)
         if rc != 0 { return nil }
-        let mode = st.st_mode & S_IFMT
-        return Stat(
-            size: Int64(st.st_size),
-            mtimeNanoseconds: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec),
-            isRegular: mode == S_IFREG,
-            isDirectory: mode == S_IFDIR,
-            isSymlink: mode == S_IFLNK
-        )
+        return Stat(st)
     }
 
     /// ``status(_:followSymlinks:)`` of `name` in the open folder `directory` (symlinks followed).
     static func status(_ name: String, in directory: Int32) -> Stat? {
         var st = Glibc.stat()
         if fstatat(directory, name, &st, 0) != 0 { return nil }
-        let mode = st.st_mode & S_IFMT
-        return Stat(
-            size: Int64(st.st_size),
-            mtimeNanoseconds: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec),
-            isRegular: mode == S_IFREG,
-            isDirectory: mode == S_IFDIR,
-            isSymlink: mode == S_IFLNK
-        )
+        return Stat(st)
     }
 
     static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }

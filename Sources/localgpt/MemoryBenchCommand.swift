@@ -215,10 +215,11 @@ extension MemoryCommand {
                 print(
                     String(
                         format:
-                            "  of which: centroid scan p50 %.2f ms, p99 %.2f ms; "
+                            "  of which: centroid scan p50 %.2f ms, p99 %.2f ms (one thread: p50 %.2f ms); "
                             + "window vectors p50 %.2f ms, p99 %.2f ms",
                         R.percentile(r.centroidScanMs, 0.5),
                         R.percentile(r.centroidScanMs, 0.99),
+                        R.percentile(r.centroidScanOneThreadMs, 0.5),
                         R.percentile(r.windowLoadMs, 0.5),
                         R.percentile(r.windowLoadMs, 0.99)
                     )

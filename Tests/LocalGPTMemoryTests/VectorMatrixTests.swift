@@ -2,6 +2,8 @@
 // LocalGPT for Swift. Apache-2.0.
 //===----------------------------------------------------------------------===//
 
+import CLocalGPTEmbed
+import GRDB
 import Testing
 
 @testable import LocalGPTMemory
@@ -53,10 +55,109 @@ import Testing
         }
     }
 
+    /// Every path of the C kernel (AVX-512 VNNI for dims divisible by 64, AVX2, baseline) gives
+    /// the plain integer sum, including the extremes of the code range and a row count that is
+    /// not a multiple of the kernel's four-row step.
+    @Test(arguments: [16, 48, 64, 384])
+    func theInt8KernelComputesExactIntegerDotProducts(dims: Int) {
+        var g = SyntheticWorkspace.Generator(state: UInt64(dims))
+        for rows in [0, 1, 3, 4, 5, 13] {
+            var codes = (0..<(rows * dims)).map { _ in Int8(max(-127, min(127, (g.unit() * 160).rounded()))) }
+            var query = (0..<dims).map { _ in Int16(max(-127, min(127, (g.unit() * 160).rounded()))) }
+            if rows > 0 {
+                for j in 0..<dims { codes[j] = j % 2 == 0 ? 127 : -127 }
+                for j in 0..<dims { query[j] = j % 3 == 0 ? -127 : 127 }
+            }
+            var out = [Int32](repeating: .min, count: rows)
+            lgpt_embed_dot_i8(codes, rows, dims, query, &out)
+            var expected = [Int32](repeating: 0, count: rows)
+            for r in 0..<rows {
+                for j in 0..<dims { expected[r] += Int32(codes[r * dims + j]) * Int32(query[j]) }
+            }
+            #expect(out == expected, "dims \(dims), rows \(rows)")
+        }
+    }
+
     @Test func anAllZeroQueryFallsBackToTheExactScan() {
         let m = Self.matrix(rows: 100, dims: 32, quantizeFrom: 0)
         let top = m.top([Float](repeating: 0, count: 32), k: 3)
         #expect(top.count == 3)
         #expect(top.allSatisfy { $0.score == 0 })
+    }
+
+    /// A chunk's window vectors are one row of `chunk_windows` beside its centroid; an index of
+    /// the first layout (`chunk_vectors`, a row per vector) is migrated to the same rows and ranks
+    /// the same.
+    @Test func windowVectorsAreOneRowAndTheFirstLayoutIsMigrated() throws {
+        let t = TestMemory()
+        try t.write("memory/2024-01-01.md", TestMemory.diary("Jan 1", lines: 60))
+        let memory = try t.open(embedder: TrigramTestEmbedder())
+        try memory.reindex()
+        let index = memory.index
+        let chunks = try index.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, text FROM chunks ORDER BY id").map {
+                ($0[0] as Int64, $0[1] as String)
+            }
+        }
+        let ids = chunks.map(\.0)
+        let windows = chunks.map { index.embeddingPlan.windows(for: $0.1) }
+        let several = windows.filter { $0.count > 1 }.count
+        #expect(windows.contains { $0.count > 2 }, "the diary's chunks have several windows")
+        let counts = try index.pool.read { db in
+            try Row.fetchOne(
+                db,
+                sql: "SELECT (SELECT COUNT(*) FROM chunk_centroids), (SELECT COUNT(*) FROM chunk_windows)"
+            )!
+        }
+        #expect(counts[0] as Int == chunks.count)
+        #expect(counts[1] as Int == several)
+        let vectorCount = windows.reduce(0) { $0 + ($1.count > 1 ? $1.count + 1 : 1) }
+        #expect(try index.stats().vectors == vectorCount)
+        let packed = try index.windowVectors(of: ids, dimensions: 384)
+        #expect(packed.count == several)
+        for ((id, _), w) in zip(chunks, windows) where w.count > 1 {
+            #expect(packed[id] == Array(w.map(TrigramTestEmbedder.vector).joined()))
+        }
+        let query = TrigramTestEmbedder.vector("notes about item17x")
+        let before = try index.search("item17x", queryVector: query, model: "test-trigram-384", mode: .hybrid, limit: 5)
+        #expect(!before.isEmpty)
+
+        // Back to the first layout, as an index written before the migration holds it.
+        try index.pool.write { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE chunk_vectors(
+                        chunk_id INTEGER NOT NULL REFERENCES chunks(id) ON DELETE CASCADE,
+                        seq INTEGER NOT NULL,
+                        embedding BLOB NOT NULL,
+                        PRIMARY KEY (chunk_id, seq)
+                    ) WITHOUT ROWID;
+                    INSERT INTO chunk_vectors SELECT chunk_id, 0, embedding FROM chunk_centroids;
+                    DROP TABLE chunk_centroids;
+                    DROP TABLE chunk_windows;
+                    DELETE FROM grdb_migrations WHERE identifier = 'v3-vector-tables';
+                    """
+            )
+            for (id, w) in zip(ids, windows) where w.count > 1 {
+                for (i, text) in w.enumerated() {
+                    try db.execute(
+                        sql: "INSERT INTO chunk_vectors(chunk_id, seq, embedding) VALUES (?, ?, ?)",
+                        arguments: [id, i + 1, TrigramTestEmbedder.vector(text).blob]
+                    )
+                }
+            }
+        }
+        let reopened = try t.open(embedder: TrigramTestEmbedder()).index
+        #expect(try reopened.pool.read { db in try db.tableExists("chunk_vectors") } == false)
+        #expect(try reopened.windowVectors(of: ids, dimensions: 384) == packed)
+        #expect(try reopened.stats().vectors == vectorCount)
+        let after = try reopened.search(
+            "item17x",
+            queryVector: query,
+            model: "test-trigram-384",
+            mode: .hybrid,
+            limit: 5
+        )
+        #expect(after == before)
     }
 }

@@ -133,6 +133,20 @@ lgpt_embed_status lgpt_embed_forward(
 void lgpt_embed_dot_i8(const int8_t *_Nonnull codes, size_t rows, size_t dims, const int16_t *_Nonnull query,
                        int32_t *_Nonnull out);
 
+/*
+ * The int8 pre-filter's bounds, for r < rows: with d = the int8 product of row r and `query` (as
+ * lgpt_embed_dot_i8), estimate = scales[r] * t * d and error = t / 2 * l1[r] + scales[r] / 2 * t *
+ * query_l1 + slack; lower[r] = estimate - error, upper[r] = estimate + error (see VectorMatrix in
+ * LocalGPTMemory for why they bound the float32 product). Every array holds `rows` values (codes:
+ * rows x dims); all pointers are borrowed for the call; thread-safe on disjoint outputs.
+ */
+void lgpt_embed_bounds_i8(const int8_t *_Nonnull codes, const float *_Nonnull scales, const float *_Nonnull l1,
+                          size_t rows, size_t dims, const int16_t *_Nonnull query, float t, float query_l1,
+                          float slack, float *_Nonnull lower, float *_Nonnull upper);
+
+/* The k-th largest of values[0...n-1] (-infinity when k is 0 or above n, or memory runs out). */
+float lgpt_embed_kth_largest(const float *_Nonnull values, size_t n, size_t k);
+
 #ifdef __cplusplus
 }
 #endif

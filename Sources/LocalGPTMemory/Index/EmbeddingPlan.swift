@@ -10,9 +10,11 @@ import Foundation
 /// a dozen unrelated lines into one vector. Embedding windows of whole lines (at most `windowBytes`)
 /// instead lets a question match the one line that answers it, anywhere in the chunk.
 ///
-/// Storage (`chunk_vectors`): `seq` 0 holds the chunk's centroid (the normalised mean of its
-/// window vectors; the window itself when there is one), `seq` 1... the windows. Search scans the
-/// centroids exactly, then scores the best candidates by their best window (see ``VectorMatrix``).
+/// Storage: `chunk_centroids` holds each chunk's centroid (the normalised mean of its window
+/// vectors; the window itself when there is one), `chunk_windows` the window vectors of a chunk
+/// with several, one after the other in one blob, so that a search reads a candidate's windows
+/// with one rowid lookup. Search scans the centroids exactly, then scores the best candidates by
+/// their best window (see ``VectorMatrix``).
 public struct EmbeddingPlan: Sendable, Equatable {
     /// The largest window in UTF-8 bytes (0: the whole chunk is one window).
     public var windowBytes: Int
@@ -48,12 +50,12 @@ public struct EmbeddingPlan: Sendable, Equatable {
 }
 
 extension EmbeddingPlan {
-    /// The rows stored for a chunk whose windows have these vectors: the centroid as `seq` 0,
-    /// then each window when there are several.
-    static func rows(_ windows: [[Float]]) -> [(seq: Int, vector: [Float])] {
-        guard windows.count > 1, let dims = windows.first?.count else {
-            return windows.first.map { [(0, $0)] } ?? []
-        }
+    /// What is stored for a chunk whose windows have these vectors: its centroid, and the
+    /// windows' vectors concatenated when there are several (nil for none or one).
+    static func stored(_ windows: [[Float]]) -> (centroid: [Float], windows: [Float]?)? {
+        guard let first = windows.first else { return nil }
+        guard windows.count > 1 else { return (first, nil) }
+        let dims = first.count
         var mean = [Float](repeating: 0, count: dims)
         for w in windows {
             for i in 0..<dims { mean[i] += w[i] }
@@ -62,12 +64,12 @@ extension EmbeddingPlan {
         for x in mean { norm += x * x }
         norm = norm.squareRoot()
         if norm > 0 { mean = mean.map { $0 / norm } }
-        return [(0, mean)] + windows.enumerated().map { ($0.offset + 1, $0.element) }
+        return (mean, Array(windows.joined()))
     }
 }
 
 extension Array where Element == Float {
-    /// Little-endian float32 bytes, the blob format of `chunk_vectors` and `embedding_cache`.
+    /// Little-endian float32 bytes, the blob format of the vector tables and `embedding_cache`.
     var blob: Data {
         withUnsafeBytes { Data($0) }
     }

@@ -2,17 +2,22 @@
 // LocalGPT for Swift. Apache-2.0.
 //===----------------------------------------------------------------------===//
 
+import Foundation
 import GRDB
 
 /// The index's tables. Follows OpenClaw's layout (meta, files, chunks, an FTS5 table over the
 /// chunks, an embedding cache) with two deliberate differences: chunk ids are integers (the FTS
-/// rowid), and vectors are little-endian float32 blobs in their own table instead of JSON text.
+/// rowid), and vectors are little-endian float32 blobs in their own tables instead of JSON text.
+/// The vector tables are rowid tables: a `WITHOUT ROWID` table compares keys against whole records,
+/// so each step of a lookup among rows of kilobytes read their overflow pages (the first layout,
+/// `chunk_vectors`, one row per vector, migrated by `v3-vector-tables`).
 ///
 /// ```
 /// meta(key PK, value)                                   identity, generation, model
 /// files(path PK, source, hash, mtime, size, chunks, indexed_at)
 /// chunks(id PK, path -> files, source, start_line, end_line, hash, model, text, updated_at)
-/// chunk_vectors(chunk_id -> chunks, seq, embedding)     PK(chunk_id, seq)
+/// chunk_centroids(chunk_id PK -> chunks, embedding)    a chunk's centroid vector
+/// chunk_windows(chunk_id PK -> chunks, embedding)      its window vectors, concatenated
 /// embedding_cache(model, hash, dims, embedding, updated_at) PK(model, hash)
 /// chunks_fts FTS5(text, context), rowid = chunks.id
 /// chunks_fts_vocab fts5vocab(chunks_fts, row)          term -> documents holding it
@@ -75,6 +80,41 @@ enum IndexSchema {
             // by scanning each term's whole doclist (6 ms for a term of 100,000 chunks), and the
             // keyword stage counts at most a budget of postings itself (``KeywordPlan``).
             try db.execute(sql: "CREATE VIRTUAL TABLE chunks_fts_vocab USING fts5vocab(chunks_fts, row)")
+        }
+        m.registerMigration("v3-vector-tables") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE chunk_centroids(
+                        chunk_id INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
+                        embedding BLOB NOT NULL
+                    );
+                    CREATE TABLE chunk_windows(
+                        chunk_id INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
+                        embedding BLOB NOT NULL
+                    );
+                    INSERT INTO chunk_centroids(chunk_id, embedding)
+                        SELECT chunk_id, embedding FROM chunk_vectors WHERE seq = 0;
+                    """
+            )
+            // Each chunk's windows (seq 1...) in order, into one blob.
+            let insert = try db.makeStatement(sql: "INSERT INTO chunk_windows(chunk_id, embedding) VALUES (?, ?)")
+            let rows = try Row.fetchCursor(
+                db,
+                sql: "SELECT chunk_id, embedding FROM chunk_vectors WHERE seq > 0 ORDER BY chunk_id, seq"
+            )
+            var current: Int64?
+            var blob = Data()
+            while let row = try rows.next() {
+                let id: Int64 = row[0]
+                if id != current {
+                    if let current { try insert.execute(arguments: [current, blob]) }
+                    current = id
+                    blob = Data()
+                }
+                blob.append(row[1] as Data)
+            }
+            if let current { try insert.execute(arguments: [current, blob]) }
+            try db.execute(sql: "DROP TABLE chunk_vectors")
         }
         return m
     }

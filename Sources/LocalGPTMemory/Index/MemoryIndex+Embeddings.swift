@@ -100,10 +100,7 @@ extension MemoryIndex {
                         sql: "SELECT embedding FROM embedding_cache WHERE model = ? AND hash = ?"
                     )
                     let mark = try db.cachedStatement(sql: "UPDATE chunks SET model = ? WHERE id = ? AND hash = ?")
-                    let clear = try db.cachedStatement(sql: "DELETE FROM chunk_vectors WHERE chunk_id = ?")
-                    let ins = try db.cachedStatement(
-                        sql: "INSERT INTO chunk_vectors(chunk_id, seq, embedding) VALUES (?, ?, ?)"
-                    )
+                    let store = try VectorStatements(db)
                     for (row, windows) in zip(rows, perChunk) {
                         var vectors: [[Float]] = []
                         for w in windows {
@@ -118,10 +115,7 @@ extension MemoryIndex {
                         guard vectors.count == windows.count else { continue }
                         try mark.execute(arguments: [model, row.id, row.hash])
                         guard db.changesCount > 0 else { continue }  // replaced meanwhile
-                        try clear.execute(arguments: [row.id])
-                        for (seq, v) in EmbeddingPlan.rows(vectors) {
-                            try ins.execute(arguments: [row.id, seq, v.blob])
-                        }
+                        try store.replace(row.id, with: EmbeddingPlan.stored(vectors))
                     }
                     try Self.bumpGeneration(db)
                 }

@@ -44,8 +44,20 @@ extension MemoryIndex {
         extra: [Int64] = []
     ) throws(MemoryError) -> [(chunk: Int64, score: Double)] {
         let matrix = try vectorMatrix(model: model, dimensions: vector.count)
-        let stage1 = matrix.top(vector, k: max(Self.centroidCandidates, depth))
-        var candidates = stage1.map(\.chunk)
+        let stage1 = matrix.top(vector, k: max(Self.centroidCandidates, depth)).map(\.chunk)
+        return try windowStage(vector, matrix: matrix, candidates: stage1, depth: depth, extra: extra)
+    }
+
+    /// The second stage of ``vectorCandidates(_:model:depth:extra:)``: `candidates` (from the
+    /// centroid scan) and `extra` ranked by their best window.
+    func windowStage(
+        _ vector: [Float],
+        matrix: VectorMatrix,
+        candidates stage1: [Int64],
+        depth: Int,
+        extra: [Int64]
+    ) throws(MemoryError) -> [(chunk: Int64, score: Double)] {
+        var candidates = stage1
         var seen = Set(candidates)
         for c in extra where matrix.rowOfChunk[c] != nil && seen.insert(c).inserted { candidates.append(c) }
         let windows = try windowVectors(of: candidates, dimensions: vector.count)
@@ -73,42 +85,31 @@ extension MemoryIndex {
         return Array(scored.prefix(depth))
     }
 
-    /// The window vectors (`seq` > 0) of chunks that have several, concatenated per chunk.
+    /// The window vectors of the chunks that have several, concatenated per chunk.
     func windowVectors(of chunks: [Int64], dimensions: Int) throws(MemoryError) -> [Int64: [Float]] {
         guard !chunks.isEmpty else { return [:] }
+        let width = dimensions * 4
         do {
             return try pool.read { db in
                 var out: [Int64: [Float]] = [:]
+                out.reserveCapacity(chunks.count)
                 let ids = chunks.map(String.init).joined(separator: ",")
-                // In key order, so each chunk's windows arrive together and are appended to one array.
                 let cursor = try Row.fetchCursor(
                     db,
-                    sql: """
-                        SELECT chunk_id, embedding FROM chunk_vectors WHERE chunk_id IN (\(ids)) AND seq > 0
-                        ORDER BY chunk_id, seq
-                        """
+                    sql: "SELECT chunk_id, embedding FROM chunk_windows WHERE chunk_id IN (\(ids))"
                 )
-                var current: Int64?
-                var vectors: [Float] = []
                 while let row = try cursor.next() {
-                    let id: Int64 = row[0]
-                    if id != current {
-                        if let current, !vectors.isEmpty { out[current] = vectors }
-                        current = id
-                        vectors = []
-                    }
-                    try row.withUnsafeData(atIndex: 1) { d in
-                        guard let d, d.count == dimensions * 4 else { return }
-                        let start = vectors.count
-                        vectors.append(contentsOf: repeatElement(0, count: dimensions))
-                        vectors.withUnsafeMutableBytes { dst in
+                    let vectors: [Float]? = try row.withUnsafeData(atIndex: 1) { d in
+                        guard let d, !d.isEmpty, d.count % width == 0 else { return nil }
+                        return [Float](unsafeUninitializedCapacity: d.count / 4) { buffer, count in
                             d.withUnsafeBytes { src in
-                                (dst.baseAddress! + start * 4).copyMemory(from: src.baseAddress!, byteCount: src.count)
+                                UnsafeMutableRawBufferPointer(buffer).copyMemory(from: src)
                             }
+                            count = d.count / 4
                         }
                     }
+                    if let vectors { out[row[0]] = vectors }
                 }
-                if let current, !vectors.isEmpty { out[current] = vectors }
                 return out
             }
         } catch {
@@ -138,13 +139,11 @@ extension MemoryIndex {
                 ids.reserveCapacity(chunks.count)
                 var data: [Float] = []
                 data.reserveCapacity(chunks.count * dimensions)
-                // One pass over chunk_vectors in key order (chunk ids ascending), reading only the
-                // centroids' overflow pages: 5-7 ms for 2,004 centroids in a fresh process, against
-                // 13 ms for a primary-key lookup per chunk, and 40 ms for that plus a COUNT pass and
-                // a sort of the blobs in a temporary b-tree (the query before).
+                // One pass over chunk_centroids in rowid order (chunk ids ascending): a 1,536-byte
+                // centroid fits in its leaf page. (One lookup per chunk cost twice as much.)
                 let cursor = try Row.fetchCursor(
                     db,
-                    sql: "SELECT chunk_id, embedding FROM chunk_vectors WHERE seq = 0"
+                    sql: "SELECT chunk_id, embedding FROM chunk_centroids"
                 )
                 while let row = try cursor.next() {
                     guard chunks.contains(row[0]) else { continue }
@@ -189,11 +188,27 @@ extension MemoryIndex {
         let keywordQuery = KeywordQuery.build(query)
         var keyword: [(chunk: Int64, score: Double)] = []
         var vector: [(chunk: Int64, score: Double)] = []
-        if mode != .vector, let keywordQuery {
-            keyword = try keywordStage(keywordQuery, depth: depth, fillUp: mode == .keyword)
-        }
-        if mode != .keyword, let queryVector, let model {
-            vector = try vectorCandidates(queryVector, model: model, depth: depth, extra: keyword.map(\.chunk))
+        if mode == .hybrid, let keywordQuery, let queryVector, let model {
+            // The centroid scan (memory-bound) on another thread while this one runs the keyword
+            // stage (SQLite); the window stage then needs both.
+            let matrix = try vectorMatrix(model: model, dimensions: queryVector.count)
+            let k = max(Self.centroidCandidates, depth)
+            let scan = Background { matrix.top(queryVector, k: k, parallel: false).map(\.chunk) }
+            keyword = try keywordStage(keywordQuery, depth: depth, fillUp: false)
+            vector = try windowStage(
+                queryVector,
+                matrix: matrix,
+                candidates: scan.wait(),
+                depth: depth,
+                extra: keyword.map(\.chunk)
+            )
+        } else {
+            if mode != .vector, let keywordQuery {
+                keyword = try keywordStage(keywordQuery, depth: depth, fillUp: mode == .keyword)
+            }
+            if mode != .keyword, let queryVector, let model {
+                vector = try vectorCandidates(queryVector, model: model, depth: depth, extra: keyword.map(\.chunk))
+            }
         }
         let ranked: [(chunk: Int64, score: Double)]
         switch mode {
@@ -215,5 +230,25 @@ extension MemoryIndex {
                 source: c.source
             )
         }
+    }
+}
+
+/// A computation started on another thread; ``wait()`` returns its result.
+final class Background<Value: Sendable>: Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private let result = Mutex<Value?>(nil)
+
+    init(_ body: @escaping @Sendable () -> Value) {
+        DispatchQueue.global(qos: .userInitiated).async { [self] in
+            let value = body()
+            result.withLock { $0 = value }
+            done.signal()
+        }
+    }
+
+    /// Blocks until the computation has finished (once).
+    func wait() -> Value {
+        done.wait()
+        return result.withLock { $0! }
     }
 }

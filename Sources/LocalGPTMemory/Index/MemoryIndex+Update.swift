@@ -150,7 +150,10 @@ extension MemoryIndex {
                     if rebuild {
                         try db.execute(sql: "DROP TABLE IF EXISTS chunks_fts")
                         try IndexSchema.createFTS(db)
-                        try db.execute(sql: "DELETE FROM chunk_vectors; DELETE FROM chunks; DELETE FROM files")
+                        try db.execute(
+                            sql:
+                                "DELETE FROM chunk_centroids; DELETE FROM chunk_windows; DELETE FROM chunks; DELETE FROM files"
+                        )
                     }
                     let delFTS = try db.cachedStatement(
                         sql: "DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE path = ?)"
@@ -243,9 +246,7 @@ extension MemoryIndex {
         )
         let insFTS = try db.cachedStatement(sql: "INSERT INTO chunks_fts(rowid, text, context) VALUES (?, ?, ?)")
         let lookup = try db.cachedStatement(sql: "SELECT embedding FROM embedding_cache WHERE model = ? AND hash = ?")
-        let insVector = try db.cachedStatement(
-            sql: "INSERT INTO chunk_vectors(chunk_id, seq, embedding) VALUES (?, ?, ?)"
-        )
+        let store = try VectorStatements(db)
         var cached = 0
         for (chunk, hash) in zip(f.chunks, f.chunkHashes) {
             var windows: [[Float]] = []
@@ -261,17 +262,17 @@ extension MemoryIndex {
                     windows.append(v)
                 }
             }
-            let vectors = EmbeddingPlan.rows(windows)
+            let vectors = EmbeddingPlan.stored(windows)
             try insChunk.execute(arguments: [
                 file.key, file.source, chunk.startLine, chunk.endLine, hash,
-                vectors.isEmpty ? "" : model ?? "", chunk.text, now,
+                vectors == nil ? "" : model ?? "", chunk.text, now,
             ])
             let id = db.lastInsertedRowID
             try insFTS.execute(arguments: [id, TextAnalysis.ftsText(chunk.text), f.context])
-            for (seq, vector) in vectors {
-                try insVector.execute(arguments: [id, seq, vector.blob])
+            if let vectors {
+                try store.insert(id, vectors)
+                cached += 1
             }
-            if !vectors.isEmpty { cached += 1 }
         }
         return (f.chunks.count, cached)
     }

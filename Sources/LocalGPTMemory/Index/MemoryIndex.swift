@@ -86,8 +86,8 @@ public final class MemoryIndex: Sendable {
             try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
             try db.execute(sql: "PRAGMA cache_size = -16000")
             // Read pages through a memory map (up to SQLite's default ceiling, ~2 GB) rather than
-            // one pread each: the window vectors of ~250 search candidates are ~1,200 rows of
-            // 1,536 bytes, each on its own overflow page.
+            // one pread each: a search reads the window vectors of ~250 candidates, ~7 KB each,
+            // from overflow pages.
             try db.execute(sql: "PRAGMA mmap_size = 2147418112")
         }
         let pool = try DatabasePool(path: path, configuration: config)
@@ -206,7 +206,16 @@ public final class MemoryIndex: Sendable {
             return try pool.read { db in
                 let files = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM files") ?? 0
                 let chunks = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM chunks") ?? 0
-                let vectors = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM chunk_vectors") ?? 0
+                // Centroids, plus the windows of the chunks that have several.
+                let vectors =
+                    try Int.fetchOne(
+                        db,
+                        sql: """
+                            SELECT (SELECT COUNT(*) FROM chunk_centroids) + (SELECT COALESCE(SUM(
+                                length(w.embedding) / max(length(c.embedding), 1)), 0)
+                                FROM chunk_windows w JOIN chunk_centroids c USING (chunk_id))
+                            """
+                    ) ?? 0
                 let cached = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM embedding_cache") ?? 0
                 let bytes = try Int64.fetchOne(db, sql: "SELECT COALESCE(SUM(size), 0) FROM files") ?? 0
                 var models: [String: Int] = [:]

@@ -15,7 +15,13 @@ enum Snippet {
         var bestHits = 0
         if !terms.isEmpty {
             let stems = terms.map { $0.count >= 4 ? String($0.prefix(5)) : "" }
+            // What a matching word must contain; a line of ASCII holding none of them (lower-cased)
+            // has no hits, and is not split into words.
+            let needles = zip(terms, stems).map { Array(($1.isEmpty ? $0 : $1).utf8) }
             for (i, line) in lines.enumerated() {
+                if line.allSatisfy({ $0 < 0x80 }) && !needles.contains(where: { Self.asciiLine(line, contains: $0) }) {
+                    continue
+                }
                 let words = TextAnalysis.words(String(decoding: line, as: UTF8.self), limit: 512)
                 guard !words.isEmpty else { continue }
                 var hits = 0
@@ -62,5 +68,21 @@ enum Snippet {
             snippet = String(snippet.prefix(maxCharacters - 1)) + "…"
         }
         return snippet
+    }
+
+    /// Whether the ASCII `line`, lower-cased, contains `needle` (lower-case bytes).
+    private static func asciiLine(_ line: Substring.UTF8View, contains needle: [UInt8]) -> Bool {
+        guard !needle.isEmpty, line.count >= needle.count else { return needle.isEmpty }
+        let lower = line.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
+        return lower.withUnsafeBufferPointer { l in
+            needle.withUnsafeBufferPointer { n in
+                for start in 0...(l.count - n.count) where l[start] == n[0] {
+                    var j = 1
+                    while j < n.count && l[start + j] == n[j] { j += 1 }
+                    if j == n.count { return true }
+                }
+                return false
+            }
+        }
     }
 }

@@ -103,10 +103,15 @@ final class VectorMatrix: Sendable {
     }
 
     /// The `k` chunks most similar to `query`, best first (a chunk's score is its best row's).
-    func top(_ query: [Float], k: Int) -> [(chunk: Int64, score: Float)] {
+    /// A large matrix is scanned by two threads, or by the caller's alone when `parallel` is false
+    /// (the hybrid search runs its keyword stage on the other core meanwhile).
+    func top(_ query: [Float], k: Int, parallel: Bool = true) -> [(chunk: Int64, score: Float)] {
         let n = count
         guard n > 0, k > 0, query.count == dimensions else { return [] }
-        if let quantized, let rows = prefiltered(query, quantized, rows: min(n, k * maxRowsPerChunk)) {
+        let threads = parallel ? 2 : 1
+        if let quantized,
+            let rows = prefiltered(query, quantized, rows: min(n, k * maxRowsPerChunk), threads: threads)
+        {
             var seen = Set<Int64>()
             var out: [(Int64, Float)] = []
             for (r, score) in rows where seen.insert(rowChunk[r]).inserted {
@@ -123,7 +128,7 @@ final class VectorMatrix: Sendable {
                     nonisolated(unsafe) let mp = m.baseAddress!
                     nonisolated(unsafe) let qp = q.baseAddress!
                     nonisolated(unsafe) let op = out.baseAddress!
-                    let parts = n * dims >= 1 << 20 ? 2 : 1
+                    let parts = n * dims >= 1 << 20 ? threads : 1
                     if parts == 1 {
                         Self.scan(mp, qp, op, rows: 0..<n, dims: dims)
                     } else {
@@ -147,7 +152,7 @@ final class VectorMatrix: Sendable {
 
     /// The exact best `rows` rows (index, score), best first, ties to the lower index, as the
     /// float32 scan and ``topIndices(_:k:)`` give them; nil when the query cannot be quantized.
-    private func prefiltered(_ query: [Float], _ q: Quantized, rows wanted: Int) -> [(Int, Float)]? {
+    private func prefiltered(_ query: [Float], _ q: Quantized, rows wanted: Int, threads: Int) -> [(Int, Float)]? {
         let n = count
         let dims = dimensions
         let most = query.reduce(0) { max($0, abs($1)) }
@@ -157,27 +162,37 @@ final class VectorMatrix: Sendable {
         let pl1 = Float(p.reduce(0) { $0 + Int($1.magnitude) })
         // Float rounding of the bounds themselves and of the float32 products.
         let slack: Float = 1e-4
-        var lower = [Float](repeating: 0, count: n)
-        var upper = [Float](repeating: 0, count: n)
+        var lower = [Float](unsafeUninitializedCapacity: n) { _, count in count = n }
+        var upper = [Float](unsafeUninitializedCapacity: n) { _, count in count = n }
         q.codes.withUnsafeBufferPointer { c in
-            p.withUnsafeBufferPointer { pp in
-                lower.withUnsafeMutableBufferPointer { lo in
-                    upper.withUnsafeMutableBufferPointer { hi in
-                        nonisolated(unsafe) let cp = c.baseAddress!
-                        nonisolated(unsafe) let qp = pp.baseAddress!
-                        nonisolated(unsafe) let lp = lo.baseAddress!
-                        nonisolated(unsafe) let hp = hi.baseAddress!
-                        DispatchQueue.concurrentPerform(iterations: 2) { part in
-                            let rows = (part * n / 2)..<((part + 1) * n / 2)
-                            var dots = [Int32](repeating: 0, count: rows.count)
-                            lgpt_embed_dot_i8(cp + rows.lowerBound * dims, rows.count, dims, qp, &dots)
-                            for r in rows {
-                                let d = Float(dots[r - rows.lowerBound])
-                                let scale = q.scales[r]
-                                let estimate = scale * t * d
-                                let error = t / 2 * q.l1[r] + scale / 2 * t * pl1 + slack
-                                lp[r] = estimate - error
-                                hp[r] = estimate + error
+            q.scales.withUnsafeBufferPointer { sc in
+                q.l1.withUnsafeBufferPointer { l1 in
+                    p.withUnsafeBufferPointer { pp in
+                        lower.withUnsafeMutableBufferPointer { lo in
+                            upper.withUnsafeMutableBufferPointer { hi in
+                                nonisolated(unsafe) let cp = c.baseAddress!
+                                nonisolated(unsafe) let sp = sc.baseAddress!
+                                nonisolated(unsafe) let l1p = l1.baseAddress!
+                                nonisolated(unsafe) let qp = pp.baseAddress!
+                                nonisolated(unsafe) let lp = lo.baseAddress!
+                                nonisolated(unsafe) let hp = hi.baseAddress!
+                                DispatchQueue.concurrentPerform(iterations: threads) { part in
+                                    let first = part * n / threads
+                                    let rows = (part + 1) * n / threads - first
+                                    lgpt_embed_bounds_i8(
+                                        cp + first * dims,
+                                        sp + first,
+                                        l1p + first,
+                                        rows,
+                                        dims,
+                                        qp,
+                                        t,
+                                        pl1,
+                                        slack,
+                                        lp + first,
+                                        hp + first
+                                    )
+                                }
                             }
                         }
                     }
@@ -186,12 +201,14 @@ final class VectorMatrix: Sendable {
         }
         // Every row of the exact top `wanted` has an upper bound at or above the `wanted`-th best
         // lower bound.
-        let threshold = lower[Self.topIndices(lower, k: wanted).last!]
+        let threshold = lower.withUnsafeBufferPointer { lgpt_embed_kth_largest($0.baseAddress!, n, wanted) }
         var candidates: [(Int, Float)] = []
         data.withUnsafeBufferPointer { m in
             query.withUnsafeBufferPointer { qb in
-                for r in 0..<n where upper[r] >= threshold {
-                    candidates.append((r, Self.dot(m.baseAddress! + r * dims, qb.baseAddress!, dims)))
+                upper.withUnsafeBufferPointer { hi in
+                    for r in 0..<n where hi[r] >= threshold {
+                        candidates.append((r, Self.dot(m.baseAddress! + r * dims, qb.baseAddress!, dims)))
+                    }
                 }
             }
         }

@@ -38,6 +38,9 @@ struct WorkspaceScanner {
 
     func scan() -> [ScannedFile] {
         var out: [ScannedFile] = []
+        // Keys already listed, for the extra roots (which may overlap one another). The
+        // workspace's keys are unique relative paths and never equal an extra root's, which are
+        // absolute.
         var seen = Set<String>()
         let realRoots = ([workspace.root] + extraRoots.map(\.path)).compactMap { FileInfo.realPath($0) }
         walk(
@@ -95,11 +98,20 @@ struct WorkspaceScanner {
         var subdirs: [String] = []
         var files: [(name: String, path: String, rel: String)] = []
         while let entry = readdir(handle) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
-            if name.hasPrefix(".") { continue }  // ., .., hidden files and folders (.git, .cache)
             let type = entry.pointee.d_type
+            let name: String? = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: UInt8.self, capacity: 256) { bytes in
+                    // ., .., hidden files and folders (.git, .cache)
+                    if bytes[0] == UInt8(ascii: ".") { return nil }
+                    let length = strlen(UnsafeRawPointer(bytes).assumingMemoryBound(to: CChar.self))
+                    // In the workspace only markdown files count: skip other files before making strings.
+                    if pattern == nil && Int32(type) == Int32(DT_REG) && !Self.hasMarkdownSuffix(bytes, length) {
+                        return nil
+                    }
+                    return String(decoding: UnsafeBufferPointer(start: bytes, count: length), as: UTF8.self)
+                }
+            }
+            guard let name else { continue }
             let path = dir + "/" + name
             let rel = relative.isEmpty ? name : relative + "/" + name
             switch Int32(type) {
@@ -123,7 +135,7 @@ struct WorkspaceScanner {
         }
         // Byte order (the same as String's for NFC names, and cheaper); one fstatat per file,
         // relative to the open folder, rather than a lookup of the whole path.
-        files.sort { $0.rel.utf8.lexicographicallyPrecedes($1.rel.utf8) }
+        files.sort { Self.bytesPrecede($0.name, $1.name) }  // the same folder: names order the paths
         for (name, path, rel) in files {
             if let pattern {
                 guard pattern.matches(rel) else { continue }
@@ -133,12 +145,12 @@ struct WorkspaceScanner {
             guard let st = FileInfo.status(name, in: dfd), st.isRegular else { continue }
             // Under the workspace the key is the path relative to it; extra roots lie outside it.
             let key = pattern == nil ? rel : workspace.displayPath(path)
-            if !seen.insert(key).inserted { continue }
+            if pattern != nil && !seen.insert(key).inserted { continue }
             out.append(
                 ScannedFile(absolutePath: path, key: key, source: source, size: st.size, mtime: st.mtimeNanoseconds)
             )
         }
-        for name in subdirs.sorted() {
+        for name in subdirs.sorted(by: Self.bytesPrecede) {
             walk(
                 dir + "/" + name,
                 relative: relative.isEmpty ? name : relative + "/" + name,
@@ -148,6 +160,25 @@ struct WorkspaceScanner {
                 into: &out,
                 seen: &seen
             )
+        }
+    }
+
+    /// Whether `length` bytes end in `.md`.
+    private static func hasMarkdownSuffix(_ bytes: UnsafePointer<UInt8>, _ length: Int) -> Bool {
+        length >= 3 && bytes[length - 3] == UInt8(ascii: ".") && bytes[length - 2] == UInt8(ascii: "m")
+            && bytes[length - 1] == UInt8(ascii: "d")
+    }
+
+    /// Byte order of the UTF-8 forms (String's own order for NFC names, and cheaper).
+    static func bytesPrecede(_ a: String, _ b: String) -> Bool {
+        var a = a
+        var b = b
+        return a.withUTF8 { x in
+            b.withUTF8 { y in
+                let common = min(x.count, y.count)
+                let c = common == 0 ? 0 : memcmp(x.baseAddress!, y.baseAddress!, common)
+                return c != 0 ? c < 0 : x.count < y.count
+            }
         }
     }
 }

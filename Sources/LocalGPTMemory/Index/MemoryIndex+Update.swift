@@ -371,18 +371,39 @@ extension MemoryIndex {
         }
     }
 
-    /// What every chunk of a file is also found by: the file's name and its first heading.
-    private static func context(file: ScannedFile, _ raw: UnsafeRawBufferPointer) -> String {
-        let name = (file.key as NSString).lastPathComponent
+    /// What every chunk of a file is also found by: the file's name and its first heading (the
+    /// first of its first ten non-blank lines, within its first 2 KB, that starts with `#`; a line
+    /// ends at LF or CRLF).
+    static func context(file: ScannedFile, _ raw: UnsafeRawBufferPointer) -> String {
+        let name = file.key.split(separator: "/").last.map(String.init) ?? file.key
+        let head = UnsafeRawBufferPointer(rebasing: raw.prefix(2048))
         var heading = ""
-        let head = String(decoding: raw.prefix(2048), as: UTF8.self)
-        for line in head.split(separator: "\n", maxSplits: 10, omittingEmptySubsequences: true).prefix(10) {
-            let t = line.trimmingCharacters(in: .whitespaces)
-            if t.hasPrefix("#") {
-                heading = String(t.drop(while: { $0 == "#" })).trimmingCharacters(in: .whitespaces)
+        var start = 0
+        var lines = 0
+        while start < head.count && lines < 10 {
+            var end = start
+            while end < head.count && head[end] != 0x0A { end += 1 }
+            let line = String(decoding: UnsafeRawBufferPointer(rebasing: head[start..<end]), as: UTF8.self)
+            let text = Self.trimmed(line[...])
+            start = end + 1
+            if text.isEmpty { continue }
+            lines += 1
+            if text.hasPrefix("#") {
+                heading = String(Self.trimmed(text.drop(while: { $0 == "#" })))
                 break
             }
         }
         return heading.isEmpty ? name : name + " " + heading
+    }
+
+    /// Without leading and trailing white space (tabs, spaces of every kind, a CR).
+    private static func trimmed(_ text: Substring) -> Substring {
+        let scalars = text.unicodeScalars
+        func blank(_ s: Unicode.Scalar) -> Bool {
+            s == "\t" || s == "\r" || s.properties.generalCategory == .spaceSeparator
+        }
+        guard let first = scalars.firstIndex(where: { !blank($0) }) else { return "" }
+        let last = scalars.lastIndex(where: { !blank($0) })!
+        return Substring(scalars[first...last])
     }
 }

@@ -62,7 +62,8 @@ enum TextAnalysis {
     /// whole run as one token, which no query could match).
     static func ftsText(_ text: String) -> String {
         // U+3040 and above start with a lead byte of 0xE3 or more in UTF-8.
-        guard text.utf8.contains(where: { $0 >= 0xE3 }),
+        var copy = text
+        guard copy.withUTF8({ $0.contains { $0 >= 0xE3 } }),
             text.unicodeScalars.contains(where: { $0.value >= 0x3040 && isCJK($0) })
         else { return text }
         var out = String.UnicodeScalarView()

@@ -303,7 +303,7 @@ extension MemoryIndex {
 
     private func prepare(
         files: [ScannedFile],
-        indexed: [String: FileRecord],
+        indexed: [String: IndexedFileState],
         rebuild: Bool,
         maxFileBytes: Int,
         progress: (@Sendable (ReindexProgress) -> Void)?
@@ -336,7 +336,7 @@ extension MemoryIndex {
 
     private static func prepare(
         file: ScannedFile,
-        indexed: FileRecord?,
+        indexed: IndexedFileState?,
         rebuild: Bool,
         chunker: Chunker,
         maxFileBytes: Int

@@ -117,25 +117,14 @@ public final class MemoryIndex: Sendable {
     /// Read column by column rather than through `FileRecord`'s `Decodable` conformance: every
     /// search calls this, and decoding 1,000 records took 5–6 ms (most of it the Swift runtime
     /// instantiating the decoding machinery's generic types) against ~1 ms.
-    func indexedFiles() throws(MemoryError) -> [String: FileRecord] {
+    func indexedFiles() throws(MemoryError) -> [String: IndexedFileState] {
         do {
             return try pool.read { db in
-                var out: [String: FileRecord] = [:]
-                let cursor = try Row.fetchCursor(
-                    db,
-                    sql: "SELECT path, source, hash, mtime, size, chunks, indexed_at FROM files"
-                )
+                var out: [String: IndexedFileState] = [:]
+                if let n = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM files") { out.reserveCapacity(n) }
+                let cursor = try Row.fetchCursor(db, sql: "SELECT path, hash, mtime, size FROM files")
                 while let row = try cursor.next() {
-                    let r = FileRecord(
-                        path: row[0],
-                        source: row[1],
-                        hash: row[2],
-                        mtime: row[3],
-                        size: row[4],
-                        chunks: row[5],
-                        indexedAt: row[6]
-                    )
-                    out[r.path] = r
+                    out[row[0]] = IndexedFileState(hash: row[1], mtime: row[2], size: row[3])
                 }
                 return out
             }
@@ -258,6 +247,13 @@ public final class MemoryIndex: Sendable {
             throw .database("reading the file list", error)
         }
     }
+}
+
+/// What the index holds about a file, to tell whether it changed on disk.
+struct IndexedFileState: Sendable {
+    var hash: String
+    var mtime: Int64
+    var size: Int64
 }
 
 /// Counts reported by `memory stats`.

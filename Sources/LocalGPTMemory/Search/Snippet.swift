@@ -15,18 +15,19 @@ enum Snippet {
         var bestHits = 0
         if !terms.isEmpty {
             let stems = terms.map { $0.count >= 4 ? String($0.prefix(5)) : "" }
-            // What a matching word must contain; a line of ASCII holding none of them (lower-cased)
-            // has no hits, and is not split into words.
-            let needles = zip(terms, stems).map { Array(($1.isEmpty ? $0 : $1).utf8) }
+            let termBytes = terms.map { Array($0.utf8) }
+            let stemBytes = stems.map { Array($0.utf8) }
+            var word: [UInt8] = []
+            var found = [Bool](repeating: false, count: terms.count)
             for (i, line) in lines.enumerated() {
-                if line.allSatisfy({ $0 < 0x80 }) && !needles.contains(where: { Self.asciiLine(line, contains: $0) }) {
-                    continue
-                }
-                let words = TextAnalysis.words(String(decoding: line, as: UTF8.self), limit: 512)
-                guard !words.isEmpty else { continue }
                 var hits = 0
-                for (t, stem) in zip(terms, stems) {
-                    if words.contains(t) || (!stem.isEmpty && words.contains { $0.hasPrefix(stem) }) { hits += 1 }
+                if line.allSatisfy({ $0 < 0x80 }) {
+                    hits = Self.asciiHits(line, termBytes, stemBytes, word: &word, found: &found)
+                } else {
+                    let words = TextAnalysis.words(String(decoding: line, as: UTF8.self), limit: Self.wordsPerLine)
+                    for (t, stem) in zip(terms, stems) {
+                        if words.contains(t) || (!stem.isEmpty && words.contains { $0.hasPrefix(stem) }) { hits += 1 }
+                    }
                 }
                 if hits > bestHits {
                     bestHits = hits
@@ -70,19 +71,44 @@ enum Snippet {
         return snippet
     }
 
-    /// Whether the ASCII `line`, lower-cased, contains `needle` (lower-case bytes).
-    private static func asciiLine(_ line: Substring.UTF8View, contains needle: [UInt8]) -> Bool {
-        guard !needle.isEmpty, line.count >= needle.count else { return needle.isEmpty }
-        let lower = line.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
-        return lower.withUnsafeBufferPointer { l in
-            needle.withUnsafeBufferPointer { n in
-                for start in 0...(l.count - n.count) where l[start] == n[0] {
-                    var j = 1
-                    while j < n.count && l[start + j] == n[j] { j += 1 }
-                    if j == n.count { return true }
+    /// The words of a line that are matched against the keywords.
+    static let wordsPerLine = 512
+
+    /// For a line of ASCII: how many keywords one of its first ``wordsPerLine`` words equals or,
+    /// for keywords of four letters or more, starts like (`stems`). The words are those of
+    /// `TextAnalysis.words` (runs of letters and digits, lower-cased), compared as bytes without
+    /// making strings. `word` and `found` are scratch space.
+    private static func asciiHits(
+        _ line: Substring.UTF8View,
+        _ terms: [[UInt8]],
+        _ stems: [[UInt8]],
+        word: inout [UInt8],
+        found: inout [Bool]
+    ) -> Int {
+        for i in found.indices { found[i] = false }
+        var hits = 0
+        var words = 0
+        word.removeAll(keepingCapacity: true)
+        func finishWord() {
+            guard !word.isEmpty else { return }
+            words += 1
+            for i in terms.indices where !found[i] {
+                if word == terms[i] || (!stems[i].isEmpty && word.starts(with: stems[i])) {
+                    found[i] = true
+                    hits += 1
                 }
-                return false
+            }
+            word.removeAll(keepingCapacity: true)
+        }
+        for b in line {
+            if words >= wordsPerLine { break }
+            switch b {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"): word.append(b)
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): word.append(b + 32)
+            default: finishWord()
             }
         }
+        if words < wordsPerLine { finishWord() }
+        return hits
     }
 }

@@ -6,7 +6,8 @@ import Testing
 
 @testable import LocalGPTMemory
 
-@Suite struct ContentHashTests {
+/// What the index derives from text: content hashes, the context column, snippets.
+@Suite struct IndexTextTests {
     /// The index keys files, chunks and embedding-cache entries by these hashes: they must stay
     /// standard SHA-256 (FIPS 180-4 examples), or every existing index would be rebuilt.
     @Test func contentHashesAreStandardSHA256() {
@@ -36,5 +37,34 @@ import Testing
         #expect(context("no heading here\nnor here\n") == "plan.md")
         #expect(context("x\n" + String(repeating: "line\n", count: 12) + "# Too late\n") == "plan.md")
         #expect(context("# Title", key: "top.md") == "top.md Title")
+    }
+
+    /// The snippet starts at the line with the most keywords, words being counted as
+    /// `TextAnalysis.words` splits them (letters and digits, lower-cased), a keyword of four
+    /// letters or more also matching words that start with its first five, on ASCII lines (read
+    /// as bytes) and on others alike.
+    @Test func theSnippetStartsAtTheLineWithTheMostKeywords() {
+        func first(_ text: String, _ terms: [String]) -> String {
+            String(Snippet.make(text: text, terms: terms).prefix(12))
+        }
+        let text = """
+            A0 nothing here
+            A1 GARDEN-party, with Alice's cat
+            A2 garden painted; alice
+            A3 gardenias 2025
+            Ä4 café garden alice paint
+            """
+        #expect(first(text, ["garden"]) == "A1 GARDEN-pa")
+        #expect(first(text, ["garden", "alice"]) == "A1 GARDEN-pa")
+        #expect(first(text, ["garden", "alice", "paint"]) == "A2 garden pa")
+        #expect(first(text, ["cafe", "garden", "alice", "paint"]) == "Ä4 café gard")
+        #expect(first(text, ["2025"]) == "A3 gardenias")
+        #expect(first(text, ["s"]) == "A1 GARDEN-pa", "\"Alice's\" holds the word s")
+        #expect(first(text, ["ali"]) == "A0 nothing h", "under four letters: whole words only")
+        #expect(first(text, ["zebra"]) == "A0 nothing h")
+        // Only the first 512 words of a line count.
+        let long = "x0\n" + String(repeating: "w ", count: 512) + "late\nz9"
+        #expect(first(long, ["late"]).hasPrefix("x0 w"))
+        #expect(first(long, ["w"]).hasPrefix("w w"))
     }
 }

@@ -4,6 +4,7 @@
 
 import CLocalGPTEmbed
 import GRDB
+import Glibc
 import Testing
 
 @testable import LocalGPTMemory
@@ -53,6 +54,26 @@ import Testing
                 #expect(a.map(\.score) == b.map(\.score), "query \(i), k \(k)")
             }
         }
+    }
+
+    /// Blocks shared between the caller and helpers that start late, early or not at all give
+    /// the exact scan's result.
+    @Test func aSharedScanReturnsTheExactScansResult() {
+        let exact = Self.matrix(rows: 9_000, dims: 64, quantizeFrom: .max)
+        let prefiltered = Self.matrix(rows: 9_000, dims: 64, quantizeFrom: 0)
+        var g = SyntheticWorkspace.Generator(state: 9)
+        for i in 0..<12 {
+            let q = (0..<64).map { _ in g.unit() }
+            let scan = PrefilteredScan(prefiltered, query: q, k: 50)!
+            for _ in 0..<(i % 3) { scan.startHelper() }
+            if i % 2 == 1 { usleep(200) }  // let the helpers take blocks first
+            let a = exact.top(q, k: 50)
+            let b = scan.finish()
+            #expect(a.map(\.chunk) == b.map(\.chunk), "query \(i)")
+            #expect(a.map(\.score) == b.map(\.score), "query \(i)")
+        }
+        #expect(PrefilteredScan(exact, query: [Float](repeating: 0.1, count: 64), k: 5) == nil, "no int8 copy")
+        #expect(PrefilteredScan(prefiltered, query: [Float](repeating: 0, count: 64), k: 5) == nil, "zero query")
     }
 
     /// Every path of the C kernel (AVX-512 VNNI for dims divisible by 64, AVX2, baseline) gives

@@ -189,16 +189,18 @@ extension MemoryIndex {
         var keyword: [(chunk: Int64, score: Double)] = []
         var vector: [(chunk: Int64, score: Double)] = []
         if mode == .hybrid, let keywordQuery, let queryVector, let model {
-            // The centroid scan (memory-bound) on another thread while this one runs the keyword
-            // stage (SQLite); the window stage then needs both.
+            // A large matrix's centroid scan (memory-bound) starts on another thread while this
+            // one runs the keyword stage (SQLite), then helps it finish; the window stage needs both.
             let matrix = try vectorMatrix(model: model, dimensions: queryVector.count)
             let k = max(Self.centroidCandidates, depth)
-            let scan = Background { matrix.top(queryVector, k: k, parallel: false).map(\.chunk) }
+            let scan = PrefilteredScan(matrix, query: queryVector, k: k)
+            scan?.startHelper()
             keyword = try keywordStage(keywordQuery, depth: depth, fillUp: false)
+            let stage1 = scan?.finish() ?? matrix.top(queryVector, k: k)
             vector = try windowStage(
                 queryVector,
                 matrix: matrix,
-                candidates: scan.wait(),
+                candidates: stage1.map(\.chunk),
                 depth: depth,
                 extra: keyword.map(\.chunk)
             )
@@ -230,25 +232,5 @@ extension MemoryIndex {
                 source: c.source
             )
         }
-    }
-}
-
-/// A computation started on another thread; ``wait()`` returns its result.
-final class Background<Value: Sendable>: Sendable {
-    private let done = DispatchSemaphore(value: 0)
-    private let result = Mutex<Value?>(nil)
-
-    init(_ body: @escaping @Sendable () -> Value) {
-        DispatchQueue.global(qos: .userInitiated).async { [self] in
-            let value = body()
-            result.withLock { $0 = value }
-            done.signal()
-        }
-    }
-
-    /// Blocks until the computation has finished (once).
-    func wait() -> Value {
-        done.wait()
-        return result.withLock { $0! }
     }
 }

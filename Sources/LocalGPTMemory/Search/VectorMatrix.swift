@@ -4,19 +4,21 @@
 
 import CLocalGPTEmbed
 import Dispatch
+import Synchronization
 
-/// The chunk vectors (centroids, `seq` 0) of one model, in one contiguous row-major float32
-/// buffer, searched exactly.
+/// The chunk vectors (centroids, `chunk_centroids`) of one model, in one contiguous row-major
+/// float32 buffer, searched exactly.
 ///
 /// Vectors are unit length, so the cosine is the dot product. The scan uses 16-wide SIMD with two
 /// accumulators and splits large matrices across two threads.
 ///
 /// A large matrix (``quantizedFrom`` values or more) also keeps an int8 copy (a scale per row),
 /// a quarter of the bytes: the float32 scan of 110,000 × 384 reads 170 MB per query and runs at
-/// the machine's memory bandwidth. ``top(_:k:)`` then scans the int8 copy against an int8 query,
-/// bounds each row's error (``Quantized``), and computes the float32 product only for the rows
-/// whose upper bound reaches the k-th best lower bound. The result is the exact scan's, row for
-/// row and in the same order: a row of the exact top k always has an upper bound at or above it.
+/// the machine's memory bandwidth. ``top(_:k:parallel:)`` then scans the int8 copy against an
+/// int8 query (``PrefilteredScan``, the AVX-512 VNNI or AVX2 kernel of CLocalGPTEmbed), bounds each
+/// row's error (``Quantized``), and computes the float32 product only for the rows whose upper
+/// bound reaches the k-th best lower bound. The result is the exact scan's, row for row and in the
+/// same order: a row of the exact top k always has an upper bound at or above it.
 final class VectorMatrix: Sendable {
     /// The index generation the matrix was loaded at.
     let generation: Int64
@@ -103,23 +105,15 @@ final class VectorMatrix: Sendable {
     }
 
     /// The `k` chunks most similar to `query`, best first (a chunk's score is its best row's).
-    /// A large matrix is scanned by two threads, or by the caller's alone when `parallel` is false
-    /// (the hybrid search runs its keyword stage on the other core meanwhile).
+    /// A large matrix is scanned by two threads, or by the caller's alone when `parallel` is false.
     func top(_ query: [Float], k: Int, parallel: Bool = true) -> [(chunk: Int64, score: Float)] {
         let n = count
         guard n > 0, k > 0, query.count == dimensions else { return [] }
-        let threads = parallel ? 2 : 1
-        if let quantized,
-            let rows = prefiltered(query, quantized, rows: min(n, k * maxRowsPerChunk), threads: threads)
-        {
-            var seen = Set<Int64>()
-            var out: [(Int64, Float)] = []
-            for (r, score) in rows where seen.insert(rowChunk[r]).inserted {
-                out.append((rowChunk[r], score))
-                if out.count == k { break }
-            }
-            return out
+        if let scan = PrefilteredScan(self, query: query, k: k) {
+            if parallel { scan.startHelper() }
+            return scan.finish()
         }
+        let threads = parallel ? 2 : 1
         var scores = [Float](repeating: 0, count: n)
         let dims = dimensions
         data.withUnsafeBufferPointer { m in
@@ -148,72 +142,6 @@ final class VectorMatrix: Sendable {
             if out.count == k { break }
         }
         return out
-    }
-
-    /// The exact best `rows` rows (index, score), best first, ties to the lower index, as the
-    /// float32 scan and ``topIndices(_:k:)`` give them; nil when the query cannot be quantized.
-    private func prefiltered(_ query: [Float], _ q: Quantized, rows wanted: Int, threads: Int) -> [(Int, Float)]? {
-        let n = count
-        let dims = dimensions
-        let most = query.reduce(0) { max($0, abs($1)) }
-        guard most > 0, most.isFinite, dims % 16 == 0 else { return nil }
-        let t = most / 127
-        let p = query.map { Int16(max(-127, min(127, ($0 / t).rounded()))) }
-        let pl1 = Float(p.reduce(0) { $0 + Int($1.magnitude) })
-        // Float rounding of the bounds themselves and of the float32 products.
-        let slack: Float = 1e-4
-        var lower = [Float](unsafeUninitializedCapacity: n) { _, count in count = n }
-        var upper = [Float](unsafeUninitializedCapacity: n) { _, count in count = n }
-        q.codes.withUnsafeBufferPointer { c in
-            q.scales.withUnsafeBufferPointer { sc in
-                q.l1.withUnsafeBufferPointer { l1 in
-                    p.withUnsafeBufferPointer { pp in
-                        lower.withUnsafeMutableBufferPointer { lo in
-                            upper.withUnsafeMutableBufferPointer { hi in
-                                nonisolated(unsafe) let cp = c.baseAddress!
-                                nonisolated(unsafe) let sp = sc.baseAddress!
-                                nonisolated(unsafe) let l1p = l1.baseAddress!
-                                nonisolated(unsafe) let qp = pp.baseAddress!
-                                nonisolated(unsafe) let lp = lo.baseAddress!
-                                nonisolated(unsafe) let hp = hi.baseAddress!
-                                DispatchQueue.concurrentPerform(iterations: threads) { part in
-                                    let first = part * n / threads
-                                    let rows = (part + 1) * n / threads - first
-                                    lgpt_embed_bounds_i8(
-                                        cp + first * dims,
-                                        sp + first,
-                                        l1p + first,
-                                        rows,
-                                        dims,
-                                        qp,
-                                        t,
-                                        pl1,
-                                        slack,
-                                        lp + first,
-                                        hp + first
-                                    )
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        // Every row of the exact top `wanted` has an upper bound at or above the `wanted`-th best
-        // lower bound.
-        let threshold = lower.withUnsafeBufferPointer { lgpt_embed_kth_largest($0.baseAddress!, n, wanted) }
-        var candidates: [(Int, Float)] = []
-        data.withUnsafeBufferPointer { m in
-            query.withUnsafeBufferPointer { qb in
-                upper.withUnsafeBufferPointer { hi in
-                    for r in 0..<n where hi[r] >= threshold {
-                        candidates.append((r, Self.dot(m.baseAddress! + r * dims, qb.baseAddress!, dims)))
-                    }
-                }
-            }
-        }
-        candidates.sort { $0.1 > $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }
-        return Array(candidates.prefix(wanted))
     }
 
     /// The cosine of a chunk's (first) row with `query`, nil when the chunk has no row.
@@ -302,5 +230,128 @@ final class VectorMatrix: Sendable {
             }
         }
         return heap.sorted { less($1, $0) }.map(\.1)
+    }
+}
+
+/// The int8 pre-filtered scan of a large matrix (``VectorMatrix/quantized``), in blocks of rows
+/// that any thread may take: ``startHelper()`` puts another thread on it, and ``finish()`` has
+/// the caller take the blocks left, then wait for the helpers. The hybrid search starts a helper,
+/// runs its keyword stage meanwhile, then joins the scan.
+///
+/// The bounds: with the query quantized as `t * p` (codes in -127...127), each row's float32
+/// product lies within `estimate ± error` (``VectorMatrix/Quantized``). Every row of the exact top
+/// `wanted` has an upper bound at or above the `wanted`-th best lower bound, so the float32
+/// product of those rows alone gives the exact scan's result, row for row and in the same order.
+final class PrefilteredScan: @unchecked Sendable {
+    private let matrix: VectorMatrix
+    private let quantized: VectorMatrix.Quantized
+    private let query: [Float]
+    private let codes: [Int16]
+    private let t: Float
+    private let codesL1: Float
+    private let k: Int
+    /// Written block by block, each block by one thread; read by ``finish()`` after every
+    /// helper has signalled.
+    private let lower: UnsafeMutableBufferPointer<Float>
+    private let upper: UnsafeMutableBufferPointer<Float>
+    private let nextBlock = Atomic<Int>(0)
+    private let helperDone = DispatchSemaphore(value: 0)
+    private let helpers = Atomic<Int>(0)
+
+    /// Rows per block: ~0.8 MB of int8 codes for 384 dimensions.
+    static let blockRows = 2_048
+    /// Float rounding of the bounds themselves and of the float32 products.
+    static let slack: Float = 1e-4
+
+    /// Nil when the matrix has no int8 copy, or the query cannot be quantized (all zero, not
+    /// finite, or a dimension count that is not a multiple of 16).
+    init?(_ matrix: VectorMatrix, query: [Float], k: Int) {
+        guard let quantized = matrix.quantized, matrix.dimensions % 16 == 0 else { return nil }
+        let most = query.reduce(0) { max($0, abs($1)) }
+        guard most > 0, most.isFinite else { return nil }
+        let t = most / 127
+        let codes = query.map { Int16(max(-127, min(127, ($0 / t).rounded()))) }
+        self.matrix = matrix
+        self.quantized = quantized
+        self.query = query
+        self.codes = codes
+        self.t = t
+        self.codesL1 = Float(codes.reduce(0) { $0 + Int($1.magnitude) })
+        self.k = k
+        lower = .allocate(capacity: matrix.count)
+        upper = .allocate(capacity: matrix.count)
+    }
+
+    deinit {
+        lower.deallocate()
+        upper.deallocate()
+    }
+
+    /// Puts a thread of the global queue on the scan.
+    func startHelper() {
+        helpers.add(1, ordering: .relaxed)
+        DispatchQueue.global(qos: .userInitiated).async { [self] in
+            work()
+            helperDone.signal()
+        }
+    }
+
+    /// Takes blocks until none is left.
+    private func work() {
+        let n = matrix.count
+        let dims = matrix.dimensions
+        while true {
+            let first = nextBlock.add(1, ordering: .relaxed).oldValue * Self.blockRows
+            guard first < n else { return }
+            let rows = min(Self.blockRows, n - first)
+            quantized.codes.withUnsafeBufferPointer { c in
+                quantized.scales.withUnsafeBufferPointer { sc in
+                    quantized.l1.withUnsafeBufferPointer { l1 in
+                        codes.withUnsafeBufferPointer { q in
+                            lgpt_embed_bounds_i8(
+                                c.baseAddress! + first * dims,
+                                sc.baseAddress! + first,
+                                l1.baseAddress! + first,
+                                rows,
+                                dims,
+                                q.baseAddress!,
+                                t,
+                                codesL1,
+                                Self.slack,
+                                lower.baseAddress! + first,
+                                upper.baseAddress! + first
+                            )
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Scans what is left, waits for the helpers, and returns the `k` best chunks, best first
+    /// (a chunk's score is its best row's; ties to the lower row).
+    func finish() -> [(chunk: Int64, score: Float)] {
+        work()
+        for _ in 0..<helpers.load(ordering: .relaxed) { helperDone.wait() }
+        let n = matrix.count
+        let dims = matrix.dimensions
+        let wanted = min(n, k * matrix.maxRowsPerChunk)
+        let threshold = lgpt_embed_kth_largest(UnsafePointer(lower.baseAddress!), n, wanted)
+        var candidates: [(Int, Float)] = []
+        matrix.data.withUnsafeBufferPointer { m in
+            query.withUnsafeBufferPointer { qb in
+                for r in 0..<n where upper[r] >= threshold {
+                    candidates.append((r, VectorMatrix.dot(m.baseAddress! + r * dims, qb.baseAddress!, dims)))
+                }
+            }
+        }
+        candidates.sort { $0.1 > $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }
+        var seen = Set<Int64>()
+        var out: [(Int64, Float)] = []
+        for (r, score) in candidates.prefix(wanted) where seen.insert(matrix.rowChunk[r]).inserted {
+            out.append((matrix.rowChunk[r], score))
+            if out.count == k { break }
+        }
+        return out
     }
 }

@@ -139,8 +139,8 @@ extension MemoryIndex {
                 ids.reserveCapacity(chunks.count)
                 var data: [Float] = []
                 data.reserveCapacity(chunks.count * dimensions)
-                // One pass over chunk_centroids in rowid order (chunk ids ascending): a 1,536-byte
-                // centroid fits in its leaf page. (One lookup per chunk cost twice as much.)
+                // One pass over chunk_centroids in rowid order (chunk ids ascending); a 1,536-byte
+                // centroid fits in its leaf page.
                 let cursor = try Row.fetchCursor(
                     db,
                     sql: "SELECT chunk_id, embedding FROM chunk_centroids"

@@ -235,7 +235,9 @@ final class VectorMatrix: Sendable {
 
 /// The int8 pre-filtered scan of a large matrix (``VectorMatrix/quantized``), in blocks of rows
 /// that any thread may take: ``startHelper()`` puts another thread on it, and ``finish()`` has
-/// the caller take the blocks left, then wait for the helpers. The hybrid search starts a helper,
+/// the caller take the blocks left, then wait for the helper if it is running. A helper that has
+/// not started by then is called off, so the scan never waits for a free thread (the caller may
+/// itself hold the last one the global queue has). The hybrid search starts a helper,
 /// runs its keyword stage meanwhile, then joins the scan.
 ///
 /// The bounds: with the query quantized as `t * p` (codes in -127...127), each row's float32
@@ -256,7 +258,15 @@ final class PrefilteredScan: @unchecked Sendable {
     private let upper: UnsafeMutableBufferPointer<Float>
     private let nextBlock = Atomic<Int>(0)
     private let helperDone = DispatchSemaphore(value: 0)
-    private let helpers = Atomic<Int>(0)
+    /// The helper: none, started (queued), running, or called off before it ran.
+    private let helper = Atomic<Int>(HelperState.none)
+
+    private enum HelperState {
+        static let none = 0
+        static let queued = 1
+        static let running = 2
+        static let calledOff = 3
+    }
 
     /// Rows per block: ~0.8 MB of int8 codes for 384 dimensions.
     static let blockRows = 2_048
@@ -287,10 +297,20 @@ final class PrefilteredScan: @unchecked Sendable {
         upper.deallocate()
     }
 
-    /// Puts a thread of the global queue on the scan.
+    /// Puts a thread of the global queue on the scan (once).
     func startHelper() {
-        helpers.add(1, ordering: .relaxed)
+        guard
+            helper.compareExchange(expected: HelperState.none, desired: HelperState.queued, ordering: .relaxed)
+                .exchanged
+        else { return }
         DispatchQueue.global(qos: .userInitiated).async { [self] in
+            guard
+                helper.compareExchange(
+                    expected: HelperState.queued,
+                    desired: HelperState.running,
+                    ordering: .acquiringAndReleasing
+                ).exchanged
+            else { return }
             work()
             helperDone.signal()
         }
@@ -332,7 +352,13 @@ final class PrefilteredScan: @unchecked Sendable {
     /// (a chunk's score is its best row's; ties to the lower row).
     func finish() -> [(chunk: Int64, score: Float)] {
         work()
-        for _ in 0..<helpers.load(ordering: .relaxed) { helperDone.wait() }
+        // Call off a helper still queued; wait for one that runs (it only finishes its block).
+        let (calledOff, state) = helper.compareExchange(
+            expected: HelperState.queued,
+            desired: HelperState.calledOff,
+            ordering: .acquiringAndReleasing
+        )
+        if !calledOff && state == HelperState.running { helperDone.wait() }
         let n = matrix.count
         let dims = matrix.dimensions
         let wanted = min(n, k * matrix.maxRowsPerChunk)

@@ -109,8 +109,12 @@ extension MemoryIndex {
             maxFileBytes: maxFileBytes,
             progress: progress
         )
-        let listed = Set(files.map(\.key))
-        var removed = indexed.keys.filter { !listed.contains($0) }
+        // Keys are unique: when every indexed file was listed, none is gone.
+        var removed: [String] = []
+        if files.lazy.filter({ indexed[$0.key] != nil }).count != indexed.count {
+            let listed = Set(files.map(\.key))
+            removed = indexed.keys.filter { !listed.contains($0) }
+        }
         for (i, p) in prepared.enumerated() {
             switch p {
             case .untouched, .touched: report.filesUnchanged += 1
@@ -310,14 +314,22 @@ extension MemoryIndex {
     ) -> [Prepared] {
         let slots = Slots(count: files.count)
         let chunker = self.chunker
-        let total = files.count
-        let workers = min(2, max(1, files.count / 64))
+        // Files with the indexed size and time stay `.untouched` without a thread: a search of an
+        // unchanged workspace starts none.
+        let pending = files.indices.filter { i in
+            guard !rebuild, let old = indexed[files[i].key] else { return true }
+            return old.mtime != files[i].mtime || old.size != files[i].size
+        }
+        let total = pending.count
+        guard total > 0 else { return slots.items }
+        let workers = min(2, max(1, total / 64))
         let done = Atomic<Int>(0)
         slots.items.withUnsafeMutableBufferPointer { buffer in
             nonisolated(unsafe) let out = buffer
             DispatchQueue.concurrentPerform(iterations: workers) { w in
-                var i = w
-                while i < total {
+                var j = w
+                while j < total {
+                    let i = pending[j]
                     out[i] = Self.prepare(
                         file: files[i],
                         indexed: indexed[files[i].key],
@@ -327,7 +339,7 @@ extension MemoryIndex {
                     )
                     let n = done.add(1, ordering: .relaxed).newValue
                     if n % 512 == 0 { progress?(ReindexProgress(phase: .reading, done: n, total: total)) }
-                    i += workers
+                    j += workers
                 }
             }
         }

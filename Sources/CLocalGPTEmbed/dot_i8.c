@@ -2,9 +2,10 @@
  * LocalGPT for Swift. Apache-2.0.
  *
  * The int8 pre-filter of exact vector search (VectorMatrix in LocalGPTMemory): one integer dot product
- * per row. The same loop is compiled twice, for AVX2 and for the baseline, and the compiler vectorises
- * both; CPUs with AVX-512 VNNI use a hand-written loop (below). Integer sums make every result identical. (__builtin_cpu_supports reads what the runtime's
- * start-up code detected.)
+ * per row, the bounds built on it, and the threshold. The plain loop is compiled twice, for AVX2 and
+ * for the baseline, and the compiler vectorises both; CPUs with AVX-512 VNNI use a hand-written loop
+ * (below). Integer sums make every path's result identical. (__builtin_cpu_supports reads what the
+ * runtime's start-up code detected.)
  */
 #include "lgpt_embed.h"
 

@@ -127,8 +127,8 @@ lgpt_embed_status lgpt_embed_forward(
 /*
  * Vector search helper: out[r] = sum over j < dims of codes[r * dims + j] * query[j], for r < rows.
  * `codes` holds rows x dims int8 values and `query` dims int16 values, all within -127...127, so no
- * sum overflows for dims < 133,000. Uses AVX2 when the CPU has it (checked once), else plain C; the
- * result is the same either way. All pointers are borrowed for the call; thread-safe.
+ * sum overflows for dims < 133,000. Uses AVX-512 VNNI (dims a multiple of 64, at most 1,024) or AVX2
+ * when the CPU has it, else plain C; the result is the same either way. All pointers are borrowed for the call; thread-safe.
  */
 void lgpt_embed_dot_i8(const int8_t *_Nonnull codes, size_t rows, size_t dims, const int16_t *_Nonnull query,
                        int32_t *_Nonnull out);

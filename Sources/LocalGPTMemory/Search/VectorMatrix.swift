@@ -252,8 +252,8 @@ final class PrefilteredScan: @unchecked Sendable {
     private let t: Float
     private let codesL1: Float
     private let k: Int
-    /// Written block by block, each block by one thread; read by ``finish()`` after every
-    /// helper has signalled.
+    /// Written block by block, each block by one thread; read by ``finish()`` once the helper,
+    /// if it ran, has signalled.
     private let lower: UnsafeMutableBufferPointer<Float>
     private let upper: UnsafeMutableBufferPointer<Float>
     private let nextBlock = Atomic<Int>(0)
@@ -348,8 +348,8 @@ final class PrefilteredScan: @unchecked Sendable {
         }
     }
 
-    /// Scans what is left, waits for the helpers, and returns the `k` best chunks, best first
-    /// (a chunk's score is its best row's; ties to the lower row).
+    /// Scans what is left, waits for the helper if it is running, and returns the `k` best
+    /// chunks, best first (a chunk's score is its best row's; ties to the lower row). Call once.
     func finish() -> [(chunk: Int64, score: Float)] {
         work()
         // Call off a helper still queued; wait for one that runs (it only finishes its block).

@@ -74,7 +74,7 @@ public struct MemoryConfiguration: Sendable, Equatable {
         workspace = Workspace.standardize(workspace)
         let defaultWorkspace = Workspace.standardize(paths.workspace)
         let indexName =
-            workspace == defaultWorkspace ? "main.sqlite" : "workspace-\(SHA256.hex(workspace).prefix(16)).sqlite"
+            workspace == defaultWorkspace ? "main.sqlite" : "workspace-\(sha256Hex(workspace).prefix(16)).sqlite"
         let size = configuration.value(at: "memory.chunk_size")?.intValue.map(Int.init) ?? 400
         let overlap = configuration.value(at: "memory.chunk_overlap")?.intValue.map(Int.init) ?? 80
         var roots: [ExtraRoot] = []

@@ -2,6 +2,7 @@
 // LocalGPT for Swift. Apache-2.0.
 //===----------------------------------------------------------------------===//
 
+import LocalGPTCore
 import Testing
 
 @testable import LocalGPTMemory
@@ -11,14 +12,14 @@ import Testing
     /// The index keys files, chunks and embedding-cache entries by these hashes: they must stay
     /// standard SHA-256 (FIPS 180-4 examples), or every existing index would be rebuilt.
     @Test func contentHashesAreStandardSHA256() {
-        #expect(SHA256.hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        #expect(SHA256.hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(sha256Hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(sha256Hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         #expect(
-            SHA256.hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")
+            sha256Hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")
                 == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
         )
         #expect(
-            SHA256.hex(String(repeating: "a", count: 1_000_000))
+            sha256Hex(String(repeating: "a", count: 1_000_000))
                 == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"
         )
     }

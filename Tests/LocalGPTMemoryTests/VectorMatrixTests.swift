@@ -58,12 +58,14 @@ import Testing
 
     /// Blocks shared between the caller and a helper that starts early, late or not at all give
     /// the exact scan's result; a helper still queued when the caller is done is called off.
-    @Test func aSharedScanReturnsTheExactScansResult() {
-        let exact = Self.matrix(rows: 9_000, dims: 64, quantizeFrom: .max)
-        let prefiltered = Self.matrix(rows: 9_000, dims: 64, quantizeFrom: 0)
+    /// (40 dimensions: not a multiple of the kernels' vector widths.)
+    @Test(arguments: [40, 64])
+    func aSharedScanReturnsTheExactScansResult(dims: Int) {
+        let exact = Self.matrix(rows: 9_000, dims: dims, quantizeFrom: .max)
+        let prefiltered = Self.matrix(rows: 9_000, dims: dims, quantizeFrom: 0)
         var g = SyntheticWorkspace.Generator(state: 9)
         for i in 0..<12 {
-            let q = (0..<64).map { _ in g.unit() }
+            let q = (0..<dims).map { _ in g.unit() }
             let scan = PrefilteredScan(prefiltered, query: q, k: 50)!
             if i % 3 != 0 { scan.startHelper() }
             if i % 3 == 2 { scan.startHelper() }  // a second call does nothing
@@ -73,8 +75,8 @@ import Testing
             #expect(a.map(\.chunk) == b.map(\.chunk), "query \(i)")
             #expect(a.map(\.score) == b.map(\.score), "query \(i)")
         }
-        #expect(PrefilteredScan(exact, query: [Float](repeating: 0.1, count: 64), k: 5) == nil, "no int8 copy")
-        #expect(PrefilteredScan(prefiltered, query: [Float](repeating: 0, count: 64), k: 5) == nil, "zero query")
+        #expect(PrefilteredScan(exact, query: [Float](repeating: 0.1, count: dims), k: 5) == nil, "no int8 copy")
+        #expect(PrefilteredScan(prefiltered, query: [Float](repeating: 0, count: dims), k: 5) == nil, "zero query")
     }
 
     /// Every path of the C kernel (AVX-512 VNNI for dims divisible by 64, AVX2, baseline) gives

@@ -87,7 +87,6 @@ public final class LoadedPlugin: @unchecked Sendable {
         return body()
     }
 
-    /// Calls the plugin's destroy() once.
     /// Registers a call into the plugin; false once the plugin is destroyed (the call must not be
     /// made). Each true is balanced by ``leaveCall()``.
     ///

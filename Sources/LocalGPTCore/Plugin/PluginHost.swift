@@ -176,7 +176,6 @@ public final class PluginHost: Sendable {
 
     func isRegistered(id: String) -> LoadedPlugin? { registry.withLock { $0.byID[id] } }
 
-    /// Calls destroy() on every plugin. The libraries stay loaded.
     /// After ``shutdown()`` a plugin's instance is destroyed (its state, and the host table it kept, may be
     /// freed): calling into it would be a use after free, so the call fails instead. A call that got in
     /// first holds the destruction off until it returns (``LoadedPlugin/enterCall()``).

@@ -50,6 +50,20 @@ enum Hex {
     }
 }
 
+/// SHA-256 of `bytes` as lower-case hex (64 characters). The memory index keys files, chunks and
+/// its embedding cache by these.
+public func sha256Hex(_ bytes: UnsafeRawBufferPointer) -> String {
+    var hasher = SHA256()
+    hasher.update(bufferPointer: bytes)
+    return Hex.encode(hasher.finalize())
+}
+
+/// SHA-256 of a string's UTF-8 bytes as lower-case hex.
+public func sha256Hex(_ text: String) -> String {
+    var text = text
+    return text.withUTF8 { sha256Hex(UnsafeRawBufferPointer($0)) }
+}
+
 /// SHA-256 of `bytes` as lower-case hex.
 func sha256Hex(_ bytes: [UInt8]) -> String {
     Hex.encode(SHA256.hash(data: bytes))

@@ -5,6 +5,7 @@
 import Dispatch
 import Foundation
 import GRDB
+import LocalGPTCore
 import Synchronization
 
 /// Where a reindex is, for progress bars.
@@ -256,7 +257,7 @@ extension MemoryIndex {
             var windows: [[Float]] = []
             if let model {
                 let w = plan.windows(for: chunk.text)
-                let hashes = w.count == 1 && w[0] == chunk.text ? [hash] : w.map { SHA256.hex($0) }
+                let hashes = w.count == 1 && w[0] == chunk.text ? [hash] : w.map { sha256Hex($0) }
                 for wh in hashes {
                     guard let blob = try Data.fetchOne(lookup, arguments: [model, wh]), let v = [Float](blob: blob)
                     else {
@@ -294,7 +295,7 @@ extension MemoryIndex {
     func windows(_ text: String, _ chunkHash: String) -> [(hash: String, text: String)] {
         let w = embeddingPlan.windows(for: text)
         if w.count == 1 && w[0] == text { return [(chunkHash, text)] }
-        return w.map { (SHA256.hex($0), $0) }
+        return w.map { (sha256Hex($0), $0) }
     }
 
     // MARK: Reading files
@@ -373,10 +374,10 @@ extension MemoryIndex {
         }
         if bytes.prefix(binaryProbeBytes).contains(0) { return .skipped(reason: "binary file", keep: false) }
         return bytes.withUnsafeBytes { raw -> Prepared in
-            let hash = SHA256.hex(raw)
+            let hash = sha256Hex(raw)
             if !rebuild, let indexed, indexed.hash == hash { return .touched(hash: hash) }
             let chunks = chunker.chunk(bytes: raw)
-            let hashes = chunks.map { SHA256.hex($0.text) }
+            let hashes = chunks.map { sha256Hex($0.text) }
             return .changed(
                 PreparedFile(hash: hash, chunks: chunks, chunkHashes: hashes, context: context(file: file, raw))
             )

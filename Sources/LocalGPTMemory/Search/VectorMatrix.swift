@@ -273,10 +273,10 @@ final class PrefilteredScan: @unchecked Sendable {
     /// Float rounding of the bounds themselves and of the float32 products.
     static let slack: Float = 1e-4
 
-    /// Nil when the matrix has no int8 copy, or the query cannot be quantized (all zero, not
-    /// finite, or a dimension count that is not a multiple of 16).
+    /// Nil when the matrix has no int8 copy, or the query cannot be quantized (all zero or not
+    /// finite).
     init?(_ matrix: VectorMatrix, query: [Float], k: Int) {
-        guard let quantized = matrix.quantized, matrix.dimensions % 16 == 0 else { return nil }
+        guard let quantized = matrix.quantized else { return nil }
         let most = query.reduce(0) { max($0, abs($1)) }
         guard most > 0, most.isFinite else { return nil }
         let t = most / 127

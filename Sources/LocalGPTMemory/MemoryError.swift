@@ -53,9 +53,15 @@ public struct MemoryError: Error, Sendable, CustomStringConvertible {
         .init(code: .embedding, message: message, underlying: underlying)
     }
 
-    /// Wraps a database failure. GRDB redacts statement arguments, so no memory text leaks.
+    /// Wraps a database failure. GRDB redacts statement arguments, so no memory text leaks. A
+    /// database failure already described (opening the index, a nested read) is kept as it is.
     static func database(_ action: String, _ error: any Error) -> MemoryError {
-        .init(code: .database, message: "memory index: \(action) failed: \(Self.describe(error))", underlying: error)
+        if let e = error as? MemoryError, e.code == .database { return e }
+        return .init(
+            code: .database,
+            message: "memory index: \(action) failed: \(Self.describe(error))",
+            underlying: error
+        )
     }
 
     /// A GRDB error's code and SQLite message only (never the statement's arguments).

@@ -36,6 +36,9 @@ public final class MemoryManager: Sendable {
 
     /// Opens the workspace (creating it from templates when needed) and its index.
     ///
+    /// The index opens on a helper thread while the caller goes on (a search first looks at the
+    /// workspace's files); an index that cannot be opened fails the first operation that needs it.
+    ///
     /// - Parameters:
     ///   - configuration: where the workspace and index are, how to chunk.
     ///   - embedder: the local embedder, or nil for keyword-only memory.
@@ -44,7 +47,8 @@ public final class MemoryManager: Sendable {
     ///     `localgpt.memory` on the application's logging backend).
     ///   - bootstrap: create the workspace and its template files when missing (false for a
     ///     read-only corpus such as the benchmark's).
-    /// - Throws: ``MemoryError`` when the workspace or the index cannot be opened.
+    /// - Throws: ``MemoryError`` when the workspace cannot be created or the index's folder
+    ///   cannot be made.
     public init(
         configuration: MemoryConfiguration,
         embedder: (any TextEmbedder)?,
@@ -61,10 +65,12 @@ public final class MemoryManager: Sendable {
             : "embeddings are disabled (memory.embeddings = false)"
         self.logger = logger
         if bootstrap { try workspace.bootstrap() }
+        // Opened on a helper thread: a search looks at the workspace's files meanwhile.
         self.index = try MemoryIndex(
             path: configuration.indexPath,
             chunker: configuration.chunker,
-            embeddingPlan: configuration.embeddingPlan
+            embeddingPlan: configuration.embeddingPlan,
+            openInBackground: true
         )
     }
 

@@ -131,4 +131,24 @@ import Testing
         let memory = try t.open()
         #expect(try memory.search("zebra", mode: .keyword).results.count == 1)
     }
+
+    /// Opened in the background (as `MemoryManager` does), an index that cannot be opened fails
+    /// its first use with the opening's error, not a crash and not a wrapped message; opened at
+    /// once, the initializer throws that error.
+    @Test func anIndexThatCannotBeOpenedFailsItsFirstUse() throws {
+        let t = TestMemory()
+        try t.write("a.md", "zebra crossing\n")
+        // A folder where the index file belongs: SQLite cannot open it.
+        try FileManager.default.createDirectory(atPath: t.indexPath, withIntermediateDirectories: true)
+        let direct = #expect(throws: MemoryError.self) { try MemoryIndex(path: t.indexPath) }
+        #expect(direct?.code == .database)
+
+        let memory = try t.open()
+        #expect(memory.index.needsRebuild)
+        let failed = #expect(throws: MemoryError.self) { try memory.search("zebra", mode: .keyword) }
+        #expect(failed?.code == .database)
+        #expect(failed?.message.hasPrefix("memory index: opening \(t.indexPath) failed:") == true)
+        #expect(throws: MemoryError.self) { try memory.index.stats() }
+        #expect(try String(contentsOfFile: t.workspace + "/a.md", encoding: .utf8) == "zebra crossing\n")
+    }
 }

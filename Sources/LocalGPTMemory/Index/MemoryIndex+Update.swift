@@ -214,7 +214,7 @@ extension MemoryIndex {
                 }
                 report.chunksWritten = written
                 report.embeddingsFromCache = cached
-                if rebuild { storedIdentity.withLock { $0 = identity } }
+                if rebuild { rebuiltIdentity.withLock { $0 = identity } }
             } catch let e as MemoryError {
                 throw e
             } catch {

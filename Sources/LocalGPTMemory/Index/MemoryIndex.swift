@@ -23,40 +23,68 @@ public final class MemoryIndex: Sendable {
     public let chunker: Chunker
     /// Which texts of a chunk are embedded; part of the identity.
     public let embeddingPlan: EmbeddingPlan
-    let pool: DatabasePool
+    /// The database, once open (see ``init(path:chunker:embeddingPlan:openInBackground:)``).
+    private let opening: Eventual<Result<Opened, MemoryError>>
     let vectorCache = Mutex<VectorMatrix?>(nil)
     /// The number of chunks at a generation (the keyword query's statistics).
     let chunkCountCache = Mutex<(generation: Int64, count: Int)?>(nil)
-    /// The identity the file holds (nil for a new file); updated by a full rebuild.
-    let storedIdentity: Mutex<String?>
+    /// The identity written by a full rebuild since the file was opened (nil: none).
+    let rebuiltIdentity = Mutex<String?>(nil)
 
     /// The identity this build writes: schema, chunker, FTS layout, embedding plan.
     public var identity: String {
         "schema-1;\(chunker.identity);\(IndexSchema.ftsIdentity);vectors-\(embeddingPlan.identity)"
     }
 
-    /// True when the file was built with another identity (or is new) and needs a full rebuild.
-    public var needsRebuild: Bool { storedIdentity.withLock { $0 } != identity }
+    /// True when the file was built with another identity (or is new) and needs a full rebuild
+    /// (or could not be opened). Waits for the opening.
+    public var needsRebuild: Bool {
+        guard case .success(let opened) = opening.value else { return true }
+        return (rebuiltIdentity.withLock { $0 } ?? opened.identity) != identity
+    }
+
+    /// The open database. Waits for the opening; throws its error when it failed.
+    var pool: DatabasePool {
+        get throws(MemoryError) { try opening.value.get().pool }
+    }
 
     /// Opens (creating when missing) the index at `path`. A file that is not a valid SQLite
     /// database is moved aside to `<path>.corrupt-<time>` and a new index is created: the index
     /// holds nothing that the workspace does not.
     ///
-    /// - Throws: ``MemoryError`` (`database`) when the file cannot be opened or migrated.
+    /// - Parameters:
+    ///   - path: the database file.
+    ///   - chunker: how files are cut into chunks.
+    ///   - embeddingPlan: which texts of a chunk are embedded.
+    ///   - openInBackground: open the database on a helper thread and return at once, so that
+    ///     the caller can look at the workspace's files meanwhile (opening and migrating costs a
+    ///     few milliseconds, a large part of a one-shot search). Every method waits for the
+    ///     opening, or does it itself if the helper has not started yet, and throws its error.
+    /// - Throws: ``MemoryError`` (`database`) when the file cannot be opened or migrated, or
+    ///   `io` when its folder cannot be created.
     public init(
         path: String,
         chunker: Chunker = Chunker(),
-        embeddingPlan: EmbeddingPlan = EmbeddingPlan()
+        embeddingPlan: EmbeddingPlan = EmbeddingPlan(),
+        openInBackground: Bool = false
     ) throws(MemoryError) {
         self.path = path
         self.chunker = chunker
         self.embeddingPlan = embeddingPlan
         let dir = (path as NSString).deletingLastPathComponent
         if !FileInfo.isDirectory(dir) { try Workspace.makeDirectory(dir) }
-        var pool: DatabasePool
-        var identity: String?
+        opening = Eventual { Self.openOrReplace(path) }
+        if openInBackground {
+            opening.start()
+        } else if case .failure(let error) = opening.value {
+            throw error
+        }
+    }
+
+    /// Opens the file; one that is not an SQLite database is moved aside and replaced.
+    private static func openOrReplace(_ path: String) -> Result<Opened, MemoryError> {
         do {
-            (pool, identity) = try Self.open(path)
+            return .success(try open(path))
         } catch let error as DatabaseError
             where error.resultCode == .SQLITE_CORRUPT || error.resultCode == .SQLITE_NOTADB
         {
@@ -65,18 +93,22 @@ public final class MemoryIndex: Sendable {
             unlink(path + "-wal")
             unlink(path + "-shm")
             do {
-                (pool, identity) = try Self.open(path)
+                return .success(try open(path))
             } catch {
-                throw .database("opening \(path)", error)
+                return .failure(.database("opening \(path)", error))
             }
         } catch {
-            throw .database("opening \(path)", error)
+            return .failure(.database("opening \(path)", error))
         }
-        self.pool = pool
-        self.storedIdentity = Mutex(identity)
     }
 
-    private static func open(_ path: String) throws -> (DatabasePool, String?) {
+    /// An open database and the identity it held when opened (nil for a new file).
+    struct Opened: Sendable {
+        var pool: DatabasePool
+        var identity: String?
+    }
+
+    private static func open(_ path: String) throws -> Opened {
         var config = Configuration()
         config.busyMode = .timeout(30)
         config.maximumReaderCount = 4
@@ -96,7 +128,7 @@ public final class MemoryIndex: Sendable {
             try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'identity'")
         }
         chmod(path, 0o600)
-        return (pool, identity)
+        return Opened(pool: pool, identity: identity)
     }
 
     // MARK: Reading

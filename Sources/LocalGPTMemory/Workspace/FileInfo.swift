@@ -27,7 +27,8 @@ enum FileInfo {
     /// `lstat` when `followSymlinks` is false, else `stat`.
     static func status(_ path: String, followSymlinks: Bool = true) -> Stat? {
         var st = Glibc.stat()
-        let rc = followSymlinks ? stat(path, &st) : lstat(path, &st)
+        // withCString: no copy of a native string (the implicit conversion allocates one).
+        let rc = path.withCString { followSymlinks ? stat($0, &st) : lstat($0, &st) }
         if rc != 0 { return nil }
         return Stat(st)
     }
@@ -35,7 +36,7 @@ enum FileInfo {
     /// ``status(_:followSymlinks:)`` of `name` in the open folder `directory` (symlinks followed).
     static func status(_ name: String, in directory: Int32) -> Stat? {
         var st = Glibc.stat()
-        if fstatat(directory, name, &st, 0) != 0 { return nil }
+        if name.withCString({ fstatat(directory, $0, &st, 0) }) != 0 { return nil }
         return Stat(st)
     }
 

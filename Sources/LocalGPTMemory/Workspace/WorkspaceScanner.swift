@@ -96,7 +96,7 @@ struct WorkspaceScanner {
         defer { closedir(handle) }
         let dfd = dirfd(handle)
         var subdirs: [String] = []
-        var files: [(name: String, path: String, rel: String)] = []
+        var files: [String] = []
         while let entry = readdir(handle) {
             let type = entry.pointee.d_type
             let name: String? = withUnsafePointer(to: entry.pointee.d_name) {
@@ -112,37 +112,37 @@ struct WorkspaceScanner {
                 }
             }
             guard let name else { continue }
-            let path = dir + "/" + name
-            let rel = relative.isEmpty ? name : relative + "/" + name
             switch Int32(type) {
             case Int32(DT_DIR):
                 subdirs.append(name)
             case Int32(DT_REG):
-                files.append((name, path, rel))
+                files.append(name)
             case Int32(DT_LNK), Int32(DT_UNKNOWN):
+                let path = Self.join(dir, name)
                 guard let st = FileInfo.status(path) else { continue }
                 if st.isDirectory {
                     if type == DT_UNKNOWN { subdirs.append(name) }  // a real folder on a file system without d_type
                 } else if st.isRegular {
-                    guard let real = FileInfo.realPath(path),
+                    guard pattern != nil || name.hasSuffix(".md"),
+                        let real = FileInfo.realPath(path),
                         realRoots.contains(where: { real.hasPrefix($0 + "/") })
                     else { continue }
-                    files.append((name, path, rel))
+                    files.append(name)
                 }
             default:
                 continue
             }
         }
         // Byte order (the same as String's for NFC names, and cheaper); one fstatat per file,
-        // relative to the open folder, rather than a lookup of the whole path.
-        files.sort { Self.bytesPrecede($0.name, $1.name) }  // the same folder: names order the paths
-        for (name, path, rel) in files {
-            if let pattern {
-                guard pattern.matches(rel) else { continue }
-            } else {
-                guard rel.hasSuffix(".md") else { continue }
-            }
+        // relative to the open folder, rather than a lookup of the whole path. The paths are made
+        // only for the files kept, in one allocation each.
+        files.sort(by: Self.bytesPrecede)  // the same folder: names order the paths
+        for name in files {
+            let rel = Self.join(relative, name)
+            // (In the workspace every name listed ends in `.md`.)
+            if let pattern, !pattern.matches(rel) { continue }
             guard let st = FileInfo.status(name, in: dfd), st.isRegular else { continue }
+            let path = Self.join(dir, name)
             // Under the workspace the key is the path relative to it; extra roots lie outside it.
             let key = pattern == nil ? rel : workspace.displayPath(path)
             if pattern != nil && !seen.insert(key).inserted { continue }
@@ -152,14 +152,31 @@ struct WorkspaceScanner {
         }
         for name in subdirs.sorted(by: Self.bytesPrecede) {
             walk(
-                dir + "/" + name,
-                relative: relative.isEmpty ? name : relative + "/" + name,
+                Self.join(dir, name),
+                relative: Self.join(relative, name),
                 source: source,
                 pattern: pattern,
                 realRoots: realRoots,
                 into: &out,
                 seen: &seen
             )
+        }
+    }
+
+    /// `parent/name` (or `name` when `parent` is empty), built in one allocation.
+    static func join(_ parent: String, _ name: String) -> String {
+        if parent.isEmpty { return name }
+        var parent = parent
+        var name = name
+        return parent.withUTF8 { p in
+            name.withUTF8 { n in
+                String(unsafeUninitializedCapacity: p.count + 1 + n.count) { buffer in
+                    var i = buffer.initialize(fromContentsOf: p)
+                    buffer[i] = UInt8(ascii: "/")
+                    i += 1
+                    return i + UnsafeMutableBufferPointer(rebasing: buffer[i...]).initialize(fromContentsOf: n)
+                }
+            }
         }
     }
 

@@ -1,0 +1,50 @@
+//===----------------------------------------------------------------------===//
+// LocalGPT for Swift. Apache-2.0.
+//===----------------------------------------------------------------------===//
+
+import Dispatch
+import Glibc
+import Synchronization
+import Testing
+
+@testable import LocalGPTMemory
+
+@Suite struct EventualTests {
+    /// However the helper and the callers race, the work runs once and every caller gets its value.
+    @Test func theWorkRunsOnceWhoeverComesFirst() {
+        for i in 0..<200 {
+            let runs = Atomic<Int>(0)
+            let eventual = Eventual<Int> {
+                runs.add(1, ordering: .relaxed)
+                if i % 4 == 0 { usleep(100) }  // sometimes slow, so that callers wait
+                return i
+            }
+            if i % 3 != 0 { eventual.start() }  // i % 3 == 0: no helper, a caller computes it
+            if i % 5 == 1 { usleep(200) }  // sometimes the helper is done before anyone asks
+            let seen = Mutex<[Int]>([])
+            DispatchQueue.concurrentPerform(iterations: 4) { _ in
+                let v = eventual.value
+                seen.withLock { $0.append(v) }
+            }
+            #expect(seen.withLock { $0 } == [i, i, i, i])
+            #expect(eventual.value == i)
+            if i % 3 == 0 { eventual.start() }  // a helper started after the fact does nothing
+            #expect(runs.load(ordering: .relaxed) == 1)
+        }
+    }
+
+    /// A thread of the global queue that asks while the helper is still queued computes the
+    /// value itself rather than wait for it.
+    @Test func aQueuedHelperIsNotWaitedFor() {
+        let eventual = Eventual<String> { "ready" }
+        let done = DispatchSemaphore(value: 0)
+        let got = Mutex<String?>(nil)
+        DispatchQueue.global().async {
+            eventual.start()  // queued behind this very block on a busy pool, perhaps
+            got.withLock { $0 = eventual.value }
+            done.signal()
+        }
+        done.wait()
+        #expect(got.withLock { $0 } == "ready")
+    }
+}

@@ -76,6 +76,7 @@ let package = Package(
                 "LocalGPTCore",
                 "CLocalGPTEmbed",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

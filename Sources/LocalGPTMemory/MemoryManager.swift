@@ -47,6 +47,8 @@ public final class MemoryManager: Sendable {
     ///     `localgpt.memory` on the application's logging backend).
     ///   - bootstrap: create the workspace and its template files when missing (false for a
     ///     read-only corpus such as the benchmark's).
+    ///   - connections: `.single` for a command that runs once and exits (cheaper to open);
+    ///     `.pool` (the default) lets searches go on while the index is written.
     /// - Throws: ``MemoryError`` when the workspace cannot be created or the index's folder
     ///   cannot be made.
     public init(
@@ -54,7 +56,8 @@ public final class MemoryManager: Sendable {
         embedder: (any TextEmbedder)?,
         embedderUnavailableReason: String? = nil,
         logger: Logger = Logger(label: "localgpt.memory"),
-        bootstrap: Bool = true
+        bootstrap: Bool = true,
+        connections: MemoryIndex.Connections = .pool
     ) throws(MemoryError) {
         self.configuration = configuration
         self.workspace = Workspace(root: configuration.workspace)
@@ -70,6 +73,7 @@ public final class MemoryManager: Sendable {
             path: configuration.indexPath,
             chunker: configuration.chunker,
             embeddingPlan: configuration.embeddingPlan,
+            connections: connections,
             openInBackground: true
         )
     }

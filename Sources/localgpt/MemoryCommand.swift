@@ -50,7 +50,8 @@ struct MemoryCommand: ParsableCommand {
                 configuration: config,
                 embedder: embedder,
                 embedderUnavailableReason: reason,
-                logger: ctx.logger
+                logger: ctx.logger,
+                connections: .single  // every memory command runs once and exits
             )
             return Context(memory: memory, logger: ctx.logger)
         } catch {

@@ -151,4 +151,29 @@ import Testing
         #expect(throws: MemoryError.self) { try memory.index.stats() }
         #expect(try String(contentsOfFile: t.workspace + "/a.md", encoding: .utf8) == "zebra crossing\n")
     }
+
+    /// A one-shot command's single connection reads and writes the same index as a pool, and
+    /// leaves the -wal (emptied) and -shm files behind, private, for the next command.
+    @Test func aSingleConnectionSharesTheIndexAndKeepsPrivateWALFiles() throws {
+        let t = TestMemory()
+        try t.write("MEMORY.md", "# Memory\n- The user's cat is called Miso.\n")
+        try FileManager.default.createDirectory(atPath: t.workspace, withIntermediateDirectories: true)
+        do {
+            let single = try MemoryManager(
+                configuration: t.configuration(),
+                embedder: nil,
+                bootstrap: false,
+                connections: .single
+            )
+            #expect(try single.search("Miso", mode: .keyword).results.first?.file == "MEMORY.md")
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let attributes = try FileManager.default.attributesOfItem(atPath: t.indexPath + suffix)
+            #expect((attributes[.posixPermissions] as? Int) == 0o600, "\(suffix)")
+            if suffix == "-wal" { #expect((attributes[.size] as? Int) == 0) }
+        }
+        let pool = try t.open()
+        #expect(try pool.reindex().filesUnchanged == 1)
+        #expect(try pool.search("Miso", mode: .keyword).results.first?.file == "MEMORY.md")
+    }
 }

@@ -118,7 +118,7 @@ import Testing
         let memory = try t.open(embedder: TrigramTestEmbedder())
         try memory.reindex()
         let index = memory.index
-        let chunks = try index.pool.read { db in
+        let chunks = try index.database.read { db in
             try Row.fetchAll(db, sql: "SELECT id, text FROM chunks ORDER BY id").map {
                 ($0[0] as Int64, $0[1] as String)
             }
@@ -127,7 +127,7 @@ import Testing
         let windows = chunks.map { index.embeddingPlan.windows(for: $0.1) }
         let several = windows.filter { $0.count > 1 }.count
         #expect(windows.contains { $0.count > 2 }, "the diary's chunks have several windows")
-        let counts = try index.pool.read { db in
+        let counts = try index.database.read { db in
             try Row.fetchOne(
                 db,
                 sql: "SELECT (SELECT COUNT(*) FROM chunk_centroids), (SELECT COUNT(*) FROM chunk_windows)"
@@ -147,7 +147,7 @@ import Testing
         #expect(!before.isEmpty)
 
         // Back to the first layout, as an index written before the migration holds it.
-        try index.pool.write { db in
+        try index.database.write { db in
             try db.execute(
                 sql: """
                     CREATE TABLE chunk_vectors(
@@ -172,7 +172,7 @@ import Testing
             }
         }
         let reopened = try t.open(embedder: TrigramTestEmbedder()).index
-        #expect(try reopened.pool.read { db in try db.tableExists("chunk_vectors") } == false)
+        #expect(try reopened.database.read { db in try db.tableExists("chunk_vectors") } == false)
         #expect(try reopened.windowVectors(of: ids, dimensions: 384) == packed)
         #expect(try reopened.stats().vectors == vectorCount)
         let after = try reopened.search(

@@ -236,12 +236,12 @@ public enum PerformanceBenchmark {
     /// Gives every chunk without vectors of ``syntheticModel`` random unit vectors, one per window.
     static func writeRandomVectors(_ index: MemoryIndex, dimensions: Int) throws {
         var g = SyntheticWorkspace.Generator(state: 1234)
-        let rows = try index.pool.read { db in
+        let rows = try index.database.read { db in
             try Row.fetchAll(db, sql: "SELECT id, text FROM chunks WHERE model != ?", arguments: [syntheticModel])
                 .map { ($0[0] as Int64, $0[1] as String) }
         }
         guard !rows.isEmpty else { return }
-        try index.pool.write { db in
+        try index.database.write { db in
             let mark = try db.cachedStatement(sql: "UPDATE chunks SET model = ? WHERE id = ?")
             let store = try VectorStatements(db)
             for (id, text) in rows {

@@ -18,7 +18,7 @@ extension MemoryIndex {
     ) throws(MemoryError) -> [(hash: String, text: String)] {
         guard !windows.isEmpty else { return [] }
         do {
-            return try pool.read { db in
+            return try database.read { db in
                 let stmt = try db.cachedStatement(
                     sql: "SELECT 1 FROM embedding_cache WHERE model = ? AND hash = ?"
                 )
@@ -71,7 +71,7 @@ extension MemoryIndex {
             let want = min(Self.embedBatchSize, total - handled)
             let rows: [(id: Int64, hash: String, text: String)]
             do {
-                rows = try pool.read { db in
+                rows = try database.read { db in
                     try Row.fetchAll(
                         db,
                         sql: "SELECT id, hash, text FROM chunks WHERE model != ? AND id > ? ORDER BY id LIMIT ?",
@@ -94,7 +94,7 @@ extension MemoryIndex {
             }
             fromCache += allWindows.count - missing.count
             do {
-                try pool.write { db in
+                try database.write { db in
                     try storeInCache(fresh.map { ($0.key, $0.value) }, model: model, db: db)
                     let lookup = try db.cachedStatement(
                         sql: "SELECT embedding FROM embedding_cache WHERE model = ? AND hash = ?"
@@ -164,7 +164,7 @@ extension MemoryIndex {
             }
         }
         do {
-            if let db { try body(db) } else { try pool.write(body) }
+            if let db { try body(db) } else { try database.write(body) }
         } catch {
             throw .database("writing the embedding cache", error)
         }
@@ -172,7 +172,7 @@ extension MemoryIndex {
 
     private func pruneCache() throws(MemoryError) {
         do {
-            try pool.write { db in
+            try database.write { db in
                 let n = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM embedding_cache") ?? 0
                 guard n > Self.embeddingCacheLimit else { return }
                 try db.execute(

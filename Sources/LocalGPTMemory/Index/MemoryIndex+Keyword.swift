@@ -63,7 +63,7 @@ extension MemoryIndex {
     /// - Throws: ``MemoryError`` when the index cannot be read.
     func keywordPlan(_ query: KeywordQuery, budget: Int = keywordBudget) throws(MemoryError) -> KeywordPlan {
         do {
-            return try pool.read { db in
+            return try database.read { db in
                 let total = try chunkTotal(db)
                 let probe = try db.cachedStatement(
                     sql: """
@@ -218,7 +218,7 @@ extension MemoryIndex {
         newestFirst: Bool = true
     ) throws(MemoryError) -> [Int64] {
         do {
-            return try pool.read { db in
+            return try database.read { db in
                 let stmt = try db.cachedStatement(
                     sql: """
                         SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid >= ?

@@ -13,7 +13,7 @@ extension MemoryIndex {
     /// The best `depth` chunks for an FTS5 expression, by bm25 (returned positive: higher is better).
     func keywordCandidates(_ query: KeywordQuery, depth: Int) throws(MemoryError) -> [(chunk: Int64, score: Double)] {
         do {
-            return try pool.read { db in
+            return try database.read { db in
                 let stmt = try db.cachedStatement(
                     sql: """
                         SELECT rowid, bm25(chunks_fts, 1.0, \(Self.contextWeight)) AS rank FROM chunks_fts
@@ -90,7 +90,7 @@ extension MemoryIndex {
         guard !chunks.isEmpty else { return [:] }
         let width = dimensions * 4
         do {
-            return try pool.read { db in
+            return try database.read { db in
                 var out: [Int64: [Float]] = [:]
                 out.reserveCapacity(chunks.count)
                 let ids = chunks.map(String.init).joined(separator: ",")
@@ -127,7 +127,7 @@ extension MemoryIndex {
         }
         let matrix: VectorMatrix
         do {
-            matrix = try pool.read { db in
+            matrix = try database.read { db in
                 // Read the generation inside the same snapshot as the vectors.
                 let g =
                     try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'generation'") ?? 0

@@ -151,7 +151,7 @@ extension MemoryIndex {
             let now = Int64(Date().timeIntervalSince1970 * 1000)
             let totalChanged = report.filesUpdated
             do {
-                let (written, cached) = try pool.write { db -> (Int, Int) in
+                let (written, cached) = try database.write { db -> (Int, Int) in
                     if rebuild {
                         try db.execute(sql: "DROP TABLE IF EXISTS chunks_fts")
                         try IndexSchema.createFTS(db)

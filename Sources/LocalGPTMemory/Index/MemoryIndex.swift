@@ -4,6 +4,7 @@
 
 public import Foundation
 import GRDB
+import GRDBSQLite
 import Glibc
 import Synchronization
 
@@ -23,7 +24,7 @@ public final class MemoryIndex: Sendable {
     public let chunker: Chunker
     /// Which texts of a chunk are embedded; part of the identity.
     public let embeddingPlan: EmbeddingPlan
-    /// The database, once open (see ``init(path:chunker:embeddingPlan:openInBackground:)``).
+    /// The database, once open (see ``init(path:chunker:embeddingPlan:connections:openInBackground:)``).
     private let opening: Eventual<Result<Opened, MemoryError>>
     let vectorCache = Mutex<VectorMatrix?>(nil)
     /// The number of chunks at a generation (the keyword query's statistics).
@@ -44,8 +45,8 @@ public final class MemoryIndex: Sendable {
     }
 
     /// The open database. Waits for the opening; throws its error when it failed.
-    var pool: DatabasePool {
-        get throws(MemoryError) { try opening.value.get().pool }
+    var database: any DatabaseWriter {
+        get throws(MemoryError) { try opening.value.get().database }
     }
 
     /// Opens (creating when missing) the index at `path`. A file that is not a valid SQLite
@@ -56,6 +57,7 @@ public final class MemoryIndex: Sendable {
     ///   - path: the database file.
     ///   - chunker: how files are cut into chunks.
     ///   - embeddingPlan: which texts of a chunk are embedded.
+    ///   - connections: a pool (the default) or a single connection for a one-shot command.
     ///   - openInBackground: open the database on a helper thread and return at once, so that
     ///     the caller can look at the workspace's files meanwhile (opening and migrating costs a
     ///     few milliseconds, a large part of a one-shot search). Every method waits for the
@@ -66,6 +68,7 @@ public final class MemoryIndex: Sendable {
         path: String,
         chunker: Chunker = Chunker(),
         embeddingPlan: EmbeddingPlan = EmbeddingPlan(),
+        connections: Connections = .pool,
         openInBackground: Bool = false
     ) throws(MemoryError) {
         self.path = path
@@ -73,7 +76,7 @@ public final class MemoryIndex: Sendable {
         self.embeddingPlan = embeddingPlan
         let dir = (path as NSString).deletingLastPathComponent
         if !FileInfo.isDirectory(dir) { try Workspace.makeDirectory(dir) }
-        opening = Eventual { Self.openOrReplace(path) }
+        opening = Eventual { Self.openOrReplace(path, connections) }
         if openInBackground {
             opening.start()
         } else if case .failure(let error) = opening.value {
@@ -82,9 +85,9 @@ public final class MemoryIndex: Sendable {
     }
 
     /// Opens the file; one that is not an SQLite database is moved aside and replaced.
-    private static func openOrReplace(_ path: String) -> Result<Opened, MemoryError> {
+    private static func openOrReplace(_ path: String, _ connections: Connections) -> Result<Opened, MemoryError> {
         do {
-            return .success(try open(path))
+            return .success(try open(path, connections))
         } catch let error as DatabaseError
             where error.resultCode == .SQLITE_CORRUPT || error.resultCode == .SQLITE_NOTADB
         {
@@ -93,7 +96,7 @@ public final class MemoryIndex: Sendable {
             unlink(path + "-wal")
             unlink(path + "-shm")
             do {
-                return .success(try open(path))
+                return .success(try open(path, connections))
             } catch {
                 return .failure(.database("opening \(path)", error))
             }
@@ -104,11 +107,28 @@ public final class MemoryIndex: Sendable {
 
     /// An open database and the identity it held when opened (nil for a new file).
     struct Opened: Sendable {
-        var pool: DatabasePool
+        var database: any DatabaseWriter
         var identity: String?
     }
 
-    private static func open(_ path: String) throws -> Opened {
+    /// How many SQLite connections an index keeps.
+    public enum Connections: Sendable {
+        /// A writer and up to four readers (a GRDB `DatabasePool`): searches go on while the
+        /// index is written. For a process that lives on: the daemon, the server, a chat.
+        case pool
+        /// One connection (a GRDB `DatabaseQueue`): cheaper to open (one connection reads the
+        /// schema; no set-up write), for a command that runs once and exits.
+        case single
+    }
+
+    private static func open(_ path: String, _ connections: Connections) throws -> Opened {
+        // A new file is created private, so that the -wal and -shm files SQLite creates beside it
+        // take the same mode; older ones are brought to it.
+        if !FileInfo.exists(path) {
+            let fd = Glibc.open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0o600)
+            if fd >= 0 { Glibc.close(fd) }
+        }
+        for file in [path, path + "-wal", path + "-shm"] { chmod(file, 0o600) }
         var config = Configuration()
         config.busyMode = .timeout(30)
         config.maximumReaderCount = 4
@@ -121,14 +141,26 @@ public final class MemoryIndex: Sendable {
             // one pread each: a search reads the window vectors of ~250 candidates, ~7 KB each,
             // from overflow pages.
             try db.execute(sql: "PRAGMA mmap_size = 2147418112")
+            // Keep the -wal and -shm files when the last connection closes (the WAL is emptied):
+            // the next command reuses them rather than creating them again.
+            var persist: CInt = 1
+            let code = sqlite3_file_control(db.sqliteConnection, nil, SQLITE_FCNTL_PERSIST_WAL, &persist)
+            if code != SQLITE_OK { throw DatabaseError(resultCode: ResultCode(rawValue: code)) }
+            if connections == .single {
+                // A pool sets WAL mode itself.
+                try db.execute(sql: "PRAGMA journal_mode = WAL")
+            }
         }
-        let pool = try DatabasePool(path: path, configuration: config)
-        try IndexSchema.migrator.migrate(pool)
-        let identity = try pool.read { db in
+        let database: any DatabaseWriter =
+            switch connections {
+            case .pool: try DatabasePool(path: path, configuration: config)
+            case .single: try DatabaseQueue(path: path, configuration: config)
+            }
+        try IndexSchema.migrator.migrate(database)
+        let identity = try database.read { db in
             try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'identity'")
         }
-        chmod(path, 0o600)
-        return Opened(pool: pool, identity: identity)
+        return Opened(database: database, identity: identity)
     }
 
     // MARK: Reading
@@ -136,7 +168,7 @@ public final class MemoryIndex: Sendable {
     /// The generation counter: bumped by every write that changes chunks or vectors.
     func generation() throws(MemoryError) -> Int64 {
         do {
-            return try pool.read { db in
+            return try database.read { db in
                 try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'generation'") ?? 0
             }
         } catch {
@@ -151,7 +183,7 @@ public final class MemoryIndex: Sendable {
     /// instantiating the decoding machinery's generic types) against ~1 ms.
     func indexedFiles() throws(MemoryError) -> [String: IndexedFileState] {
         do {
-            return try pool.read { db in
+            return try database.read { db in
                 var out: [String: IndexedFileState] = [:]
                 if let n = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM files") { out.reserveCapacity(n) }
                 let cursor = try Row.fetchCursor(db, sql: "SELECT path, hash, mtime, size FROM files")
@@ -169,7 +201,7 @@ public final class MemoryIndex: Sendable {
     func chunks(ids: [Int64]) throws(MemoryError) -> [Int64: ChunkRecord] {
         guard !ids.isEmpty else { return [:] }
         do {
-            return try pool.read { db in
+            return try database.read { db in
                 var out: [Int64: ChunkRecord] = [:]
                 let cursor = try Row.fetchCursor(
                     db,
@@ -202,7 +234,7 @@ public final class MemoryIndex: Sendable {
     /// The chunks of one file, in line order.
     func chunks(ofFile key: String) throws(MemoryError) -> [ChunkRecord] {
         do {
-            return try pool.read { db in
+            return try database.read { db in
                 try ChunkRecord.filter(Column("path") == key).order(Column("start_line")).fetchAll(db)
             }
         } catch {
@@ -213,7 +245,7 @@ public final class MemoryIndex: Sendable {
     /// How many chunks have no vectors of `model` yet.
     func pendingEmbeddingCount(model: String) throws(MemoryError) -> Int {
         do {
-            return try pool.read { db in
+            return try database.read { db in
                 try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM chunks WHERE model != ?", arguments: [model]) ?? 0
             }
         } catch {
@@ -224,7 +256,7 @@ public final class MemoryIndex: Sendable {
     /// Counts for `memory stats`.
     public func stats() throws(MemoryError) -> IndexStats {
         do {
-            return try pool.read { db in
+            return try database.read { db in
                 let files = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM files") ?? 0
                 let chunks = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM chunks") ?? 0
                 // Centroids, plus the windows of the chunks that have several.
@@ -265,7 +297,7 @@ public final class MemoryIndex: Sendable {
     /// The most recently modified indexed files.
     public func recentFiles(limit: Int) throws(MemoryError) -> [IndexedFile] {
         do {
-            return try pool.read { db in
+            return try database.read { db in
                 try FileRecord.order(Column("mtime").desc).limit(max(0, limit)).fetchAll(db).map {
                     IndexedFile(
                         file: $0.path,

@@ -103,16 +103,34 @@ extension MemoryIndex {
         let indexed = try indexedFiles()
 
         // 1. Read, hash and chunk what may have changed (in parallel, outside any transaction).
+        // Files with the indexed size and time stay `.untouched`, unread; the hashes of the
+        // others, when indexed, tell a touched file from a changed one.
+        var pending: [Int] = []
+        var pendingIndexed: [String] = []
+        var listed = 0
+        for i in files.indices {
+            guard let old = indexed[files[i].key] else {
+                pending.append(i)
+                continue
+            }
+            listed += 1
+            if rebuild || old.mtime != files[i].mtime || old.size != files[i].size {
+                pending.append(i)
+                pendingIndexed.append(files[i].key)
+            }
+        }
+        let oldHashes = rebuild ? [:] : try indexedHashes(of: pendingIndexed)
         let prepared = prepare(
             files: files,
-            indexed: indexed,
+            pending: pending,
+            oldHashes: oldHashes,
             rebuild: rebuild,
             maxFileBytes: maxFileBytes,
             progress: progress
         )
         // Keys are unique: when every indexed file was listed, none is gone.
         var removed: [String] = []
-        if files.lazy.filter({ indexed[$0.key] != nil }).count != indexed.count {
+        if listed != indexed.count {
             let listed = Set(files.map(\.key))
             removed = indexed.keys.filter { !listed.contains($0) }
         }
@@ -306,21 +324,18 @@ extension MemoryIndex {
         init(count: Int) { items = Array(repeating: .untouched, count: count) }
     }
 
+    /// Reads the `pending` files (indices into `files`); the others stay `.untouched`. Starts no
+    /// thread when none is pending, as on a search of an unchanged workspace.
     private func prepare(
         files: [ScannedFile],
-        indexed: [String: IndexedFileState],
+        pending: [Int],
+        oldHashes: [String: String],
         rebuild: Bool,
         maxFileBytes: Int,
         progress: (@Sendable (ReindexProgress) -> Void)?
     ) -> [Prepared] {
         let slots = Slots(count: files.count)
         let chunker = self.chunker
-        // Files with the indexed size and time stay `.untouched` without a thread: a search of an
-        // unchanged workspace starts none.
-        let pending = files.indices.filter { i in
-            guard !rebuild, let old = indexed[files[i].key] else { return true }
-            return old.mtime != files[i].mtime || old.size != files[i].size
-        }
         let total = pending.count
         guard total > 0 else { return slots.items }
         let workers = min(2, max(1, total / 64))
@@ -333,7 +348,7 @@ extension MemoryIndex {
                     let i = pending[j]
                     out[i] = Self.prepare(
                         file: files[i],
-                        indexed: indexed[files[i].key],
+                        oldHash: oldHashes[files[i].key],
                         rebuild: rebuild,
                         chunker: chunker,
                         maxFileBytes: maxFileBytes
@@ -349,12 +364,11 @@ extension MemoryIndex {
 
     private static func prepare(
         file: ScannedFile,
-        indexed: IndexedFileState?,
+        oldHash: String?,
         rebuild: Bool,
         chunker: Chunker,
         maxFileBytes: Int
     ) -> Prepared {
-        if !rebuild, let indexed, indexed.mtime == file.mtime, indexed.size == file.size { return .untouched }
         if file.size > Int64(maxFileBytes) {
             return .skipped(reason: "larger than \(maxFileBytes) bytes (memory.max_file_bytes)", keep: false)
         }
@@ -375,7 +389,7 @@ extension MemoryIndex {
         if bytes.prefix(binaryProbeBytes).contains(0) { return .skipped(reason: "binary file", keep: false) }
         return bytes.withUnsafeBytes { raw -> Prepared in
             let hash = sha256Hex(raw)
-            if !rebuild, let indexed, indexed.hash == hash { return .touched(hash: hash) }
+            if !rebuild, oldHash == hash { return .touched(hash: hash) }
             let chunks = chunker.chunk(bytes: raw)
             let hashes = chunks.map { sha256Hex($0.text) }
             return .changed(

@@ -186,9 +186,27 @@ public final class MemoryIndex: Sendable {
             return try database.read { db in
                 var out: [String: IndexedFileState] = [:]
                 if let n = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM files") { out.reserveCapacity(n) }
-                let cursor = try Row.fetchCursor(db, sql: "SELECT path, hash, mtime, size FROM files")
+                let cursor = try Row.fetchCursor(db, sql: "SELECT path, mtime, size FROM files")
                 while let row = try cursor.next() {
-                    out[row[0]] = IndexedFileState(hash: row[1], mtime: row[2], size: row[3])
+                    out[row[0]] = IndexedFileState(mtime: row[1], size: row[2])
+                }
+                return out
+            }
+        } catch {
+            throw .database("reading the file list", error)
+        }
+    }
+
+    /// The content hashes of the given indexed files, by key (read only for files whose size or
+    /// time changed: most searches need none).
+    func indexedHashes(of keys: [String]) throws(MemoryError) -> [String: String] {
+        guard !keys.isEmpty else { return [:] }
+        do {
+            return try database.read { db in
+                let statement = try db.cachedStatement(sql: "SELECT hash FROM files WHERE path = ?")
+                var out: [String: String] = [:]
+                for key in keys {
+                    if let hash = try String.fetchOne(statement, arguments: [key]) { out[key] = hash }
                 }
                 return out
             }
@@ -315,7 +333,6 @@ public final class MemoryIndex: Sendable {
 
 /// What the index holds about a file, to tell whether it changed on disk.
 struct IndexedFileState: Sendable {
-    var hash: String
     var mtime: Int64
     var size: Int64
 }

@@ -76,4 +76,27 @@ import Testing
         let all = try memory.index.keywordStage(query, depth: 10, fillUp: true, budget: 2)
         #expect(all.map(\.chunk) == [11, 9, 7, 12, 10, 8, 6, 5, 4, 3])
     }
+
+    /// Term counts are cached per generation of the index: a write that adds chunks holding a
+    /// term, in this process or another, is seen by the next plan.
+    @Test func cachedTermCountsFollowTheIndex() throws {
+        let t = TestMemory()
+        try t.write("memory/a.md", "# A\n\n- A kayak trip.\n")
+        let memory = try t.open()
+        try memory.reindex()
+        let query = try #require(KeywordQuery.build("kayak"))
+        #expect(try memory.index.keywordPlan(query, budget: 4).terms.first?.documents == 1)
+        #expect(try memory.index.keywordPlan(query).terms.first?.documents == 1)
+        #expect(try memory.index.keywordPlan(query).terms.first?.documents == 1)
+
+        try t.write("memory/b.md", "# B\n\n- Another kayak.\n")
+        try memory.reindex()
+        #expect(try memory.index.keywordPlan(query).terms.first?.documents == 2)
+
+        let other = try t.open()  // another connection to the same file, as another process has
+        try t.write("memory/c.md", "# C\n\n- The kayak again.\n")
+        try other.reindex()
+        #expect(try memory.index.keywordPlan(query).terms.first?.documents == 3)
+        #expect(try memory.search("kayak", limit: 10, mode: .keyword).results.count == 3)
+    }
 }

@@ -54,6 +54,18 @@ struct KeywordPlan: Sendable, Equatable {
     }
 }
 
+/// What keyword plans need to know of the index at one generation: the number of chunks, the
+/// range of their ids and, for each term probed so far, how many of the `budget` + 1 newest chunks
+/// hold it and the oldest of those.
+struct KeywordStatistics: Sendable {
+    var generation: Int64
+    var budget: Int
+    var total: Int
+    var lowest: Int64
+    var highest: Int64
+    var terms: [String: (count: Int, floor: Int64?)]
+}
+
 extension MemoryIndex {
     /// The most postings the keyword stage reads or ranks per term, and ranks by bm25 per query.
     static let keywordBudget = 1_000
@@ -64,36 +76,43 @@ extension MemoryIndex {
     func keywordPlan(_ query: KeywordQuery, budget: Int = keywordBudget) throws(MemoryError) -> KeywordPlan {
         do {
             return try database.read { db in
-                let total = try chunkTotal(db)
+                var stats = try keywordStatistics(db, budget: budget)
+                let total = stats.total
                 let probe = try db.cachedStatement(
                     sql: """
                         SELECT count(*), min(rowid) FROM (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?
                         ORDER BY rowid DESC LIMIT ?)
                         """
                 )
-                // Two subqueries: SQLite answers a lone min() or max() from the b-tree's ends.
-                let span = try Row.fetchOne(
-                    db,
-                    sql: "SELECT (SELECT min(id) FROM chunks), (SELECT max(id) FROM chunks)"
-                )
-                let lowest: Int64 = span?[0] ?? 0
-                let highest: Int64 = span?[1] ?? 0
                 var terms: [KeywordPlan.Term] = []
+                var probed = false
                 for term in query.terms {
-                    let expression = KeywordQuery.build(terms: [term])?.expression ?? ""
-                    let row = try Row.fetchOne(probe, arguments: [expression, budget + 1])
-                    let count: Int = row?[0] ?? 0
+                    let count: Int
+                    let floor: Int64?
+                    if let known = stats.terms[term] {
+                        (count, floor) = known
+                    } else {
+                        let expression = KeywordQuery.build(terms: [term])?.expression ?? ""
+                        let row = try Row.fetchOne(probe, arguments: [expression, budget + 1])
+                        (count, floor) = (row?[0] ?? 0, row?[1])
+                        stats.terms[term] = (count, floor)
+                        probed = true
+                    }
                     if count <= budget {
                         terms.append(.init(term: term, documents: count, exact: true, floor: nil))
                     } else {
                         // The budget + 1 newest chunks holding it reach back to `floor`: assume the
                         // same density over the whole id range.
-                        let floor: Int64 = row?[1] ?? lowest
-                        let reach = Double(highest - floor + 1)
-                        let estimate = Double(count) * Double(highest - lowest + 1) / max(reach, 1)
+                        let floor = floor ?? stats.lowest
+                        let reach = Double(stats.highest - floor + 1)
+                        let estimate = Double(count) * Double(stats.highest - stats.lowest + 1) / max(reach, 1)
                         let documents = min(total, max(count, Int(estimate)))
                         terms.append(.init(term: term, documents: documents, exact: false, floor: floor))
                     }
+                }
+                if probed {
+                    if stats.terms.count > Self.keywordStatisticsTerms { stats.terms = [:] }
+                    keywordStatisticsCache.withLock { $0 = stats }
                 }
                 let informative = terms.filter { $0.documents * 2 < total }
                 let common = terms.filter { $0.documents * 2 >= total }.map(\.term)
@@ -117,14 +136,32 @@ extension MemoryIndex {
         }
     }
 
-    /// The number of chunks, cached per generation.
-    private func chunkTotal(_ db: Database) throws -> Int {
+    /// Terms whose counts ``keywordStatisticsCache`` keeps (then it starts again).
+    static let keywordStatisticsTerms = 4_096
+
+    /// The index's statistics for keyword plans at its current generation: cached, since they
+    /// change only when chunks do (every such write bumps the generation). Counting a term's
+    /// postings costs a probe of up to `budget` + 1 rows; a long-lived process pays it once per
+    /// term and generation.
+    private func keywordStatistics(_ db: Database, budget: Int) throws -> KeywordStatistics {
         let generation =
             try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'generation'") ?? 0
-        if let c = chunkCountCache.withLock({ $0 }), c.generation == generation { return c.count }
+        if let s = keywordStatisticsCache.withLock({ $0 }), s.generation == generation, s.budget == budget {
+            return s
+        }
         let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM chunks") ?? 0
-        chunkCountCache.withLock { $0 = (generation, total) }
-        return total
+        // Two subqueries: SQLite answers a lone min() or max() from the b-tree's ends.
+        let span = try Row.fetchOne(db, sql: "SELECT (SELECT min(id) FROM chunks), (SELECT max(id) FROM chunks)")
+        let stats = KeywordStatistics(
+            generation: generation,
+            budget: budget,
+            total: total,
+            lowest: span?[0] ?? 0,
+            highest: span?[1] ?? 0,
+            terms: [:]
+        )
+        keywordStatisticsCache.withLock { $0 = stats }
+        return stats
     }
 
     /// The keyword candidates of a query, best first (see ``KeywordPlan``). With `fillUp`

@@ -27,8 +27,8 @@ public final class MemoryIndex: Sendable {
     /// The database, once open (see ``init(path:chunker:embeddingPlan:connections:openInBackground:)``).
     private let opening: Eventual<Result<Opened, MemoryError>>
     let vectorCache = Mutex<VectorMatrix?>(nil)
-    /// The number of chunks at a generation (the keyword query's statistics).
-    let chunkCountCache = Mutex<(generation: Int64, count: Int)?>(nil)
+    /// The keyword plans' statistics at a generation (see ``KeywordStatistics``).
+    let keywordStatisticsCache = Mutex<KeywordStatistics?>(nil)
     /// The identity written by a full rebuild since the file was opened (nil: none).
     let rebuiltIdentity = Mutex<String?>(nil)
 

@@ -3,9 +3,12 @@
 whose speed drifts (a shared VM) affects each binary alike.
 
     scripts/bench-interleaved.py BIN_A,BIN_B [ARGS...]        # RUNS=40 by default
+    scripts/bench-interleaved.py BIN_A:WS_A,BIN_B:WS_B memory search --workspace {} ...
 
 Each run starts every binary once, in alternating order; prints per binary the median, first
-quartile and minimum wall time, and the median CPU time (user + system, from wait4).
+quartile and minimum wall time, and the median CPU time (user + system, from wait4). A binary
+given as PATH:VALUE gets VALUE in place of each `{}` argument: its own copy of a workspace (and
+so of its index) when the builds leave different files behind them.
 Used for the `memory search` figures of docs/PERFORMANCE.md.
 """
 import os
@@ -18,7 +21,9 @@ import time
 def main() -> None:
     if len(sys.argv) < 2:
         sys.exit(__doc__)
-    binaries = sys.argv[1].split(",")
+    entries = [entry.partition(":") for entry in sys.argv[1].split(",")]
+    binaries = [path for path, _, _ in entries]
+    own = {path: value for path, _, value in entries}
     args = sys.argv[2:]
     runs = int(os.environ.get("RUNS", "40"))
     wall = {b: [] for b in binaries}
@@ -26,7 +31,8 @@ def main() -> None:
     for i in range(runs):
         for b in binaries if i % 2 == 0 else binaries[::-1]:
             start = time.perf_counter()
-            child = subprocess.Popen([b] + args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            argv = [b] + [own[b] if a == "{}" else a for a in args]
+            child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             _, status, usage = os.wait4(child.pid, 0)
             wall[b].append((time.perf_counter() - start) * 1000)
             cpu[b].append((usage.ru_utime + usage.ru_stime) * 1000)

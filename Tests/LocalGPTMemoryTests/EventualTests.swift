@@ -3,6 +3,7 @@
 //===----------------------------------------------------------------------===//
 
 import Dispatch
+import Foundation
 import Glibc
 import Synchronization
 import Testing
@@ -33,18 +34,30 @@ import Testing
         }
     }
 
-    /// A thread of the global queue that asks while the helper is still queued computes the
-    /// value itself rather than wait for it.
+    /// A caller that asks while the helper is still queued computes the value itself rather than
+    /// wait for it: the helper's queue is held suspended, so a caller that waited would not answer
+    /// within the 10 s allowed. Once the queue runs, the helper finds nothing left to do.
     @Test func aQueuedHelperIsNotWaitedFor() {
-        let eventual = Eventual<String> { "ready" }
-        let done = DispatchSemaphore(value: 0)
-        let got = Mutex<String?>(nil)
-        DispatchQueue.global().async {
-            eventual.start()  // queued behind this very block on a busy pool, perhaps
-            got.withLock { $0 = eventual.value }
-            done.signal()
+        let runs = Atomic<Int>(0)
+        let eventual = Eventual<String> {
+            runs.add(1, ordering: .relaxed)
+            return "ready"
         }
-        done.wait()
+        let held = DispatchQueue(label: "held")
+        held.suspend()
+        eventual.start(on: held)
+        let answered = DispatchSemaphore(value: 0)
+        let got = Mutex<String?>(nil)
+        Thread.detachNewThread {
+            got.withLock { $0 = eventual.value }
+            answered.signal()
+        }
+        let inTime = answered.wait(timeout: .now() + 10) == .success
+        #expect(inTime, "the caller waited for the queued helper")
+        held.resume()
+        held.sync {}  // the helper has run (and found the value computed)
+        if !inTime { answered.wait() }
         #expect(got.withLock { $0 } == "ready")
+        #expect(runs.load(ordering: .relaxed) == 1)
     }
 }

@@ -5,7 +5,7 @@
 import Dispatch
 import Synchronization
 
-/// A value computed once: by a helper thread of the global queue once ``start()`` is called, or
+/// A value computed once: by a helper thread once ``start(on:)`` is called, or
 /// by the first thread that asks for it before the helper runs. Later callers wait for it.
 ///
 /// Asking never waits for a helper that has not started, so a thread of the global queue may ask
@@ -25,9 +25,9 @@ final class Eventual<Value: Sendable>: Sendable {
         state = Mutex(.pending(work))
     }
 
-    /// Puts the computation on a helper thread of the global queue.
-    func start() {
-        DispatchQueue.global(qos: .userInitiated).async { [self] in
+    /// Puts the computation on a helper thread of `queue` (tests pass a suspended one).
+    func start(on queue: DispatchQueue = .global(qos: .userInitiated)) {
+        queue.async { [self] in
             _ = runIfPending()
         }
     }

@@ -114,12 +114,14 @@ extension MemoryIndex {
                 continue
             }
             listed += 1
-            if rebuild || old.mtime != files[i].mtime || old.size != files[i].size {
+            if rebuild {
+                pending.append(i)
+            } else if old.mtime != files[i].mtime || old.size != files[i].size {
                 pending.append(i)
                 pendingIndexed.append(files[i].key)
             }
         }
-        let oldHashes = rebuild ? [:] : try indexedHashes(of: pendingIndexed)
+        let oldHashes = try indexedHashes(of: pendingIndexed)
         let prepared = prepare(
             files: files,
             pending: pending,

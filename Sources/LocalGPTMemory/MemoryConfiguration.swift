@@ -23,6 +23,8 @@ public struct MemoryConfiguration: Sendable, Equatable {
     /// At most this many new chunks are embedded before a search answers; more are left to
     /// `memory reindex` or the daemon, and the search notes it.
     public var searchEmbedBudget: Int
+    /// How keyword and vector candidates are fused, and the floor below which results are left out.
+    public var ranking: RankingOptions
 
     public init(
         workspace: String,
@@ -32,7 +34,8 @@ public struct MemoryConfiguration: Sendable, Equatable {
         embeddingPlan: EmbeddingPlan = EmbeddingPlan(),
         embeddingsEnabled: Bool = true,
         maxFileBytes: Int = 16 << 20,
-        searchEmbedBudget: Int = 64
+        searchEmbedBudget: Int = 64,
+        ranking: RankingOptions = RankingOptions()
     ) {
         self.workspace = Workspace.standardize(workspace)
         self.indexPath = indexPath
@@ -42,6 +45,7 @@ public struct MemoryConfiguration: Sendable, Equatable {
         self.embeddingsEnabled = embeddingsEnabled
         self.maxFileBytes = maxFileBytes
         self.searchEmbedBudget = searchEmbedBudget
+        self.ranking = ranking
     }
 
     /// Reads `[memory]` from config.toml.
@@ -52,6 +56,8 @@ public struct MemoryConfiguration: Sendable, Equatable {
     /// - `memory.embeddings` (bool, true): embed chunks when the local model is installed.
     /// - `memory.paths` (array): extra roots, each `"dir"` or `{ path = "dir", pattern = "**/*.md" }`.
     /// - `memory.max_file_bytes` (int, 16 MiB): larger files are not indexed.
+    /// - `memory.min_score` (number, 0.05, clamped to 0...1): hybrid results whose fused score is
+    ///   lower are left out; 0 keeps them all.
     ///
     /// The workspace is, in order: `workspaceOverride` (the `--workspace` flag), the absolute
     /// `LOCALGPT_WORKSPACE` environment variable, `memory.workspace`, then the home's `workspace/`.
@@ -90,13 +96,18 @@ public struct MemoryConfiguration: Sendable, Equatable {
                 )
             }
         }
+        var ranking = RankingOptions()
+        if let floor = configuration.value(at: "memory.min_score")?.doubleValue, floor.isFinite {
+            ranking.minimumScore = min(1, max(0, floor))
+        }
         self.init(
             workspace: workspace,
             indexPath: paths.home + "/memory/" + indexName,
             chunker: Chunker(chunkTokens: max(16, size), overlapTokens: max(0, overlap)),
             extraRoots: roots,
             embeddingsEnabled: configuration.value(at: "memory.embeddings")?.boolValue ?? true,
-            maxFileBytes: configuration.value(at: "memory.max_file_bytes")?.intValue.map(Int.init) ?? (16 << 20)
+            maxFileBytes: configuration.value(at: "memory.max_file_bytes")?.intValue.map(Int.init) ?? (16 << 20),
+            ranking: ranking
         )
     }
 }

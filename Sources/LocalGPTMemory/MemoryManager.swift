@@ -163,7 +163,8 @@ public final class MemoryManager: Sendable {
     ///   - limit: how many results (1...100).
     ///   - mode: nil picks hybrid when a model is installed, else keyword.
     ///   - refresh: bring the index up to date first (stat-based; cheap when nothing changed).
-    ///   - ranking: fusion parameters (the defaults are the measured best).
+    ///   - ranking: fusion parameters; nil takes the configuration's (`memory.min_score` and the
+    ///     measured best fusion).
     /// - Returns: the results, best first, the mode used and any notice.
     /// - Throws: ``MemoryError`` (`invalidArgument` for an empty query or a bad limit).
     public func search(
@@ -171,7 +172,7 @@ public final class MemoryManager: Sendable {
         limit: Int = 5,
         mode: SearchMode? = nil,
         refresh: Bool = true,
-        ranking: RankingOptions = RankingOptions()
+        ranking: RankingOptions? = nil
     ) throws(MemoryError) -> MemorySearchResponse {
         let trimmed = query.trimmingCharacters(in: .whitespacesAndNewlines)
         if trimmed.isEmpty { throw .invalidArgument("the query is empty") }
@@ -208,7 +209,7 @@ public final class MemoryManager: Sendable {
             model: embedder?.modelID,
             mode: wanted,
             limit: limit,
-            ranking: ranking
+            ranking: ranking ?? configuration.ranking
         )
         return MemorySearchResponse(
             results: results,

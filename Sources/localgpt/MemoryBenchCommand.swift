@@ -24,6 +24,8 @@ extension MemoryCommand {
         @Flag(help: "Print recall by question category.") var categories = false
         @Option(help: "Embedding window in bytes (0: whole chunks); default: the product's.") var window: Int?
         @Option(help: "Write each question's query vector to this file (JSON lines).") var dumpQueryVectors: String?
+        @Option(help: "Leave out hybrid results scoring below this (0: keep all); default: the product's.")
+        var minScore: Double?
 
         func run() throws {
             let ctx = try CLIContext.make(global)
@@ -36,11 +38,18 @@ extension MemoryCommand {
                 guard let e else { throw CLIError("vector and hybrid need the local model: \(reason ?? "")") }
                 embedder = e
             }
-            var rankings: [(name: String, options: RankingOptions)] = [("default", RankingOptions())]
+            var base = RankingOptions()
+            if let minScore {
+                guard minScore.isFinite, (0...1).contains(minScore) else {
+                    throw ValidationError("--min-score must be between 0 and 1")
+                }
+                base.minimumScore = minScore
+            }
+            var rankings: [(name: String, options: RankingOptions)] = [("default", base)]
             if sweep {
                 for fusion in RankingOptions.Fusion.allCases {
                     for wk in [0.3, 0.4, 0.5, 0.6, 0.7] {
-                        var o = RankingOptions()
+                        var o = base
                         o.fusion = fusion
                         o.keywordWeight = wk
                         o.vectorWeight = 1 - wk

@@ -90,6 +90,62 @@ import Testing
         #expect(abs((rrf.first?.score ?? 0) - 1.0) < 1e-9)
     }
 
+    @Test func fusedScoresBelowTheFloorAreLeftOut() {
+        let keyword: [(chunk: Int64, score: Double)] = [(1, 9.0), (2, 3.0)]
+        let vector: [(chunk: Int64, score: Double)] = [(3, 0.9), (2, 0.5), (4, 0.1)]
+        // Chunk 4 is last of the vector list and has no keyword: it scores 0.
+        let all = RankingOptions(minimumScore: 0).fuse(keyword: keyword, vector: vector)
+        #expect(all.map(\.chunk) == [1, 2, 3, 4])
+        #expect(all.last?.score == 0)
+        let floored = RankingOptions().fuse(keyword: keyword, vector: vector)
+        #expect(floored.map(\.chunk) == [1, 2, 3])
+        #expect(floored.allSatisfy { $0.score >= RankingOptions.defaultMinimumScore })
+    }
+
+    @Test func aLoneVectorCandidateIsTheBestOfItsList() {
+        // Min-max over one score has no span: the candidate is its list's best, not its worst.
+        let fused = RankingOptions().fuse(keyword: [], vector: [(7, 0.2)])
+        #expect(fused.map(\.chunk) == [7])
+        #expect(fused.first?.score == 1)
+        let withKeyword = RankingOptions().fuse(keyword: [(1, 4.0)], vector: [(7, 0.2)])
+        #expect(withKeyword.map(\.chunk) == [1, 7])
+        #expect(abs((withKeyword.last?.score ?? 0) - 0.3) < 1e-9)
+    }
+
+    @Test func hybridLeavesOutFilesThatMatchNothing() throws {
+        let (_, memory) = try Self.fixture(embedder: TrigramTestEmbedder())
+        let all = try memory.search("Kyoto temples", limit: 10, ranking: RankingOptions(minimumScore: 0))
+        #expect(all.mode == .hybrid)
+        #expect(all.results.first?.file == "knowledge/trips.md")
+        #expect(all.results.contains { $0.score < RankingOptions.defaultMinimumScore }, "the fixture has a non-match")
+        let floored = try memory.search("Kyoto temples", limit: 10)
+        #expect(floored.results.first == all.results.first)
+        #expect(floored.results.allSatisfy { $0.score >= RankingOptions.defaultMinimumScore })
+        #expect(floored.results.count < all.results.count)
+    }
+
+    @Test func aLoneNoteIsFoundWithoutSharedWords() throws {
+        // OpenClaw #29112: a score floor must not hide freshly written text.
+        let t = TestMemory()
+        try t.write("knowledge/new.md", "The zeppelin museum opens at nine.\n")
+        let memory = try t.open(embedder: TrigramTestEmbedder())
+        let r = try memory.search("airship exhibition hours", mode: .hybrid)
+        #expect(r.results.map(\.file) == ["knowledge/new.md"])
+    }
+
+    @Test func theFloorIsReadFromConfig() throws {
+        func floor(_ toml: String) throws -> Double {
+            let configuration = try Configuration(toml: toml, environment: [:])
+            return MemoryConfiguration(paths: LocalGPTPaths(home: "/nonexistent"), configuration: configuration)
+                .ranking.minimumScore
+        }
+        #expect(try floor("") == RankingOptions.defaultMinimumScore)
+        #expect(try floor("[memory]\nmin_score = 0") == 0)
+        #expect(try floor("[memory]\nmin_score = 0.2") == 0.2)
+        #expect(try floor("[memory]\nmin_score = -1") == 0)
+        #expect(try floor("[memory]\nmin_score = 3") == 1)
+    }
+
     @Test func keywordOnlyWithoutEmbedderSaysSo() throws {
         let (_, memory) = try Self.fixture()
         let r = try memory.search("sharding")

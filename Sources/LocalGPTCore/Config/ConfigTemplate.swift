@@ -48,6 +48,7 @@ public enum ConfigTemplate {
         # chunk_overlap = 80           # tokens carried over into the next chunk
         # embeddings = true            # semantic search with the local model, when installed
         # max_file_bytes = 16777216    # larger files are not indexed (reported by `memory reindex`)
+        # min_score = 0.05             # hybrid results scoring lower (0-1) are left out; 0 keeps all
         # paths = [{ path = "~/notes", pattern = "**/*.md" }]   # extra folders to index
 
         [logging]

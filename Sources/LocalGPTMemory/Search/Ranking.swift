@@ -24,22 +24,35 @@ public struct RankingOptions: Sendable, Equatable {
     public var vectorWeight: Double
     /// RRF's k.
     public var rrfK: Double
+    /// Fused results scoring below this are left out (0 keeps them all): a chunk that is near the
+    /// bottom of both lists matched nothing the query asked for. The best hit is never left out
+    /// by the default: with both lists it scores at least the smaller weight's share (0.3), with
+    /// one list 1.
+    public var minimumScore: Double
+
+    /// The default floor, `memory.min_score` in config.toml: on locomo-dev it leaves out nothing
+    /// of the top 10 (recall unchanged, docs/PERFORMANCE.md), and in a small workspace it drops
+    /// the files that merely exist (score ~0).
+    public static let defaultMinimumScore = 0.05
 
     public init(
         depth: Int = 50,
         fusion: Fusion = .score,
         keywordWeight: Double = 0.7,
         vectorWeight: Double = 0.3,
-        rrfK: Double = 60
+        rrfK: Double = 60,
+        minimumScore: Double = defaultMinimumScore
     ) {
         self.depth = depth
         self.fusion = fusion
         self.keywordWeight = keywordWeight
         self.vectorWeight = vectorWeight
         self.rrfK = rrfK
+        self.minimumScore = minimumScore
     }
 
     /// Fuses two ranked lists (best first) into scores by chunk, best first; ties go to the lower id.
+    /// Chunks scoring below ``minimumScore`` are left out.
     public func fuse(
         keyword: [(chunk: Int64, score: Double)],
         vector: [(chunk: Int64, score: Double)]
@@ -66,11 +79,15 @@ public struct RankingOptions: Sendable, Equatable {
                 for c in keyword { fused[c.chunk, default: 0] += wk / total * (c.score / best) }
             }
             if let hi = vector.first?.score, let lo = vector.last?.score {
-                let span = max(hi - lo, 1e-6)
-                for c in vector { fused[c.chunk, default: 0] += wv / total * ((c.score - lo) / span) }
+                let span = hi - lo
+                for c in vector {
+                    // A lone candidate (or a list of equal scores) is the best of its list.
+                    let normalised = span > 1e-6 ? (c.score - lo) / span : 1
+                    fused[c.chunk, default: 0] += wv / total * normalised
+                }
             }
         }
-        return fused.map { (chunk: $0.key, score: $0.value) }.sorted {
+        return fused.filter { $0.value >= minimumScore }.map { (chunk: $0.key, score: $0.value) }.sorted {
             $0.score > $1.score || ($0.score == $1.score && $0.chunk < $1.chunk)
         }
     }

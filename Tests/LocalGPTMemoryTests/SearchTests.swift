@@ -133,6 +133,19 @@ import Testing
         #expect(r.results.map(\.file) == ["knowledge/new.md"])
     }
 
+    @Test func aNewWorkspacesTemplatesDoNotFollowTheAnswer() throws {
+        // The real model: a question about the one note a user wrote lists that note alone.
+        let t = TestMemory()
+        let memory = try t.open(embedder: try EmbedderTestSupport.embedder(), bootstrap: true)
+        try memory.save(fact: "I planted tomatoes in the garden on Saturday.")
+        let r = try memory.search("when did I plant tomatoes?", limit: 5)
+        #expect(r.mode == .hybrid)
+        #expect(r.results.map(\.file) == ["MEMORY.md"])
+        let all = try memory.search("when did I plant tomatoes?", limit: 5, ranking: RankingOptions(minimumScore: 0))
+        #expect(all.results.first?.file == "MEMORY.md")
+        #expect(all.results.count > 1, "the templates are still there, scoring below the floor")
+    }
+
     @Test func theFloorIsReadFromConfig() throws {
         func floor(_ toml: String) throws -> Double {
             let configuration = try Configuration(toml: toml, environment: [:])

@@ -148,6 +148,7 @@ let package = Package(
             name: "LocalGPTMemoryTests",
             dependencies: [
                 "LocalGPTMemory", "LocalGPTCore", "LocalGPTTesting", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
             ],
             path: "Tests/LocalGPTMemoryTests",
             exclude: ["Fixtures"],  // read by path (EmbedderTestSupport.decodeFixture), not as bundle resources

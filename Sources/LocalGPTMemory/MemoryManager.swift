@@ -178,6 +178,7 @@ public final class MemoryManager: Sendable {
         if trimmed.isEmpty { throw .invalidArgument("the query is empty") }
         if trimmed.utf8.contains(0) { throw .invalidArgument("the query contains a NUL byte") }
         guard (1...100).contains(limit) else { throw .invalidArgument("limit must be between 1 and 100") }
+        let started = DispatchTime.now().uptimeNanoseconds
         var notices: [String] = []
         if refresh {
             let budget = embedder == nil ? 0 : configuration.searchEmbedBudget
@@ -210,6 +211,16 @@ public final class MemoryManager: Sendable {
             mode: wanted,
             limit: limit,
             ranking: ranking ?? configuration.ranking
+        )
+        // What a search found, for diagnosing "memory finds nothing" (never the query: it is the
+        // user's text).
+        logger.debug(
+            "memory search",
+            metadata: [
+                "memory.mode": "\(wanted.rawValue)", "memory.results": "\(results.count)",
+                "memory.best": "\(results.first.map { "\($0.score)" } ?? "none")",
+                "memory.ms": "\(Double((DispatchTime.now().uptimeNanoseconds - started) / 10_000) / 100)",
+            ]
         )
         return MemorySearchResponse(
             results: results,

@@ -3,8 +3,10 @@
 //===----------------------------------------------------------------------===//
 
 import Foundation
+import InMemoryLogging
 import LocalGPTCore
 import LocalGPTMemory
+import Logging
 import Testing
 
 @Suite struct SearchTests {
@@ -144,6 +146,30 @@ import Testing
         let all = try memory.search("when did I plant tomatoes?", limit: 5, ranking: RankingOptions(minimumScore: 0))
         #expect(all.results.first?.file == "MEMORY.md")
         #expect(all.results.count > 1, "the templates are still there, scoring below the floor")
+    }
+
+    @Test func aSearchLogsWhatItFoundButNotTheQuery() throws {
+        let t = TestMemory()
+        try t.write("knowledge/trips.md", "Kyoto in April: temples, tea houses, the philosopher's path.\n")
+        var handler = InMemoryLogHandler()
+        handler.logLevel = .debug
+        let captured = handler
+        try FileManager.default.createDirectory(atPath: t.workspace, withIntermediateDirectories: true)
+        let memory = try MemoryManager(
+            configuration: t.configuration(),
+            embedder: nil,
+            logger: Logger(label: "search-log-test") { _ in captured },
+            bootstrap: false
+        )
+        _ = try memory.search("kyoto temples secretword", mode: .keyword)
+        let entry = try #require(handler.entries.first { "\($0.message)" == "memory search" })
+        #expect(entry.level == .debug)
+        #expect(entry.metadata["memory.mode"] == "keyword")
+        #expect(entry.metadata["memory.results"] == "1")
+        #expect(entry.metadata["memory.best"] != "none")
+        #expect(entry.metadata["memory.ms"] != nil)
+        let logged = handler.entries.map { "\($0.message) \($0.metadata)" }.joined(separator: "\n")
+        #expect(!logged.contains("secretword"), "the query is the user's text")
     }
 
     @Test func theFloorIsReadFromConfig() throws {

@@ -80,7 +80,8 @@ struct MemoryCommand: ParsableCommand {
         )
         @OptionGroup var options: Options
         @Argument(help: "What to look for.") var query: [String]
-        @Option(name: .shortAndLong, help: "How many results (1-100).") var limit = 10
+        // `.unconditional`: `--limit -1` reaches validate() rather than reading as a flag.
+        @Option(name: .shortAndLong, parsing: .unconditional, help: "How many results (1-100).") var limit = 10
         @Option(help: "hybrid (default with a model), keyword or vector.") var mode: String?
         @Flag(help: #"Print {"results":[{"file","line_start","line_end","score","snippet"}]}."#) var json = false
 
@@ -216,7 +217,11 @@ struct MemoryCommand: ParsableCommand {
             abstract: "List the most recently changed memory files."
         )
         @OptionGroup var options: Options
-        @Option(name: .shortAndLong, help: "How many files.") var limit = 10
+        @Option(name: .shortAndLong, parsing: .unconditional, help: "How many files (1-1000).") var limit = 10
+
+        func validate() throws {
+            guard (1...1000).contains(limit) else { throw ValidationError("--limit must be between 1 and 1000") }
+        }
 
         func run() throws {
             let ctx = try MemoryCommand.open(options, keywordOnly: true)

@@ -33,11 +33,15 @@ struct SessionsCommand: ParsableCommand {
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: "List sessions, newest first.")
         @OptionGroup var options: GlobalOptions
-        @Option(help: "At most this many.") var limit = 20
+        @Option(parsing: .unconditional, help: "At most this many (at least 1).") var limit = 20
         @Flag(help: "Print JSON.") var json = false
 
+        func validate() throws {
+            guard limit >= 1 else { throw ValidationError("--limit must be at least 1") }
+        }
+
         func run() throws {
-            let sessions = Array(try SessionsCommand.store(options).list().prefix(max(0, limit)))
+            let sessions = Array(try SessionsCommand.store(options).list().prefix(limit))
             if json {
                 let doc: JSONValue = .array(
                     sessions.map {

@@ -184,6 +184,9 @@ private typealias S = ScriptedProvider
     @Test func sessionsCommandsReportUnknownIDs() throws {
         let home = try Home(script: [])
         #expect(try home.run("sessions", "list").stdout == "No saved sessions.\n")
+        let zero = try home.run("sessions", "list", "--limit", "0")
+        #expect(zero.status != 0)
+        #expect(zero.stderr.contains("--limit must be at least 1"), "\(zero.stderr)")
         let r = try home.run("sessions", "show", "abcdef")
         #expect(r.status != 0)
         #expect(r.stderr.contains("no session starts with \"abcdef\""))

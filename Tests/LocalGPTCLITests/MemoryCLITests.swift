@@ -80,7 +80,11 @@ import Testing
         let empty = try home.run("memory", "search", " ")
         #expect(empty.status != 0)
         #expect(empty.stderr.contains("the query is empty"))
-        #expect(try home.run("memory", "search", "x", "--limit", "0").status != 0)
+        for bad in ["0", "-1", "101"] {
+            let r = try home.run("memory", "search", "x", "--limit", bad)
+            #expect(r.status != 0, "\(bad)")
+            #expect(r.stderr.contains("--limit must be between 1 and 100"), "\(bad): \(r.stderr)")
+        }
     }
 
     @Test func workspaceFlagAndEnvironmentPickAnotherWorkspace() throws {
@@ -120,6 +124,13 @@ import Testing
         let recent = try home.run("memory", "recent", "--limit", "1")
         #expect(recent.stdout.contains("memory/2024-06-03.md"))
         #expect(recent.stdout.split(separator: "\n").count == 1)
+        // A limit out of range is an error, not "No memory files yet."
+        for bad in ["0", "-1", "1001"] {
+            let r = try home.run("memory", "recent", "--limit", bad)
+            #expect(r.status != 0, "\(bad)")
+            #expect(r.stderr.contains("--limit must be between 1 and 1000"), "\(bad): \(r.stderr)")
+            #expect(r.stdout.isEmpty)
+        }
     }
 
     @Test func benchmarkCommandIsHidden() throws {

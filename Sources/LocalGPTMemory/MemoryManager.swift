@@ -99,9 +99,11 @@ public final class MemoryManager: Sendable {
         progress: (@Sendable (ReindexProgress) -> Void)? = nil
     ) throws(MemoryError) -> ReindexReport {
         try refreshLock.withLock { _ throws(MemoryError) -> ReindexReport in
-            let files = scanner.scan()
+            var problems: [ScanProblem] = []
+            let files = scanner.scan(problems: &problems)
             var report = try index.update(
                 files: files,
+                scanProblems: problems,
                 force: force,
                 embedder: embedder,
                 maxFileBytes: configuration.maxFileBytes,

@@ -34,6 +34,73 @@ import Testing
         #expect(try memory.search("harbour", mode: .keyword).results.count == 1)
     }
 
+    @Test func aFolderThatCannotBeListedIsReportedAndItsFilesKept() throws {
+        // An extra root on a drive that is not mounted: reported, and its files stay in the index
+        // (searchable, not re-embedded later) rather than being dropped as deleted.
+        let t = TestMemory()
+        try t.write("ok.md", "notes about the harbour\n")
+        let extra = t.root + "/drive/notes"
+        try FileManager.default.createDirectory(atPath: extra, withIntermediateDirectories: true)
+        try "the walrus colony on the ice\n".write(toFile: extra + "/walrus.md", atomically: true, encoding: .utf8)
+        func open(_ roots: [ExtraRoot]) throws -> MemoryManager {
+            try FileManager.default.createDirectory(atPath: t.workspace, withIntermediateDirectories: true)
+            let config = MemoryConfiguration(workspace: t.workspace, indexPath: t.indexPath, extraRoots: roots)
+            return try MemoryManager(configuration: config, embedder: nil, bootstrap: false)
+        }
+        let memory = try open([ExtraRoot(path: extra)])
+        #expect(try memory.reindex().filesUpdated == 2)
+        #expect(rename(t.root + "/drive", t.root + "/drive-away") == 0)
+        let away = try memory.reindex()
+        #expect(away.skipped == [SkippedFile(file: extra, reason: "cannot list the folder: No such file or directory")])
+        #expect(away.filesRemoved == 0)
+        #expect(try memory.search("walrus", mode: .keyword).results.map(\.file) == [extra + "/walrus.md"])
+        #expect(rename(t.root + "/drive-away", t.root + "/drive") == 0)
+        let back = try memory.reindex()
+        #expect(back.skipped.isEmpty)
+        #expect(back.filesUnchanged == 2)
+        #expect(back.filesUpdated == 0, "nothing to read again")
+        // A root taken out of the configuration does drop its files.
+        let without = try open([])
+        #expect(try without.reindex().filesRemoved == 1)
+        #expect(try without.search("walrus", mode: .keyword).results.isEmpty)
+    }
+
+    @Test func aFolderThatCannotBeReadIsReported() throws {
+        let t = TestMemory()
+        try t.write("memory/2024-01-01.md", "the lighthouse keeper\n")
+        try t.write("ok.md", "notes about the harbour\n")
+        let memory = try t.open()
+        #expect(try memory.reindex().filesUpdated == 2)
+        chmod(t.workspace + "/memory", 0)
+        defer { chmod(t.workspace + "/memory", 0o700) }
+        let r = try memory.reindex()
+        if geteuid() != 0 {  // root lists it anyway; the missing extra root above covers root's runs
+            #expect(r.skipped == [SkippedFile(file: "memory", reason: "cannot list the folder: Permission denied")])
+        }
+        #expect(r.filesRemoved == 0)
+        #expect(try memory.search("lighthouse", mode: .keyword).results.count == 1)
+    }
+
+    @Test func aNameThatIsNotUTF8IsReported() throws {
+        let t = TestMemory()
+        try t.write("ok.md", "notes about the harbour\n")
+        // Names no Swift String can hold: a markdown file (reported) and another file (ignored).
+        for name in [Array("bad-".utf8) + [0xFF] + Array(".md".utf8), Array("x".utf8) + [0xFE] + Array(".txt".utf8)] {
+            let path = Array(t.workspace.utf8) + [UInt8(ascii: "/")] + name + [0]
+            let fd = path.withUnsafeBufferPointer { p in
+                p.withMemoryRebound(to: CChar.self) { Glibc.open($0.baseAddress!, O_CREAT | O_WRONLY, 0o600) }
+            }
+            #expect(fd >= 0)
+            close(fd)
+        }
+        let memory = try t.open()
+        let r = try memory.reindex()
+        #expect(
+            r.skipped == [SkippedFile(file: "bad-\u{FFFD}.md", reason: "the name is not UTF-8; rename it to index it")]
+        )
+        #expect(r.filesUpdated == 1)
+    }
+
     @Test func oversizedFileIsSkippedOthersIndexed() throws {
         let t = TestMemory()
         // A 50 MB markdown file (sparse: written by truncate, so the test stays fast).

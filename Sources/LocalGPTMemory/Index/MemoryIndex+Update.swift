@@ -90,6 +90,7 @@ extension MemoryIndex {
     /// - Throws: ``MemoryError`` when the index cannot be written or the embedder fails.
     func update(
         files: [ScannedFile],
+        scanProblems: [ScanProblem] = [],
         force: Bool,
         embedder: (any TextEmbedder)?,
         maxFileBytes: Int,
@@ -98,6 +99,7 @@ extension MemoryIndex {
         let started = DispatchTime.now().uptimeNanoseconds
         var report = ReindexReport()
         report.filesScanned = files.count
+        report.skipped = scanProblems.map { SkippedFile(file: $0.display, reason: $0.reason) }
         let rebuild = force || needsRebuild
         report.rebuilt = rebuild
         let indexed = try indexedFiles()
@@ -134,7 +136,11 @@ extension MemoryIndex {
         var removed: [String] = []
         if listed != indexed.count {
             let listed = Set(files.map(\.key))
-            removed = indexed.keys.filter { !listed.contains($0) }
+            // Files under a folder that could not be listed are kept as they are.
+            let kept = scanProblems.compactMap(\.keptPrefix)
+            removed = indexed.keys.filter { key in
+                !listed.contains(key) && !kept.contains { key.hasPrefix($0) }
+            }
         }
         for (i, p) in prepared.enumerated() {
             switch p {

@@ -29,6 +29,18 @@ struct ScannedFile: Sendable {
     var mtime: Int64
 }
 
+/// What the scanner could not look at: a folder it could not list, or a name that is not UTF-8.
+struct ScanProblem: Sendable, Equatable {
+    /// The folder or file as shown to the user: relative to the workspace, else absolute; invalid
+    /// bytes shown as U+FFFD.
+    var display: String
+    var reason: String
+    /// For a folder that could not be listed, the start of the keys of the files under it: those
+    /// already indexed are kept (the error may pass, like too many open files), not dropped as
+    /// deleted. Empty for the workspace itself, which keeps every file.
+    var keptPrefix: String?
+}
+
 /// Finds the markdown files to index: `**/*.md` under the workspace, skipping hidden files and
 /// folders, plus each extra root's pattern. Symlinked folders are not followed; a symlinked file is
 /// included only when its target stays inside the workspace or an extra root.
@@ -36,7 +48,8 @@ struct WorkspaceScanner {
     var workspace: Workspace
     var extraRoots: [ExtraRoot]
 
-    func scan() -> [ScannedFile] {
+    /// The files to index; what could not be looked at goes to `problems`.
+    func scan(problems: inout [ScanProblem]) -> [ScannedFile] {
         var out: [ScannedFile] = []
         // Keys already listed, for the extra roots (which may overlap one another). The
         // workspace's keys are unique relative paths and never equal an extra root's, which are
@@ -50,7 +63,8 @@ struct WorkspaceScanner {
             pattern: nil,
             realRoots: realRoots,
             into: &out,
-            seen: &seen
+            seen: &seen,
+            problems: &problems
         )
         for extra in extraRoots {
             // Folders inside the workspace are already covered.
@@ -62,7 +76,8 @@ struct WorkspaceScanner {
                 pattern: extra.pattern,
                 realRoots: realRoots,
                 into: &out,
-                seen: &seen
+                seen: &seen,
+                problems: &problems
             )
         }
         return out
@@ -90,15 +105,32 @@ struct WorkspaceScanner {
         pattern: GlobPattern?,
         realRoots: [String],
         into out: inout [ScannedFile],
-        seen: inout Set<String>
+        seen: inout Set<String>,
+        problems: inout [ScanProblem]
     ) {
-        guard let handle = opendir(dir) else { return }
+        guard let handle = opendir(dir) else {
+            // A folder deleted meanwhile is simply gone; a root that does not exist, or a folder
+            // that cannot be read, is reported.
+            let error = errno
+            if error != ENOENT || relative.isEmpty && source == "extra" {
+                let inWorkspace = pattern == nil
+                problems.append(
+                    ScanProblem(
+                        display: inWorkspace && !relative.isEmpty ? relative : dir,
+                        reason: "cannot list the folder: \(String(cString: strerror(error)))",
+                        keptPrefix: inWorkspace ? (relative.isEmpty ? "" : relative + "/") : dir + "/"
+                    )
+                )
+            }
+            return
+        }
         defer { closedir(handle) }
         let dfd = dirfd(handle)
         var subdirs: [String] = []
         var files: [String] = []
         while let entry = readdir(handle) {
             let type = entry.pointee.d_type
+            var invalidName: String?
             let name: String? = withUnsafePointer(to: entry.pointee.d_name) {
                 $0.withMemoryRebound(to: UInt8.self, capacity: 256) { bytes in
                     // ., .., hidden files and folders (.git, .cache)
@@ -108,8 +140,25 @@ struct WorkspaceScanner {
                     if pattern == nil && Int32(type) == Int32(DT_REG) && !Self.hasMarkdownSuffix(bytes, length) {
                         return nil
                     }
-                    return String(decoding: UnsafeBufferPointer(start: bytes, count: length), as: UTF8.self)
+                    var name = String(decoding: UnsafeBufferPointer(start: bytes, count: length), as: UTF8.self)
+                    // Decoding replaced invalid bytes (cheaper to compare than to validate first):
+                    // a String cannot name this file, so it can be neither opened nor keyed.
+                    let exact = name.withUTF8 { $0.count == length && memcmp($0.baseAddress!, bytes, length) == 0 }
+                    if exact { return name }
+                    invalidName = name
+                    return nil
                 }
+            }
+            if let invalidName,
+                Int32(type) != Int32(DT_REG) || (pattern?.matches(Self.join(relative, invalidName)) ?? true)
+            {
+                problems.append(
+                    ScanProblem(
+                        display: pattern == nil ? Self.join(relative, invalidName) : Self.join(dir, invalidName),
+                        reason: "the name is not UTF-8; rename it to index it",
+                        keptPrefix: nil
+                    )
+                )
             }
             guard let name else { continue }
             switch Int32(type) {
@@ -158,7 +207,8 @@ struct WorkspaceScanner {
                 pattern: pattern,
                 realRoots: realRoots,
                 into: &out,
-                seen: &seen
+                seen: &seen,
+                problems: &problems
             )
         }
     }

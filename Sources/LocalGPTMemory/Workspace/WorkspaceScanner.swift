@@ -35,9 +35,10 @@ struct ScanProblem: Sendable, Equatable {
     /// bytes shown as U+FFFD.
     var display: String
     var reason: String
-    /// For a folder that could not be listed, the start of the keys of the files under it: those
-    /// already indexed are kept (the error may pass, like too many open files), not dropped as
-    /// deleted. Empty for the workspace itself, which keeps every file.
+    /// For a folder that could not be listed, the start of the keys of the files under it: an
+    /// incremental update keeps those already indexed (the error may pass, like too many open
+    /// files, or an unmounted drive) rather than dropping them as deleted; a full rebuild cannot.
+    /// Empty for the workspace itself, which keeps every file.
     var keptPrefix: String?
 }
 

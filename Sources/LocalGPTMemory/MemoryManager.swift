@@ -99,6 +99,7 @@ public final class MemoryManager: Sendable {
         progress: (@Sendable (ReindexProgress) -> Void)? = nil
     ) throws(MemoryError) -> ReindexReport {
         try refreshLock.withLock { _ throws(MemoryError) -> ReindexReport in
+            let started = DispatchTime.now().uptimeNanoseconds
             var problems: [ScanProblem] = []
             let files = scanner.scan(problems: &problems)
             var report = try index.update(
@@ -106,6 +107,9 @@ public final class MemoryManager: Sendable {
                 scanProblems: problems,
                 force: force,
                 embedder: embedder,
+                // A bounded run (a search) embeds within its budget, after the rows are written,
+                // even when the index is new or rebuilt.
+                precompute: embedLimit == nil,
                 maxFileBytes: configuration.maxFileBytes,
                 progress: progress
             )
@@ -115,6 +119,8 @@ public final class MemoryManager: Sendable {
                 report.embeddingsFromCache += done.fromCache
                 report.pendingEmbeddings = try index.pendingEmbeddingCount(model: embedder.modelID)
             }
+            // The whole run: the scan and the vectors computed after the rows, too.
+            report.durationSeconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             logger.debug(
                 "memory reindex",
                 metadata: [

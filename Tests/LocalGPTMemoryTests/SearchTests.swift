@@ -80,6 +80,24 @@ import Testing
         #expect(try memory.search("zeppelin museum").results.first?.file == "knowledge/new.md")
     }
 
+    @Test func theFirstSearchOfANewWorkspaceEmbedsOnlyItsBudget() throws {
+        // A new index is built with a full rebuild; a search must not embed every file first.
+        let t = TestMemory()
+        for i in 0..<12 { try t.write("memory/2024-02-\(i + 10).md", TestMemory.diary("day \(i)", lines: 30)) }
+        try t.write("knowledge/trips.md", "# Trips\n\nKyoto in April: temples, tea houses, the philosopher's path.\n")
+        try FileManager.default.createDirectory(atPath: t.workspace, withIntermediateDirectories: true)
+        let embedder = TrigramTestEmbedder()
+        let config = MemoryConfiguration(workspace: t.workspace, indexPath: t.indexPath, searchEmbedBudget: 4)
+        let memory = try MemoryManager(configuration: config, embedder: embedder, bootstrap: false)
+        let r = try memory.search("Kyoto temples")
+        #expect(r.results.first?.file == "knowledge/trips.md")
+        #expect(r.notice?.contains("have no vectors yet") == true, "\(r.notice ?? "")")
+        let chunks = try memory.index.stats().chunks
+        #expect(try memory.reindex(embedLimit: 0).pendingEmbeddings == chunks - 4)
+        // `memory reindex` (no limit) embeds the rest.
+        #expect(try memory.reindex().pendingEmbeddings == 0)
+    }
+
     @Test func seedFusionScores() {
         // Seed 5: #1 by keywords only scores 0.3; #1 in both lists scores 1.0.
         let seed = RankingOptions(fusion: .seed, keywordWeight: 0.3, vectorWeight: 0.7)

@@ -52,6 +52,8 @@ public struct ReindexReport: Sendable, Equatable {
     public var skipped: [SkippedFile] = []
     /// True when every row was replaced (forced, or the index identity changed).
     public var rebuilt = false
+    /// Wall time of the whole reindex (``MemoryManager/reindex(force:embedLimit:progress:)``:
+    /// scanning, writing rows and computing vectors).
     public var durationSeconds = 0.0
 
     public init() {}
@@ -84,8 +86,11 @@ extension MemoryIndex {
     /// Unchanged files (same size and modification time, or same SHA-256) are not rewritten; files
     /// no longer listed lose their chunks. With `force`, or when the identity changed, every row is
     /// replaced in a single transaction. New chunks reuse cached vectors of `embedder`'s model;
-    /// on a full rebuild the missing vectors are computed first (into the cache), so the swapped-in
-    /// index is complete. Otherwise call ``embedPending(embedder:limit:progress:)`` afterwards.
+    /// on a full rebuild with `precompute`, the missing vectors are computed first (into the
+    /// cache), so the swapped-in index is complete. Otherwise call
+    /// ``embedPending(embedder:limit:progress:)`` afterwards: a search passes `precompute: false`,
+    /// so that the first search of a new workspace answers after its embedding budget rather than
+    /// after embedding every file.
     ///
     /// - Throws: ``MemoryError`` when the index cannot be written or the embedder fails.
     func update(
@@ -93,6 +98,7 @@ extension MemoryIndex {
         scanProblems: [ScanProblem] = [],
         force: Bool,
         embedder: (any TextEmbedder)?,
+        precompute: Bool = true,
         maxFileBytes: Int,
         progress: (@Sendable (ReindexProgress) -> Void)? = nil
     ) throws(MemoryError) -> ReindexReport {
@@ -154,7 +160,7 @@ extension MemoryIndex {
         report.filesRemoved = removed.count
 
         // 2. On a full rebuild, fill the embedding cache first so the new index is complete.
-        if rebuild, let embedder {
+        if rebuild, precompute, let embedder {
             var all: [(hash: String, text: String)] = []
             var seen = Set<String>()
             for case .changed(let f) in prepared {
@@ -164,6 +170,8 @@ extension MemoryIndex {
                     }
                 }
             }
+            let held = EmbeddingLock.acquire(indexPath: path, wait: true)
+            defer { withExtendedLifetime(held) {} }
             let missing = try missingFromCache(all, model: embedder.modelID)
             report.embeddingsComputed += try embedIntoCache(missing, embedder: embedder, progress: progress)
         }

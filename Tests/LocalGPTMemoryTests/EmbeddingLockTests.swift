@@ -47,8 +47,11 @@ final class GatedEmbedder: TextEmbedder {
         return t
     }
 
-    @Test func aSearchDoesNotComputeVectorsAnotherProcessIsComputing() throws {
-        let t = try Self.workspace()
+    /// A "daemon" manager reindexing the workspace on another thread, held inside its embedder,
+    /// and a second manager on the same index with a counting embedder.
+    static func daemonEmbedding(
+        _ t: TestMemory
+    ) throws -> (gated: GatedEmbedder, finished: DispatchSemaphore, other: MemoryManager, cli: TrigramTestEmbedder) {
         let gated = GatedEmbedder()
         let daemon = try t.open(embedder: gated)
         let finished = DispatchSemaphore(value: 0)
@@ -58,7 +61,12 @@ final class GatedEmbedder: TextEmbedder {
         }
         #expect(gated.waitUntilEmbedding())
         let cli = TrigramTestEmbedder()
-        let other = try t.open(embedder: cli)
+        return (gated, finished, try t.open(embedder: cli), cli)
+    }
+
+    @Test func aSearchDoesNotComputeVectorsAnotherProcessIsComputing() throws {
+        let t = try Self.workspace()
+        let (gated, finished, other, cli) = try Self.daemonEmbedding(t)
         let r = try other.search("Kyoto temples")
         #expect(cli.textCount == 1, "only the query was embedded")
         #expect(r.notice?.contains("have no vectors yet") == true, "\(r.notice ?? "")")
@@ -72,16 +80,7 @@ final class GatedEmbedder: TextEmbedder {
 
     @Test func aFullReindexWaitsForTheOtherProcessThenHasNothingLeft() throws {
         let t = try Self.workspace()
-        let gated = GatedEmbedder()
-        let daemon = try t.open(embedder: gated)
-        let daemonDone = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
-            _ = try? daemon.reindex()
-            daemonDone.signal()
-        }
-        #expect(gated.waitUntilEmbedding())
-        let cli = TrigramTestEmbedder()
-        let other = try t.open(embedder: cli)
+        let (gated, daemonDone, other, cli) = try Self.daemonEmbedding(t)
         let report = Mutex<ReindexReport?>(nil)
         let otherDone = DispatchSemaphore(value: 0)
         DispatchQueue.global().async {

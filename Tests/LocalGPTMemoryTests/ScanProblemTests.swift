@@ -28,10 +28,22 @@ import Testing
         return name
     }
 
+    /// Removes what ``makeDeepFolders(under:levels:)`` made, deepest first (a removal by path
+    /// cannot reach past PATH_MAX, so the scratch folder would stay behind).
+    static func removeDeepFolders(under root: String, name: String, levels: Int) {
+        var fds = [open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)]
+        for _ in 0..<(levels - 1) { fds.append(openat(fds.last!, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) }
+        for fd in fds.reversed() {
+            unlinkat(fd, name, AT_REMOVEDIR)
+            close(fd)
+        }
+    }
+
     @Test func aFolderTooDeepToListIsReportedWithThePrefixOfItsFiles() throws {
         let t = TestMemory()
         try t.write("ok.md", "notes about the harbour\n")
         let top = Self.makeDeepFolders(under: t.workspace, levels: 22)
+        defer { Self.removeDeepFolders(under: t.workspace, name: top, levels: 22) }
         let scanner = WorkspaceScanner(workspace: Workspace(root: t.workspace), extraRoots: [])
         var problems: [ScanProblem] = []
         let files = scanner.scan(problems: &problems)

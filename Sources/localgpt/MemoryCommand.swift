@@ -110,10 +110,14 @@ struct MemoryCommand: ParsableCommand {
                 print("No results found.")
                 return
             }
+            // One write: each print() call costs a lock and a runtime cast, which a one-shot
+            // search feels.
+            var out = ""
             for (i, r) in response.results.enumerated() {
-                print("\(i + 1). [\(r.file):\(r.lineStart)-\(r.lineEnd)] (score: \(String(format: "%.3f", r.score)))")
-                print("   \(r.snippet)")
+                out += "\(i + 1). [\(r.file):\(r.lineStart)-\(r.lineEnd)] (score: "
+                out += FixedDecimal.format(r.score, digits: 3) + ")\n   " + r.snippet + "\n"
             }
+            print(out, terminator: "")
         }
     }
 
@@ -151,7 +155,7 @@ struct MemoryCommand: ParsableCommand {
             if ctx.memory.embedder != nil {
                 line += "; \(report.embeddingsComputed) embeddings computed, \(report.embeddingsFromCache) from cache"
             }
-            line += String(format: " (%.2fs)", report.durationSeconds)
+            line += " (" + FixedDecimal.format(report.durationSeconds, digits: 2) + "s)"
             print(line)
             if let reason = ctx.memory.embedderUnavailableReason { printError("note: \(reason)") }
         }
@@ -204,8 +208,8 @@ struct MemoryCommand: ParsableCommand {
 
         static func size(_ bytes: Int64) -> String {
             if bytes < 1024 { return "\(bytes) B" }
-            if bytes < 1 << 20 { return String(format: "%.1f KiB", Double(bytes) / 1024) }
-            return String(format: "%.1f MiB", Double(bytes) / 1_048_576)
+            if bytes < 1 << 20 { return FixedDecimal.format(Double(bytes) / 1024, digits: 1) + " KiB" }
+            return FixedDecimal.format(Double(bytes) / 1_048_576, digits: 1) + " MiB"
         }
     }
 

@@ -159,7 +159,7 @@ public struct MemoryHostTools: Sendable {
                     let snippet = (r["snippet"]?.stringValue ?? "").split(whereSeparator: \.isNewline)
                         .joined(separator: " ")
                     out +=
-                        "\(i + 1). [\(file):\(a)-\(b)] (score: \(String(format: "%.3f", score)))\n   "
+                        "\(i + 1). [\(file):\(a)-\(b)] (score: \(FixedDecimal.format(score, digits: 3)))\n   "
                         + String(snippet.prefix(300)) + "\n"
                 }
                 return out

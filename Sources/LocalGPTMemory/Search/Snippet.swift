@@ -15,20 +15,12 @@ enum Snippet {
         var bestHits = 0
         if !terms.isEmpty {
             let stems = terms.map { $0.count >= 4 ? String($0.prefix(5)) : "" }
-            let termBytes = terms.map { Array($0.utf8) }
-            let stemBytes = stems.map { Array($0.utf8) }
-            var word: [UInt8] = []
+            let keys = zip(terms, stems).map { Key(term: Array($0.utf8), stem: Array($1.utf8)) }
             var found = [Bool](repeating: false, count: terms.count)
             for (i, line) in lines.enumerated() {
-                var hits = 0
-                if line.allSatisfy({ $0 < 0x80 }) {
-                    hits = Self.asciiHits(line, termBytes, stemBytes, word: &word, found: &found)
-                } else {
-                    let words = TextAnalysis.words(String(decoding: line, as: UTF8.self), limit: Self.wordsPerLine)
-                    for (t, stem) in zip(terms, stems) {
-                        if words.contains(t) || (!stem.isEmpty && words.contains { $0.hasPrefix(stem) }) { hits += 1 }
-                    }
-                }
+                // A native string's lines are contiguous; other text takes the Unicode path.
+                let ascii = line.withContiguousStorageIfAvailable { Self.asciiHits($0, keys, found: &found) }
+                let hits = (ascii ?? nil) ?? Self.unicodeHits(line, terms: terms, stems: stems)
                 if hits > bestHits {
                     bestHits = hits
                     bestLine = i
@@ -74,41 +66,64 @@ enum Snippet {
     /// The words of a line that are matched against the keywords.
     static let wordsPerLine = 512
 
+    /// How many keywords a line holds, by `TextAnalysis.words` (folded case and accents).
+    private static func unicodeHits(_ line: Substring.UTF8View, terms: [String], stems: [String]) -> Int {
+        let words = TextAnalysis.words(String(decoding: line, as: UTF8.self), limit: Self.wordsPerLine)
+        var hits = 0
+        for (t, stem) in zip(terms, stems)
+        where words.contains(t) || (!stem.isEmpty && words.contains { $0.hasPrefix(stem) }) {
+            hits += 1
+        }
+        return hits
+    }
+
+    /// A keyword as bytes, and its first five letters when it has four or more (else empty).
+    private struct Key {
+        var term: [UInt8]
+        var stem: [UInt8]
+    }
+
     /// For a line of ASCII: how many keywords one of its first ``wordsPerLine`` words equals or,
-    /// for keywords of four letters or more, starts like (`stems`). The words are those of
-    /// `TextAnalysis.words` (runs of letters and digits, lower-cased), compared as bytes without
-    /// making strings. `word` and `found` are scratch space.
-    private static func asciiHits(
-        _ line: Substring.UTF8View,
-        _ terms: [[UInt8]],
-        _ stems: [[UInt8]],
-        word: inout [UInt8],
-        found: inout [Bool]
-    ) -> Int {
+    /// for keywords of four letters or more, starts like (`stem`); nil when the line is not
+    /// ASCII. The words are those of `TextAnalysis.words` (runs of letters and digits,
+    /// lower-cased), compared in place: `b | 0x20` lower-cases a letter and leaves a digit as it
+    /// is. `found` is scratch space.
+    private static func asciiHits(_ line: UnsafeBufferPointer<UInt8>, _ keys: [Key], found: inout [Bool]) -> Int? {
+        guard line.allSatisfy({ $0 < 0x80 }) else { return nil }
         for i in found.indices { found[i] = false }
         var hits = 0
         var words = 0
-        word.removeAll(keepingCapacity: true)
-        func finishWord() {
-            guard !word.isEmpty else { return }
+        var start = -1
+        func matches(_ key: [UInt8], _ from: Int, _ count: Int) -> Bool {
+            guard count > 0 else { return false }
+            for j in 0..<count where line[from + j] | 0x20 != key[j] { return false }
+            return true
+        }
+        func finishWord(_ end: Int) {
+            let length = end - start
             words += 1
-            for i in terms.indices where !found[i] {
-                if word == terms[i] || (!stems[i].isEmpty && word.starts(with: stems[i])) {
+            for (i, key) in keys.enumerated() where !found[i] {
+                if (length == key.term.count && matches(key.term, start, length))
+                    || (length >= key.stem.count && matches(key.stem, start, key.stem.count))
+                {
                     found[i] = true
                     hits += 1
                 }
             }
-            word.removeAll(keepingCapacity: true)
         }
-        for b in line {
-            if words >= wordsPerLine { break }
-            switch b {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"): word.append(b)
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"): word.append(b + 32)
-            default: finishWord()
+        for (i, b) in line.enumerated() {
+            let isWord =
+                (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "z")) || (b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z"))
+                || (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9"))
+            if isWord {
+                if start < 0 { start = i }
+            } else if start >= 0 {
+                finishWord(i)
+                start = -1
+                if words >= wordsPerLine { return hits }
             }
         }
-        if words < wordsPerLine { finishWord() }
+        if start >= 0 && words < wordsPerLine { finishWord(line.count) }
         return hits
     }
 }

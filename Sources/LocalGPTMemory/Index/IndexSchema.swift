@@ -27,7 +27,7 @@ enum IndexSchema {
     static let ftsTokenizer = "porter unicode61 remove_diacritics 2"
 
     /// Part of the index identity: bump when the FTS layout or the indexed text changes.
-    static let ftsIdentity = "fts5-v1/\(ftsTokenizer)/context-v1"
+    static let ftsIdentity = "fts5-v1/\(ftsTokenizer)/context-v1/folded-v1"
 
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()

@@ -307,7 +307,7 @@ extension MemoryIndex {
                 vectors == nil ? "" : model ?? "", chunk.text, now,
             ])
             let id = db.lastInsertedRowID
-            try insFTS.execute(arguments: [id, TextAnalysis.ftsText(chunk.text), f.context])
+            try insFTS.execute(arguments: [id, TextAnalysis.ftsText(chunk.text), TextAnalysis.ftsText(f.context)])
             if let vectors {
                 try store.insert(id, vectors)
                 cached += 1

@@ -4,14 +4,19 @@
 
 import Foundation
 
-/// Word splitting and stop words for building keyword queries. Splits like FTS5's unicode61
-/// tokenizer (runs of letters, digits and marks), lower-cased with diacritics removed.
+/// Word splitting, folding and stop words for keyword search.
+///
+/// The index and the queries fold text the same way, by ``folded(_:)``: FTS5's unicode61 folds
+/// case everywhere but removes diacritics from Latin letters only, so a query folded by
+/// Foundation ("чаиник", "strasse", "λογοσ") would miss the indexed "чайник", "straße", "λόγος".
+/// Indexed text goes through ``ftsText(_:)``; query words through ``words(_:limit:)``.
 enum TextAnalysis {
-    /// The words of `text`, in order, lower-cased and without diacritics. A run of CJK characters
-    /// is one word (the query builder turns it into character bigrams). At most `limit` words.
+    /// The words of `text`, in order, folded (``folded(_:)``), split at anything that is not a
+    /// letter or a digit. A run of CJK characters is one word (the query builder turns it into
+    /// character bigrams). At most `limit` words.
     static func words(_ text: String, limit: Int = 4096) -> [String] {
         if text.utf8.allSatisfy({ $0 < 0x80 }) { return asciiWords(text, limit: limit) }
-        let folded = text.folding(options: [.caseInsensitive, .diacriticInsensitive, .widthInsensitive], locale: nil)
+        let normal = folded(text)
         var out: [String] = []
         var current = String.UnicodeScalarView()
         func flush() {
@@ -20,7 +25,7 @@ enum TextAnalysis {
                 current = String.UnicodeScalarView()
             }
         }
-        for scalar in folded.unicodeScalars {
+        for scalar in normal.unicodeScalars {
             if out.count >= limit { break }
             let p = scalar.properties
             if p.generalCategory == .nonspacingMark { continue }
@@ -58,9 +63,27 @@ enum TextAnalysis {
         return out
     }
 
-    /// FTS text: CJK characters separated by spaces so each is a token (unicode61 would keep a
-    /// whole run as one token, which no query could match).
-    static func ftsText(_ text: String) -> String {
+    /// `text` with case, diacritics and width folded (Foundation's folding) and nonspacing marks
+    /// dropped (Hebrew and Arabic vowel points, Indic vowel signs, which the folding keeps), so
+    /// that "שלום" finds "שָׁלוֹם". ASCII text is returned as it is: FTS5 lower-cases it itself.
+    static func folded(_ text: String) -> String {
+        var copy = text
+        guard copy.withUTF8({ $0.contains { $0 >= 0x80 } }) else { return text }
+        let folded = text.folding(options: [.caseInsensitive, .diacriticInsensitive, .widthInsensitive], locale: nil)
+        // The folding removes the combining marks below U+0483; Latin, Greek and Cyrillic text
+        // has no other, and skips the slower pass.
+        func mark(_ s: Unicode.Scalar) -> Bool { s.value >= 0x483 && s.properties.generalCategory == .nonspacingMark }
+        guard folded.unicodeScalars.contains(where: mark) else { return folded }
+        var out = String.UnicodeScalarView()
+        for s in folded.unicodeScalars where !mark(s) { out.append(s) }
+        return String(out)
+    }
+
+    /// The text FTS5 indexes for `text`: ``folded(_:)``, with CJK characters separated by spaces
+    /// so each is a token (unicode61 would keep a whole run as one token, which no query could
+    /// match).
+    static func ftsText(_ original: String) -> String {
+        let text = folded(original)
         // U+3040 and above start with a lead byte of 0xE3 or more in UTF-8.
         var copy = text
         guard copy.withUTF8({ $0.contains { $0 >= 0xE3 } }),

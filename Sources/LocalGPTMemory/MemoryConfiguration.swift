@@ -52,7 +52,8 @@ public struct MemoryConfiguration: Sendable, Equatable {
     ///
     /// Keys (all optional):
     /// - `memory.workspace` (string): another workspace folder; `~` and relative-to-home accepted.
-    /// - `memory.chunk_size` (int, 400) and `memory.chunk_overlap` (int, 80): tokens of ~4 characters.
+    /// - `memory.chunk_size` (int, 400; 16 to 1,048,576) and `memory.chunk_overlap` (int, 80; below the
+    ///   chunk size): tokens of ~4 characters.
     /// - `memory.embeddings` (bool, true): embed chunks when the local model is installed.
     /// - `memory.paths` (array): extra roots, each `"dir"` or `{ path = "dir", pattern = "**/*.md" }`.
     /// - `memory.max_file_bytes` (int, 16 MiB): larger files are not indexed.

@@ -2,6 +2,7 @@
 // LocalGPT for Swift. Apache-2.0.
 //===----------------------------------------------------------------------===//
 
+import LocalGPTCore
 import LocalGPTMemory
 import Testing
 
@@ -11,6 +12,21 @@ import Testing
         var l = text.split(separator: "\n", omittingEmptySubsequences: false)
         if text.hasSuffix("\n") { l.removeLast() }
         return l
+    }
+
+    /// A huge `memory.chunk_size` (2^61 tokens made the byte count overflow and the process
+    /// trap) is clamped to ``Chunker/maxChunkTokens``; the overlap stays below the size.
+    @Test func aHugeChunkSizeIsClamped() throws {
+        let configuration = try Configuration(
+            toml: "[memory]\nchunk_size = 2305843009213693952\nchunk_overlap = 9223372036854775807",
+            environment: [:]
+        )
+        let chunker = MemoryConfiguration(paths: LocalGPTPaths(home: "/nonexistent"), configuration: configuration)
+            .chunker
+        #expect(chunker.chunkTokens == Chunker.maxChunkTokens)
+        #expect(chunker.overlapTokens == Chunker.maxChunkTokens - 1)
+        #expect(chunker.maxBytes == 4 << 20)
+        #expect(chunker.chunk("one\ntwo\n").map(\.endLine) == [2])
     }
 
     @Test func seedTenLineFileOverlapsByAtLeastTheOverlap() {

@@ -26,9 +26,13 @@ public struct Chunker: Sendable, Equatable {
     /// The overlap in tokens (default 80).
     public var overlapTokens: Int
 
+    /// The largest chunk size taken (4 MiB of text); larger values are clamped to it, so that
+    /// a mistyped `memory.chunk_size` cannot overflow the byte counts.
+    public static let maxChunkTokens = 1 << 20
+
     public init(chunkTokens: Int = 400, overlapTokens: Int = 80) {
-        self.chunkTokens = max(1, chunkTokens)
-        self.overlapTokens = max(0, min(overlapTokens, chunkTokens - 1))
+        self.chunkTokens = max(1, min(chunkTokens, Self.maxChunkTokens))
+        self.overlapTokens = max(0, min(overlapTokens, self.chunkTokens - 1))
     }
 
     public var maxBytes: Int { chunkTokens * 4 }

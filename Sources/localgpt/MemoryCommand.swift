@@ -114,7 +114,7 @@ struct MemoryCommand: ParsableCommand {
             // search feels.
             var out = ""
             for (i, r) in response.results.enumerated() {
-                out += "\(i + 1). [\(r.file):\(r.lineStart)-\(r.lineEnd)] (score: "
+                out += "\(i + 1). [\(printable(r.file)):\(r.lineStart)-\(r.lineEnd)] (score: "
                 out += FixedDecimal.format(r.score, digits: 3) + ")\n   " + r.snippet + "\n"
             }
             print(out, terminator: "")
@@ -146,7 +146,7 @@ struct MemoryCommand: ParsableCommand {
                 throw CLIError(error.message)
             }
             bar.finish()
-            for s in report.skipped { printError("skipped \(s.file): \(s.reason)") }
+            for s in report.skipped { printError("skipped \(printable(s.file)): \(s.reason)") }
             var line =
                 "\(report.filesScanned) files: \(report.filesUpdated) indexed, \(report.filesUnchanged) unchanged, "
                 + "\(report.filesRemoved) removed"
@@ -243,7 +243,8 @@ struct MemoryCommand: ParsableCommand {
             let formatter = DateFormatter()
             formatter.dateFormat = "yyyy-MM-dd HH:mm"
             for f in files {
-                print("\(formatter.string(from: f.modified))  \(f.file)  (\(f.chunks) chunks, \(Stats.size(f.size)))")
+                let when = formatter.string(from: f.modified)
+                print("\(when)  \(printable(f.file))  (\(f.chunks) chunks, \(Stats.size(f.size)))")
             }
         }
     }

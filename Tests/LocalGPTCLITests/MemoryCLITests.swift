@@ -87,6 +87,21 @@ import Testing
         }
     }
 
+    /// A note (or a web page the agent saved) holding escape sequences, or a file name holding
+    /// ESC or a newline, must not reach the terminal raw: `\e]0;...\a` retitles the window.
+    @Test func controlCharactersDoNotReachTheTerminal() throws {
+        let home = Home()
+        try home.write("bad\u{1B}[31m\nname.md", "zebra \u{1B}]0;HACKED\u{07} text \u{1B}[31mRED\u{08} \u{9B}2J end\n")
+        let r = try home.run("memory", "search", "zebra")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("1. [bad?[31m?name.md:1-1]"), "\(r.stdout)")
+        #expect(r.stdout.contains("zebra \u{FFFD}]0;HACKED\u{FFFD} text \u{FFFD}[31mRED\u{FFFD} \u{FFFD}2J end"))
+        #expect(!r.stdout.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" })
+        let recent = try home.run("memory", "recent")
+        #expect(recent.stdout.contains("bad?[31m?name.md"), "\(recent.stdout)")
+        #expect(!recent.stdout.unicodeScalars.contains { ($0.value < 0x20 && $0 != "\n") || $0.value == 0x9B })
+    }
+
     @Test func workspaceFlagAndEnvironmentPickAnotherWorkspace() throws {
         let home = Home()
         let other = home.path + "/elsewhere"

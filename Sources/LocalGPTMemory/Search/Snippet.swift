@@ -8,7 +8,8 @@ enum Snippet {
 
     /// The chunk's line with the most query keywords (a word sharing a keyword's first five
     /// letters counts, so "paint" finds "painted"), followed by the next lines while they fit;
-    /// the chunk's first non-blank line when nothing matches. Whitespace runs become one space.
+    /// the chunk's first non-blank line when nothing matches. Whitespace runs become one space;
+    /// other control characters become U+FFFD.
     static func make(text: String, terms: [String]) -> String {
         let lines = text.utf8.split(separator: 0x0A, omittingEmptySubsequences: false)
         var bestLine = -1
@@ -59,6 +60,13 @@ enum Snippet {
         var snippet = String(decoding: out, as: UTF8.self)
         if i < lines.count && scalars >= maxCharacters {
             snippet = String(snippet.prefix(maxCharacters - 1)) + "…"
+        }
+        // Control characters left after the whitespace is collapsed (ESC, BEL, backspace, C1)
+        // would reach a terminal as escape sequences: a note, or a web page the agent saved,
+        // could recolour it or retitle the window. They read U+FFFD.
+        func control(_ s: Unicode.Scalar) -> Bool { s.value < 0x20 || (0x7F...0x9F).contains(s.value) }
+        if snippet.unicodeScalars.contains(where: control) {
+            snippet = String(String.UnicodeScalarView(snippet.unicodeScalars.map { control($0) ? "\u{FFFD}" : $0 }))
         }
         return snippet
     }

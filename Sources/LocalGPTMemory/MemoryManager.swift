@@ -171,6 +171,8 @@ public final class MemoryManager: Sendable {
     ///   - limit: how many results (1...100).
     ///   - mode: nil picks hybrid when a model is installed, else keyword.
     ///   - refresh: bring the index up to date first (stat-based; cheap when nothing changed).
+    ///     When that fails (a full disk, a read-only index, the model), the search answers from
+    ///     the index as it is, with a notice.
     ///   - ranking: fusion parameters; nil takes the configuration's (`memory.min_score` and the
     ///     measured best fusion).
     /// - Returns: the results, best first, the mode used and any notice.
@@ -190,11 +192,18 @@ public final class MemoryManager: Sendable {
         var notices: [String] = []
         if refresh {
             let budget = embedder == nil ? 0 : configuration.searchEmbedBudget
-            let report = try reindex(embedLimit: budget)
-            if report.pendingEmbeddings > 0 {
-                notices.append(
-                    "\(report.pendingEmbeddings) chunks have no vectors yet (run `localgpt memory reindex`)"
-                )
+            do {
+                let report = try reindex(embedLimit: budget)
+                if report.pendingEmbeddings > 0 {
+                    notices.append(
+                        "\(report.pendingEmbeddings) chunks have no vectors yet (run `localgpt memory reindex`)"
+                    )
+                }
+            } catch {
+                // The index as it stands still answers: a full disk, a read-only index or a
+                // failing model must not take search away (an unreadable index fails below).
+                logger.warning("memory search: the index could not be updated", metadata: ["error": "\(error.message)"])
+                notices.append("the index could not be updated, results may miss recent changes: \(error.message)")
             }
         }
         var wanted = mode ?? .hybrid

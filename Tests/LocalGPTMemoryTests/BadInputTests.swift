@@ -19,6 +19,26 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: t.workspace + "/blob.md"), "never a lost file")
     }
 
+    /// The update before a search can fail (a model that fails here; a full disk or a read-only
+    /// index alike): the search answers from the index as it stands, with a notice, rather
+    /// than failing.
+    @Test func aFailedUpdateStillAnswers() throws {
+        struct BrokenModel: TextEmbedder {
+            struct Failure: Error, CustomStringConvertible { var description: String { "the model crashed" } }
+            let modelID = "broken-384"
+            let dimensions = 384
+            func embed(_ texts: [String]) throws -> [[Float]] { throw Failure() }
+        }
+        let t = TestMemory()
+        try t.write("a.md", "The orchard has apple trees.\n")
+        let memory = try t.open(embedder: BrokenModel())
+        let r = try memory.search("orchard")
+        #expect(r.mode == .keyword)
+        #expect(r.notice?.contains("the index could not be updated") == true, "\(r.notice ?? "")")
+        #expect(r.notice?.contains("the model crashed") == true)
+        #expect(r.results.map(\.file) == ["a.md"])
+    }
+
     @Test func unreadableFileNeverStopsTheIndex() throws {
         let t = TestMemory()
         try t.write("ok.md", "notes about the harbour\n")

@@ -85,6 +85,25 @@ import Testing
         #expect(try without.search("walrus", mode: .keyword).results.isEmpty)
     }
 
+    /// Extra roots that overlap the workspace: one holding it indexed every workspace file a
+    /// second time (each hit came back twice); one inside it, with its own pattern, was
+    /// silently ignored. Now each file is indexed once, under its workspace-relative name.
+    @Test func extraRootsOverlappingTheWorkspaceIndexEachFileOnce() throws {
+        let t = TestMemory()
+        try t.write("heron.md", "a grey heron by the pond\n")
+        try t.write("knowledge/birds.md", "a heron and a kingfisher\n")
+        try t.write("knowledge/list.txt", "heron, egret, stork\n")
+        try "an osprey over the lake\n".write(toFile: t.root + "/osprey.md", atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: t.workspace, withIntermediateDirectories: true)
+        let roots = [ExtraRoot(path: t.root), ExtraRoot(path: t.workspace + "/knowledge", pattern: "**/*.txt")]
+        let config = MemoryConfiguration(workspace: t.workspace, indexPath: t.indexPath, extraRoots: roots)
+        let memory = try MemoryManager(configuration: config, embedder: nil, bootstrap: false)
+        #expect(try memory.reindex().filesScanned == 4)
+        let heron = try memory.search("heron", limit: 10, mode: .keyword).results.map(\.file)
+        #expect(heron.sorted() == ["heron.md", "knowledge/birds.md", "knowledge/list.txt"])
+        #expect(try memory.search("osprey", mode: .keyword).results.map(\.file) == [t.root + "/osprey.md"])
+    }
+
     @Test(.enabled(if: geteuid() != 0, "root lists any folder; ScanProblemTests cover root's runs"))
     func aFolderThatCannotBeReadIsReported() throws {
         let t = TestMemory()

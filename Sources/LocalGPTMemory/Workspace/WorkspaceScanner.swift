@@ -67,14 +67,22 @@ struct WorkspaceScanner {
             seen: &seen,
             problems: &problems
         )
+        let realWorkspace = realRoots.first ?? workspace.root
         for extra in extraRoots {
-            // Folders inside the workspace are already covered.
-            if extra.path == workspace.root || extra.path.hasPrefix(workspace.root + "/") { continue }
+            let realExtra = FileInfo.realPath(extra.path) ?? extra.path
+            // A root inside the workspace adds the files its pattern names beside the markdown
+            // files, which are the workspace's; a root holding the workspace skips that folder,
+            // walked as the workspace.
+            let inside = realExtra == realWorkspace || realExtra.hasPrefix(realWorkspace + "/")
+            let holds = realWorkspace.hasPrefix(realExtra + "/")
+            var exclusion = Exclusion(markdown: inside)
+            if holds { exclusion.folder = extra.path + realWorkspace.dropFirst(realExtra.count) }
             walk(
                 extra.path,
                 relative: "",
                 source: "extra",
                 pattern: extra.pattern,
+                exclusion: exclusion,
                 realRoots: realRoots,
                 into: &out,
                 seen: &seen,
@@ -84,11 +92,20 @@ struct WorkspaceScanner {
         return out
     }
 
+    /// What an extra root's walk leaves to the workspace's.
+    private struct Exclusion {
+        /// Markdown files (the root lies inside the workspace).
+        var markdown = false
+        /// The workspace folder, as the walk meets it (the root holds the workspace).
+        var folder: String?
+    }
+
     /// Whether a path (absolute) would be indexed, for the watcher.
     func covers(_ absolutePath: String) -> Bool {
         if absolutePath.hasPrefix(workspace.root + "/") {
             let rel = String(absolutePath.dropFirst(workspace.root.count + 1))
-            return rel.hasSuffix(".md") && !rel.split(separator: "/").contains { $0.hasPrefix(".") }
+            if rel.hasSuffix(".md") && !rel.split(separator: "/").contains(where: { $0.hasPrefix(".") }) { return true }
+            // Other files count when an extra root inside the workspace names them.
         }
         for extra in extraRoots where absolutePath.hasPrefix(extra.path + "/") {
             let rel = String(absolutePath.dropFirst(extra.path.count + 1))
@@ -104,6 +121,7 @@ struct WorkspaceScanner {
         relative: String,
         source: String,
         pattern: GlobPattern?,
+        exclusion: Exclusion = Exclusion(),
         realRoots: [String],
         into out: inout [ScannedFile],
         seen: inout Set<String>,
@@ -119,7 +137,8 @@ struct WorkspaceScanner {
                     ScanProblem(
                         display: inWorkspace && !relative.isEmpty ? relative : dir,
                         reason: "cannot list the folder: \(String(cString: strerror(error)))",
-                        keptPrefix: inWorkspace ? (relative.isEmpty ? "" : relative + "/") : dir + "/"
+                        keptPrefix: inWorkspace
+                            ? (relative.isEmpty ? "" : relative + "/") : workspace.displayPath(dir) + "/"
                     )
                 )
             }
@@ -191,6 +210,7 @@ struct WorkspaceScanner {
             let rel = Self.join(relative, name)
             // (In the workspace every name listed ends in `.md`.)
             if let pattern, !pattern.matches(rel) { continue }
+            if exclusion.markdown && name.hasSuffix(".md") { continue }
             guard let st = FileInfo.status(name, in: dfd), st.isRegular else { continue }
             let path = Self.join(dir, name)
             // Under the workspace the key is the path relative to it; extra roots lie outside it.
@@ -201,11 +221,14 @@ struct WorkspaceScanner {
             )
         }
         for name in subdirs.sorted(by: Self.bytesPrecede) {
+            let path = Self.join(dir, name)
+            if path == exclusion.folder { continue }
             walk(
-                Self.join(dir, name),
+                path,
                 relative: Self.join(relative, name),
                 source: source,
                 pattern: pattern,
+                exclusion: exclusion,
                 realRoots: realRoots,
                 into: &out,
                 seen: &seen,

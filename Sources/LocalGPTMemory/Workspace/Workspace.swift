@@ -151,9 +151,28 @@ public struct Workspace: Sendable, Equatable {
             if !FileInfo.isDirectory(dir) { try Self.makeDirectory(dir) }
         }
         let (path, _) = try resolve(relativePath, mustExist: false)
+        let realRoot = FileInfo.realPath(root) ?? root
+        let userOnly = Self.userOnlyFiles.map { realRoot + "/" + $0 }
+        if let i = userOnly.firstIndex(of: path) { throw Self.refusal(relativePath, Self.userOnlyFiles[i]) }
         let fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600)
         if fd < 0 { throw .io("cannot open \(relativePath) for appending: \(FileInfo.lastError())") }
         defer { close(fd) }
+        // What was opened, not what the path named a moment before: a hard link (to the policy,
+        // or to config.toml outside the workspace) reaches a file under another name.
+        var st = Glibc.stat()
+        guard fstat(fd, &st) == 0 else { throw .io("cannot read \(relativePath): \(FileInfo.lastError())") }
+        for (i, file) in userOnly.enumerated() {
+            var other = Glibc.stat()
+            if stat(file, &other) == 0 && other.st_dev == st.st_dev && other.st_ino == st.st_ino {
+                throw Self.refusal(relativePath, Self.userOnlyFiles[i])
+            }
+        }
+        if st.st_nlink > 1 {
+            throw .invalidArgument(
+                "\(relativePath) has other hard links (it may be another file under a second name): "
+                    + "memory tools only append to files with one name"
+            )
+        }
         flock(fd, LOCK_EX)
         defer { flock(fd, LOCK_UN) }
         let existing = try FileInfo.readAll(fd: fd, path: relativePath)
@@ -176,6 +195,18 @@ public struct Workspace: Sendable, Equatable {
         out += body
         try FileInfo.writeAll(fd, out, path: relativePath)
         return (lines + 1)...(lines + newLines)
+    }
+
+    /// The workspace files only the user writes: the signed standing instructions and the
+    /// assistant's identity (docs/SECURITY.md). Memory appends refuse them under any name: a
+    /// symbolic or hard link named MEMORY.md would otherwise write into the policy.
+    static let userOnlyFiles = ["LocalGPT.md", "IDENTITY.md"]
+
+    private static func refusal(_ path: String, _ file: String) -> MemoryError {
+        .invalidArgument(
+            "\(path) is \(file), which only you edit (then re-sign LocalGPT.md with `localgpt md sign`): "
+                + "memory tools never write it"
+        )
     }
 
     // MARK: Helpers

@@ -83,7 +83,6 @@ struct CLIError: Error, CustomStringConvertible {
     init(_ message: String) { description = message }
 }
 
-/// Prints to standard error.
 /// `text` (a file name from the user's disk) with its control characters shown as `?`, as `ls`
 /// shows them: a name holding ESC or a newline must not drive the terminal or forge a line.
 func printable(_ text: String) -> String {
@@ -92,6 +91,7 @@ func printable(_ text: String) -> String {
     return String(String.UnicodeScalarView(text.unicodeScalars.map { control($0) ? "?" : $0 }))
 }
 
+/// Prints to standard error.
 func printError(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
 }

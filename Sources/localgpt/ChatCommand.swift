@@ -53,6 +53,10 @@ struct ChatCommand: ParsableCommand {
 /// What `chat` and `ask` share: configuration, the plugin host, the provider, memory, skills, policy.
 struct AgentSetup {
     let context: CLIContext
+    /// The memory workspace (`--workspace` aside, as `memory` commands pick it: LOCALGPT_WORKSPACE,
+    /// `memory.workspace`, then the home's): the system prompt's files, the memory tools, skills
+    /// and session checkpoints all use this one folder.
+    let workspace: String
     let host: PluginHost
     let provider: any ModelProvider
     let store: SessionStore
@@ -69,9 +73,10 @@ struct AgentSetup {
     init(options: GlobalOptions, model: String?, persistent: Bool) throws {
         context = try CLIContext.make(options)
         let paths = context.paths
+        workspace = MemoryConfiguration(paths: paths, configuration: context.configuration).workspace
         var brandNew = false
         do {
-            brandNew = try Workspace(root: paths.workspace).bootstrap().isBrandNew
+            brandNew = try Workspace(root: workspace).bootstrap().isBrandNew
         } catch {
             printError("warning: the workspace could not be prepared: \(error)")
         }
@@ -102,7 +107,7 @@ struct AgentSetup {
                 executableDirectory: PluginDiscovery.executableDirectory(),
                 environment: environment
             ),
-            workspace: paths.workspace,
+            workspace: workspace,
             environment: environment
         )
         configuration = AgentConfiguration(configuration: context.configuration, model: model)
@@ -115,16 +120,16 @@ struct AgentSetup {
             provider: provider,
             host: host,
             store: persistent ? store : nil,
-            workspace: context.paths.workspace,
-            memoryTools: MemoryHostTools(workspace: context.paths.workspace, service: host.memory),
+            workspace: workspace,
+            memoryTools: MemoryHostTools(workspace: workspace, service: host.memory),
             skills: skills,
             policy: policy,
             securityEvents: host.securityEvents,
-            commandGuard: { [paths = context.paths, audit = context.auditLog] command in
+            commandGuard: { [paths = context.paths, workspace, audit = context.auditLog] command in
                 do {
                     try ProtectedPaths(paths: paths).checkCommand(
                         command,
-                        workingDirectory: paths.workspace,
+                        workingDirectory: workspace,
                         audit: audit
                     )
                     return nil
@@ -272,7 +277,7 @@ final class ChatREPL: @unchecked Sendable {
         if let notice = setup.policyNotice { printError(notice) }
         if setup.welcome {
             say(
-                "Welcome! This is a fresh workspace at \(setup.context.paths.workspace). Tell me about yourself and "
+                "Welcome! This is a fresh workspace at \(setup.workspace). Tell me about yourself and "
                     + "what you are working on; I keep notes in MEMORY.md and daily logs."
             )
         }

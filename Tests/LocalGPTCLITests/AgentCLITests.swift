@@ -171,6 +171,38 @@ private typealias S = ScriptedProvider
         #expect(try String(contentsOfFile: home.path + "/out.md", encoding: .utf8).contains("Blue it is."))
     }
 
+    /// With `memory.workspace` set, the agent's memory tools, its system prompt and the index
+    /// use that one folder (memory_save used to write it while memory_get and the prompt read
+    /// the home's workspace); a saved fact is one list item whatever its line endings, and
+    /// memory_get numbers CRLF lines one by one.
+    @Test func theAgentsMemoryToolsShareTheMemoryWorkspace() throws {
+        let home = try Home(script: [
+            [
+                S.call("s", "memory_save", ["text": "The spare key is under the blue pot.\r\n# Not a heading"]),
+                S.call("g", "memory_get", ["path": "MEMORY.md"]),
+                S.call("c", "memory_get", ["path": "crlf.md"]),
+                S.done("tool_use"),
+            ],
+            S.answer("Noted."),
+        ])
+        let notes = home.path + "/notes"
+        try FileManager.default.createDirectory(atPath: notes, withIntermediateDirectories: true)
+        try "one\r\ntwo\r\nthree\r\n".write(toFile: notes + "/crlf.md", atomically: true, encoding: .utf8)
+        let config = home.path + "/config.toml"
+        try (String(contentsOfFile: config, encoding: .utf8) + "\n[memory]\nworkspace = \"\(notes)\"\n")
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let r = try home.run("ask", "Remember where the spare key is.")
+        #expect(r.status == 0, "\(r.stderr)")
+        let saved = try String(contentsOfFile: notes + "/MEMORY.md", encoding: .utf8)
+        #expect(saved.hasSuffix("\n- The spare key is under the blue pot.\n  # Not a heading\n"), "\(saved)")
+        let homeMemory = (try? String(contentsOfFile: home.path + "/workspace/MEMORY.md", encoding: .utf8)) ?? ""
+        #expect(!homeMemory.contains("spare key"))
+        let second = try #require(home.requestDocuments.dropFirst().first).encoded()
+        #expect(second.contains("The spare key is under the blue pot."), "memory_get read the same MEMORY.md")
+        #expect(second.contains("   1\\tone\\n   2\\ttwo\\n   3\\tthree"), "\(second)")
+        #expect(!second.contains("File not found"))
+    }
+
     @Test func chatSkillCommandSendsTheSkill() throws {
         let home = try Home(script: [S.answer("Curating.")])
         let r = try home.run("chat", input: "/memory-curator this week\n/quit\n")

@@ -188,4 +188,14 @@ import Testing
         try FileManager.default.removeItem(atPath: memoryFile)
         #expect(try memory.save(fact: "A plain fact.").file == "MEMORY.md", "a file of its own is written")
     }
+
+    /// A daily-log entry with CRLF line endings stays one list item: its lines are indented
+    /// under it, so "# Heading" cannot become a heading of the log.
+    @Test func aLogEntryWithCRLFStaysOneItem() throws {
+        let (t, memory) = try Self.memory()
+        let r = try memory.log(entry: "first line\r\n# Heading via CRLF\r\nthird")
+        let text = try String(contentsOfFile: t.workspace + "/" + r.file, encoding: .utf8)
+        #expect(text.hasSuffix(" first line\n  # Heading via CRLF\n  third\n"), "\(text)")
+        #expect(r.lineEnd - r.lineStart == 2)
+    }
 }

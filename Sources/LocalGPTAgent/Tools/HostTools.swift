@@ -188,7 +188,13 @@ public struct MemoryHostTools: Sendable {
             if r.totalLines == 0 { return "# \(shown) (empty)" }
             var out = "# \(shown) (lines \(r.firstLine)-\(r.firstLine + r.lineCount - 1) of \(r.totalLines))\n"
             var n = r.firstLine
-            for line in r.content.split(separator: "\n", omittingEmptySubsequences: false).prefix(r.lineCount) {
+            // Lines end at LF, as the index counts them; a CR before it is not shown. (Splitting
+            // the String at "\n" missed CRLF, one Character.)
+            for scalars in r.content.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false)
+                .prefix(r.lineCount)
+            {
+                var line = String(scalars)
+                if line.unicodeScalars.last == "\r" { line.unicodeScalars.removeLast() }
                 let num = String(n)
                 out += String(repeating: " ", count: max(0, 4 - num.count)) + num + "\t" + line + "\n"
                 n += 1
@@ -200,14 +206,24 @@ public struct MemoryHostTools: Sendable {
         }
     }
 
+    /// `text` as one markdown list item: `- ` and its continuation lines indented under it, so a
+    /// line of the text can never become a heading of the file (any line ending counts: CRLF is
+    /// one Character, and splitting at "\n" missed it).
+    static func listItem(_ text: String) -> String {
+        "- " + text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).joined(separator: "\n  ")
+    }
+
     /// Appends a line to a workspace file (`- text`, or `- HH:MM text` for the daily log).
     func append(_ text: String, to file: String, dated: Bool) throws(HostToolError) -> String {
         let clean = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !clean.isEmpty else { throw HostToolError("nothing to save: the text is empty") }
         if let service {
             do {
+                // The service's daily log writes `- HH:MM entry` itself; a `file` gets the text as
+                // it is, so the fact is made a list item here.
                 _ = try service.append(
-                    request: dated ? ["text": .string(clean)] : ["text": .string(clean), "file": .string(file)],
+                    request: dated
+                        ? ["text": .string(clean)] : ["text": .string(Self.listItem(clean)), "file": .string(file)],
                     source: "agent"
                 )
                 return "Saved to \(file)."
@@ -223,7 +239,7 @@ public struct MemoryHostTools: Sendable {
             line += "\n"
         }
         let time = String(AgentDates.localDateTime().dropFirst(11).prefix(5))
-        line += "- " + (dated ? time + " " : "") + clean.replacingOccurrences(of: "\n", with: "\n  ") + "\n"
+        line += Self.listItem((dated ? time + " " : "") + clean) + "\n"
         do {
             _ = try HostFileOperations.write(path, content: Array(line.utf8), append: true)
         } catch {

@@ -113,8 +113,9 @@ extension MemoryManager {
         let clean = text.trimmingCharacters(in: .whitespacesAndNewlines)
         if clean.isEmpty { throw .invalidArgument("the text is empty") }
         if clean.utf8.count > 64 << 10 { throw MemoryError(code: .tooLarge, message: "the text is longer than 64 KiB") }
-        // One list item: continuation lines are indented under it.
-        let lines = clean.split(separator: "\n", omittingEmptySubsequences: false)
+        // One list item: continuation lines are indented under it (any line ending: CRLF is one
+        // Character, which a split at "\n" misses).
+        let lines = clean.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
         var entry = "- " + prefix + lines[0]
         for line in lines.dropFirst() { entry += "\n  " + line }
         let range = try workspace.append(entry, to: file, header: header)

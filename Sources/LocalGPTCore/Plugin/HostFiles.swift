@@ -319,7 +319,9 @@ public enum HostFileOperations {
     }
 
     static func readBytes(_ path: String) throws(HostFilesError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever and
+        // deaf to Ctrl-C; it has no effect on the regular files read below.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else {
             let e = errno
             if e == ENOENT { throw .notFound("file not found: \(path)") }

@@ -57,6 +57,8 @@ struct AgentSetup {
     /// `memory.workspace`, then the home's): the system prompt's files, the memory tools, skills
     /// and session checkpoints all use this one folder.
     let workspace: String
+    /// The extra indexed roots (`memory.paths`), which `memory_get` may read.
+    let extraRoots: [String]
     let host: PluginHost
     let provider: any ModelProvider
     let store: SessionStore
@@ -73,7 +75,9 @@ struct AgentSetup {
     init(options: GlobalOptions, model: String?, persistent: Bool) throws {
         context = try CLIContext.make(options)
         let paths = context.paths
-        workspace = MemoryConfiguration(paths: paths, configuration: context.configuration).workspace
+        let memoryConfiguration = MemoryConfiguration(paths: paths, configuration: context.configuration)
+        workspace = memoryConfiguration.workspace
+        extraRoots = memoryConfiguration.extraRoots.map(\.path)
         var brandNew = false
         do {
             brandNew = try Workspace(root: workspace).bootstrap().isBrandNew
@@ -121,7 +125,7 @@ struct AgentSetup {
             host: host,
             store: persistent ? store : nil,
             workspace: workspace,
-            memoryTools: MemoryHostTools(workspace: workspace, service: host.memory),
+            memoryTools: MemoryHostTools(workspace: workspace, extraRoots: extraRoots, service: host.memory),
             skills: skills,
             policy: policy,
             securityEvents: host.securityEvents,

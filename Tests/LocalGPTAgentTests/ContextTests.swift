@@ -169,6 +169,27 @@ import Testing
         #expect(throws: HostToolError.self) { try byName["memory_get"]?.run(arguments: ["path": "../x"]) }
         #expect(throws: HostToolError.self) { try byName["memory_get"]?.run(arguments: ["path": "/etc/passwd"]) }
     }
+
+    /// memory_search returns files of the extra roots (`memory.paths`) by absolute path; memory_get
+    /// reads them (it used to call them outside the workspace), and nothing else outside.
+    @Test func memoryGetReadsTheExtraRootsSearchReturns() throws {
+        let ws = TestSupport.makeTemporaryDirectory("lgpt-ws")
+        let extra = TestSupport.makeTemporaryDirectory("lgpt-extra")
+        try FileManager.default.createDirectory(atPath: ws, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: extra, withIntermediateDirectories: true)
+        try "the walrus colony\n".write(toFile: extra + "/notes.md", atomically: true, encoding: .utf8)
+        let get = try #require(
+            MemoryHostTools(workspace: ws, extraRoots: [extra]).tools.first { $0.name == "memory_get" }
+        )
+        let got = try get.run(arguments: ["path": .string(extra + "/notes.md")])
+        #expect(
+            got.hasPrefix("# \(HostFilePolicy.canonical(extra))/notes.md (lines 1-1 of 1)\n   1\tthe walrus colony")
+        )
+        #expect(throws: HostToolError.self) { try get.run(arguments: ["path": "/etc/passwd"]) }
+        #expect(throws: HostToolError.self) { try get.run(arguments: ["path": .string(extra)]) }
+        let without = try #require(MemoryHostTools(workspace: ws).tools.first { $0.name == "memory_get" })
+        #expect(throws: HostToolError.self) { try without.run(arguments: ["path": .string(extra + "/notes.md")]) }
+    }
 }
 
 @Suite struct TurnStateMachineTests {

@@ -43,11 +43,20 @@ public protocol MemoryToolBackend: Sendable {
 /// work on the workspace files directly (confined to the workspace, appends only).
 public struct MemoryHostTools: Sendable {
     public var workspace: String
+    /// The extra indexed roots (`memory.paths`): `memory_search` returns their files by absolute
+    /// path, and `memory_get` reads them (nothing is appended there).
+    public var extraRoots: [String]
     public var backend: (any MemoryToolBackend)?
     public var service: (any MemoryService)?
 
-    public init(workspace: String, backend: (any MemoryToolBackend)? = nil, service: (any MemoryService)? = nil) {
+    public init(
+        workspace: String,
+        extraRoots: [String] = [],
+        backend: (any MemoryToolBackend)? = nil,
+        service: (any MemoryService)? = nil
+    ) {
         self.workspace = workspace
+        self.extraRoots = extraRoots
         self.backend = backend
         self.service = service
     }
@@ -169,22 +178,26 @@ public struct MemoryHostTools: Sendable {
         }
     }
 
-    /// `memory_get`: lines of a file in the workspace; `..`, NUL and anything outside are refused.
+    /// `memory_get`: lines of a file in the workspace or an extra indexed root; `..`, NUL and
+    /// anything outside are refused (symbolic links resolved first).
     func get(_ arguments: JSONValue) throws(HostToolError) -> String {
         let path = arguments["path"]?.stringValue ?? ""
-        guard !path.contains("\0"), !path.split(separator: "/").contains("..") else {
+        guard !path.contains("\0") else { throw HostToolError("memory_get: the path contains a NUL byte") }
+        guard !path.split(separator: "/").contains("..") else {
             throw HostToolError("memory_get: the path must stay inside the workspace (no \"..\")")
         }
         let root = HostFilePolicy.canonical(workspace)
         let target = HostFilePolicy.canonical(path.hasPrefix("/") ? path : workspace + "/" + path)
-        guard HostFilePolicy.isWithin(target, root), target != root else {
+        let roots = [root] + extraRoots.map { HostFilePolicy.canonical($0) }
+        guard let base = roots.first(where: { HostFilePolicy.isWithin(target, $0) && target != $0 }) else {
             throw HostToolError("memory_get: \(path) is outside the workspace")
         }
         let from = max(1, Int(arguments["from"]?.intValue ?? 1))
         let count = Int(arguments["lines"]?.intValue ?? 50)
         do {
             let r = try HostFileOperations.read(target, offset: from - 1, limit: count)
-            let shown = String(target.dropFirst(root.count + 1))
+            // As memory_search names it: relative in the workspace, absolute in an extra root.
+            let shown = base == root ? String(target.dropFirst(root.count + 1)) : target
             if r.totalLines == 0 { return "# \(shown) (empty)" }
             var out = "# \(shown) (lines \(r.firstLine)-\(r.firstLine + r.lineCount - 1) of \(r.totalLines))\n"
             var n = r.firstLine

@@ -34,6 +34,25 @@ import Testing
         }
     }
 
+    /// A helper still queued when a caller has computed the value, and the owner is gone, does
+    /// not keep the value alive (an open index stayed open past its one-shot command's manager
+    /// while a busy global queue had not yet run the block: its WAL was not emptied).
+    @Test func aQueuedHelperDoesNotKeepTheValueAlive() {
+        final class Box: Sendable {}
+        weak var box: Box?
+        let held = DispatchQueue(label: "held")
+        held.suspend()
+        do {
+            let eventual = Eventual<Box> { Box() }
+            eventual.start(on: held)
+            box = eventual.value
+            #expect(box != nil)
+        }
+        #expect(box == nil, "released with its owner, before the helper's queue runs")
+        held.resume()
+        held.sync {}
+    }
+
     /// A caller that asks while the helper is still queued computes the value itself rather than
     /// wait for it: the helper's queue is held suspended, so a caller that waited would not answer
     /// within the 10 s allowed. Once the queue runs, the helper finds nothing left to do.

@@ -26,9 +26,14 @@ final class Eventual<Value: Sendable>: Sendable {
     }
 
     /// Puts the computation on a helper thread of `queue` (tests pass a suspended one).
+    ///
+    /// The queued block holds the value weakly: when a caller computed it first and its owner is
+    /// gone before a busy queue runs the block, the value (an open database) is released then,
+    /// not whenever the block runs. (A one-shot command's index otherwise stayed open past its
+    /// manager, its WAL not yet emptied.)
     func start(on queue: DispatchQueue = .global(qos: .userInitiated)) {
-        queue.async { [self] in
-            _ = runIfPending()
+        queue.async { [weak self] in
+            _ = self?.runIfPending()
         }
     }
 

@@ -26,4 +26,37 @@ import Testing
         #expect(throws: HostFilesError.self) { _ = try HostFileOperations.read(fifo, offset: 0, limit: 10) }
         #expect(Date().timeIntervalSince(started) < 5, "refused without waiting for a writer")
     }
+
+    /// The window of lines read, checked against the plain definition (every line start listed)
+    /// on files with and without a final newline, empty lines, and windows past the end.
+    @Test func readsTheWindowOfLinesAsDefined() throws {
+        let dir = TestSupport.makeTemporaryDirectory("lgpt-read")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var state: UInt64 = 42
+        func next(_ n: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(n))
+        }
+        for round in 0..<300 {
+            let bytes = (0..<next(40)).map { _ in next(3) == 0 ? UInt8(ascii: "\n") : UInt8(ascii: "a") + UInt8(next(3))
+            }
+            let path = dir + "/f\(round).md"
+            #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
+            let offset = next(14) - 2
+            let limit = next(10) - 1
+            // The definition: every line start, a final line without "\n" counting when non-empty.
+            var starts = [0]
+            for (i, b) in bytes.enumerated() where b == UInt8(ascii: "\n") { starts.append(i + 1) }
+            if starts.last == bytes.count { starts.removeLast() }
+            let total = bytes.isEmpty ? 0 : starts.count
+            let first = min(max(offset, 0), total)
+            let last = min(first + max(limit, 0), total)
+            let from = first < total ? starts[first] : bytes.count
+            let to = last < total ? starts[last] : bytes.count
+            let r = try HostFileOperations.read(path, offset: offset, limit: limit)
+            let expected = String(decoding: bytes[from..<to], as: UTF8.self)
+            #expect(r.content == expected, "\(bytes) \(offset) \(limit)")
+            #expect(r.firstLine == first + 1 && r.lineCount == last - first && r.totalLines == total)
+        }
+    }
 }

@@ -11,8 +11,9 @@ import Synchronization
 /// Every file changed during a burst is reported (the reference kept only the first), deletions
 /// and renames included; folders created later are watched too (and files already in them are
 /// reported). After `debounce` without new events the batch is delivered; a continuous stream of
-/// events is delivered at least every `maxDelay`. An inotify queue overflow delivers a batch with
-/// every watched root, so the receiver rescans.
+/// events is delivered at least every `maxDelay`. An inotify queue overflow watches the trees again
+/// and delivers a batch with every root, so the receiver rescans. A root that is missing, or
+/// deleted while watched, is tried again every 2 s and reported when it is back.
 ///
 /// The watcher runs its own thread; `onChange` is called on it, one batch at a time.
 public final class MemoryWatcher: Sendable {
@@ -150,6 +151,11 @@ private final class WatchLoop: @unchecked Sendable {
     var pending = Set<String>()
     var firstEvent: Int64 = 0
     var lastEvent: Int64 = 0
+    /// Roots not watched now: missing at the start, or deleted since (a drive unmounted, a folder
+    /// removed and made again). They are tried again every ``rootRetry``.
+    var unwatchedRoots = Set<String>()
+    var lastRootRetry: Int64 = 0
+    static let rootRetry: Int64 = 2_000_000_000
 
     init(
         fd: Int32,
@@ -175,16 +181,28 @@ private final class WatchLoop: @unchecked Sendable {
         | UInt32(IN_EXCL_UNLINK)
 
     func addInitialWatches() {
-        for root in roots { watchTree(root, reportFiles: false) }
+        for root in roots where !watchTree(root, reportFiles: false) { unwatchedRoots.insert(root) }
+        lastRootRetry = Int64(DispatchTime.now().uptimeNanoseconds)
+    }
+
+    /// Watches the roots that are back; each is reported, so the receiver rescans it.
+    func retryRoots() {
+        lastRootRetry = Int64(DispatchTime.now().uptimeNanoseconds)
+        for root in unwatchedRoots.sorted() where watchTree(root, reportFiles: false) {
+            unwatchedRoots.remove(root)
+            note(root)
+        }
     }
 
     /// Watches `dir` and its non-hidden subfolders; with `reportFiles`, reports the files found
-    /// (a folder created or moved in during a burst may already hold files).
-    func watchTree(_ dir: String, reportFiles: Bool) {
+    /// (a folder created or moved in during a burst may already hold files). False when `dir`
+    /// itself cannot be watched.
+    @discardableResult
+    func watchTree(_ dir: String, reportFiles: Bool) -> Bool {
         let wd = inotify_add_watch(fd, dir, Self.mask | UInt32(IN_ONLYDIR))
-        if wd < 0 { return }
+        if wd < 0 { return false }
         folders[wd] = dir
-        guard let handle = opendir(dir) else { return }
+        guard let handle = opendir(dir) else { return true }
         var subdirs: [String] = []
         while let entry = readdir(handle) {
             let name = withUnsafePointer(to: entry.pointee.d_name) {
@@ -201,6 +219,7 @@ private final class WatchLoop: @unchecked Sendable {
         }
         closedir(handle)
         for sub in subdirs { watchTree(sub, reportFiles: reportFiles) }
+        return true
     }
 
     func note(_ path: String) {
@@ -214,6 +233,11 @@ private final class WatchLoop: @unchecked Sendable {
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
             var timeout: Int32 = -1
+            if !unwatchedRoots.isEmpty {
+                let now = Int64(DispatchTime.now().uptimeNanoseconds)
+                if now >= lastRootRetry + Self.rootRetry { retryRoots() }
+                timeout = Int32(max(1, (lastRootRetry + Self.rootRetry - now + 999_999) / 1_000_000))
+            }
             if !pending.isEmpty {
                 let now = Int64(DispatchTime.now().uptimeNanoseconds)
                 let due = min(lastEvent + debounce, firstEvent + maxDelay)
@@ -221,7 +245,8 @@ private final class WatchLoop: @unchecked Sendable {
                     flush()
                     continue
                 }
-                timeout = Int32(max(1, (due - now + 999_999) / 1_000_000))
+                let wait = Int32(max(1, (due - now + 999_999) / 1_000_000))
+                timeout = timeout < 0 ? wait : min(timeout, wait)
             }
             var fds = [
                 pollfd(fd: fd, events: Int16(POLLIN), revents: 0),
@@ -267,11 +292,21 @@ private final class WatchLoop: @unchecked Sendable {
 
     private func handle(wd: Int32, mask: UInt32, name: String) {
         if mask & UInt32(IN_Q_OVERFLOW) != 0 {
-            for r in roots { note(r) }
+            // Events were lost, folder creations among them: watch the trees again (a folder
+            // already watched keeps its descriptor) and have the receiver rescan the roots.
+            for r in roots {
+                if !watchTree(r, reportFiles: false) { unwatchedRoots.insert(r) }
+                note(r)
+            }
             return
         }
         if mask & UInt32(IN_IGNORED) != 0 {
-            folders[wd] = nil
+            // The folder is gone (deleted, or its file system unmounted). A root is tried again
+            // until it is back.
+            if let folder = folders.removeValue(forKey: wd), roots.contains(folder) {
+                unwatchedRoots.insert(folder)
+                note(folder)
+            }
             return
         }
         guard let dir = folders[wd] else { return }

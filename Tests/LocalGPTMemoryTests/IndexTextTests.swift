@@ -44,6 +44,21 @@ import Testing
     /// `TextAnalysis.words` splits them (letters and digits, lower-cased), a keyword of four
     /// letters or more also matching words that start with its first five, on ASCII lines (read
     /// as bytes) and on others alike.
+    /// A paragraph written as one long line showed its first 240 characters, without the match
+    /// near its end; it is shown from shortly before the first keyword. A byte order mark is
+    /// not shown.
+    @Test func aLongLineIsShownFromItsFirstKeyword() {
+        let filler = (1...40).map { "word\($0)" }.joined(separator: " ")
+        let text = "# Notes\n" + filler + " and then the password rotates every ninety days, said the admin.\n"
+        let snippet = Snippet.make(text: text, terms: ["password", "rotates"])
+        #expect(snippet.hasPrefix("… "), "\(snippet)")
+        #expect(snippet.contains("the password rotates every ninety days"))
+        #expect(snippet.count <= Snippet.maxCharacters)
+        let short = Snippet.make(text: "the password rotates\n", terms: ["password"])
+        #expect(short == "the password rotates")
+        #expect(Snippet.make(text: "\u{FEFF}# Title\nbody\n", terms: ["zebra"]) == "# Title body")
+    }
+
     @Test func theSnippetStartsAtTheLineWithTheMostKeywords() {
         func first(_ text: String, _ terms: [String]) -> String {
             String(Snippet.make(text: text, terms: terms).prefix(12))

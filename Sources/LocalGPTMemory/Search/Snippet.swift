@@ -9,11 +9,14 @@ enum Snippet {
     /// The chunk's line with the most query keywords (a word sharing a keyword's first five
     /// letters counts, so "paint" finds "painted"), followed by the next lines while they fit;
     /// the chunk's first non-blank line when nothing matches. Whitespace runs become one space;
-    /// other control characters become U+FFFD.
+    /// other control characters become U+FFFD. A long line whose first keyword lies past the
+    /// first ~80 characters is shown from shortly before it, after "… ", so that the match is in
+    /// view (ASCII lines; others are shown from their start).
     static func make(text: String, terms: [String]) -> String {
         let lines = text.utf8.split(separator: 0x0A, omittingEmptySubsequences: false)
         var bestLine = -1
         var bestHits = 0
+        var bestFirst = 0
         if !terms.isEmpty {
             let stems = terms.map { $0.count >= 4 ? String($0.prefix(5)) : "" }
             let keys = zip(terms, stems).map { Key(term: Array($0.utf8), stem: Array($1.utf8)) }
@@ -21,10 +24,11 @@ enum Snippet {
             for (i, line) in lines.enumerated() {
                 // A native string's lines are contiguous; other text takes the Unicode path.
                 let ascii = line.withContiguousStorageIfAvailable { Self.asciiHits($0, keys, found: &found) }
-                let hits = (ascii ?? nil) ?? Self.unicodeHits(line, terms: terms, stems: stems)
+                let (hits, first) = (ascii ?? nil) ?? (Self.unicodeHits(line, terms: terms, stems: stems), 0)
                 if hits > bestHits {
                     bestHits = hits
                     bestLine = i
+                    bestFirst = first
                 }
             }
         }
@@ -34,10 +38,19 @@ enum Snippet {
         // Join from the best line on, collapsing whitespace, until about maxCharacters.
         var out: [UInt8] = []
         var scalars = 0
+        var skip = 0
+        if bestFirst > Self.leadCharacters + 20 && lines[bestLine].count > maxCharacters {
+            // Start at a word boundary about `leadCharacters` before the first keyword.
+            let line = Array(lines[bestLine].prefix(bestFirst))
+            let target = bestFirst - Self.leadCharacters
+            skip = (line[..<target].lastIndex(of: 0x20)).map { $0 + 1 } ?? target
+            out = Array("… ".utf8)
+            scalars = 2
+        }
         var pendingSpace = false
         var i = bestLine
         outer: while i < lines.count {
-            for b in lines[i] {
+            for b in lines[i].dropFirst(i == bestLine ? skip : 0) {
                 if b == 0x20 || b == 0x09 || b == 0x0D {
                     pendingSpace = !out.isEmpty
                     continue
@@ -61,6 +74,8 @@ enum Snippet {
         if i < lines.count && scalars >= maxCharacters {
             snippet = String(snippet.prefix(maxCharacters - 1)) + "…"
         }
+        // A byte order mark opens some files' first chunk: it is not text.
+        if snippet.unicodeScalars.first == "\u{FEFF}" { snippet.unicodeScalars.removeFirst() }
         // Control characters left after the whitespace is collapsed (ESC, BEL, backspace, C1)
         // would reach a terminal as escape sequences: a note, or a web page the agent saved,
         // could recolour it or retitle the window. They read U+FFFD.
@@ -73,6 +88,8 @@ enum Snippet {
 
     /// The words of a line that are matched against the keywords.
     static let wordsPerLine = 512
+    /// How much of a long line is shown before its first keyword.
+    static let leadCharacters = 60
 
     /// How many keywords a line holds, by `TextAnalysis.words` (folded case and accents).
     private static func unicodeHits(_ line: Substring.UTF8View, terms: [String], stems: [String]) -> Int {
@@ -92,14 +109,19 @@ enum Snippet {
     }
 
     /// For a line of ASCII: how many keywords one of its first ``wordsPerLine`` words equals or,
-    /// for keywords of four letters or more, starts like (`stem`); nil when the line is not
-    /// ASCII. The words are those of `TextAnalysis.words` (runs of letters and digits,
+    /// for keywords of four letters or more, starts like (`stem`), and the byte offset of the
+    /// first word that matched (0 when none); nil when the line is not ASCII. The words are those of `TextAnalysis.words` (runs of letters and digits,
     /// lower-cased), compared in place: `b | 0x20` lower-cases a letter and leaves a digit as it
     /// is. `found` is scratch space.
-    private static func asciiHits(_ line: UnsafeBufferPointer<UInt8>, _ keys: [Key], found: inout [Bool]) -> Int? {
+    private static func asciiHits(
+        _ line: UnsafeBufferPointer<UInt8>,
+        _ keys: [Key],
+        found: inout [Bool]
+    ) -> (hits: Int, first: Int)? {
         guard line.allSatisfy({ $0 < 0x80 }) else { return nil }
         for i in found.indices { found[i] = false }
         var hits = 0
+        var first = 0
         var words = 0
         var start = -1
         func matches(_ key: [UInt8], _ from: Int, _ count: Int) -> Bool {
@@ -114,6 +136,7 @@ enum Snippet {
                 if (length == key.term.count && matches(key.term, start, length))
                     || (length >= key.stem.count && matches(key.stem, start, key.stem.count))
                 {
+                    if hits == 0 { first = start }
                     found[i] = true
                     hits += 1
                 }
@@ -128,10 +151,10 @@ enum Snippet {
             } else if start >= 0 {
                 finishWord(i)
                 start = -1
-                if words >= wordsPerLine { return hits }
+                if words >= wordsPerLine { return (hits, first) }
             }
         }
         if start >= 0 && words < wordsPerLine { finishWord(line.count) }
-        return hits
+        return (hits, first)
     }
 }

@@ -104,6 +104,25 @@ import Testing
         #expect(try memory.search("osprey", mode: .keyword).results.map(\.file) == [t.root + "/osprey.md"])
     }
 
+    /// A symbolic link to a note of the workspace indexed it a second time under the link's
+    /// name; a link to a note the workspace does not list itself (hidden) is still indexed.
+    @Test func aLinkToANoteIsNotIndexedTwice() throws {
+        let t = TestMemory()
+        try t.write("sub/real.md", "a grey heron by the pond\n")
+        try t.write(".hidden/h.md", "a kingfisher on the branch\n")
+        try FileManager.default.createSymbolicLink(
+            atPath: t.workspace + "/link-in.md",
+            withDestinationPath: "sub/real.md"
+        )
+        try FileManager.default.createSymbolicLink(
+            atPath: t.workspace + "/link-hidden.md",
+            withDestinationPath: ".hidden/h.md"
+        )
+        let memory = try t.open()
+        #expect(try memory.search("heron", mode: .keyword).results.map(\.file) == ["sub/real.md"])
+        #expect(try memory.search("kingfisher", mode: .keyword).results.map(\.file) == ["link-hidden.md"])
+    }
+
     @Test(.enabled(if: geteuid() != 0, "root lists any folder; ScanProblemTests cover root's runs"))
     func aFolderThatCannotBeReadIsReported() throws {
         let t = TestMemory()

@@ -44,7 +44,8 @@ struct ScanProblem: Sendable, Equatable {
 
 /// Finds the markdown files to index: `**/*.md` under the workspace, skipping hidden files and
 /// folders, plus each extra root's pattern. Symlinked folders are not followed; a symlinked file is
-/// included only when its target stays inside the workspace or an extra root.
+/// included only when its target stays inside the workspace or an extra root, and is not a note
+/// the workspace lists under its own name.
 struct WorkspaceScanner {
     var workspace: Workspace
     var extraRoots: [ExtraRoot]
@@ -196,6 +197,13 @@ struct WorkspaceScanner {
                         let real = FileInfo.realPath(path),
                         realRoots.contains(where: { real.hasPrefix($0 + "/") })
                     else { continue }
+                    // A link to a note that the workspace's walk lists under its own name would
+                    // index it twice (each hit came back twice).
+                    if let ws = FileInfo.realPath(workspace.root), real.hasPrefix(ws + "/"), real.hasSuffix(".md"),
+                        !real.dropFirst(ws.count + 1).split(separator: "/").contains(where: { $0.hasPrefix(".") })
+                    {
+                        continue
+                    }
                     files.append(name)
                 }
             default:

@@ -94,13 +94,14 @@ import Testing
         let memory = try t.open(embedder: embedder)
         let first = try memory.reindex()
         #expect(first.embeddingsComputed > 0)
+        #expect(first.embeddingsFromCache == 0, "a new index reuses nothing (what it computed is not counted twice)")
         #expect(first.pendingEmbeddings == 0)
         let calls = embedder.callCount
 
         let forced = try memory.reindex(force: true)
         #expect(forced.rebuilt)
         #expect(forced.embeddingsComputed == 0)
-        #expect(forced.embeddingsFromCache == forced.chunksWritten)
+        #expect(forced.embeddingsFromCache == first.embeddingsComputed, "every vector, counted as computed")
         #expect(embedder.callCount == calls, "no embedder call")
         #expect(try memory.index.stats().vectors > 0)
     }

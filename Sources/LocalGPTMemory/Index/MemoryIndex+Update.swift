@@ -45,7 +45,8 @@ public struct ReindexReport: Sendable, Equatable {
     public var chunksWritten = 0
     /// Vectors computed by the embedder.
     public var embeddingsComputed = 0
-    /// Vectors reused from the embedding cache.
+    /// Vectors (windows, as ``embeddingsComputed`` counts them) reused from the embedding cache:
+    /// computed by an earlier run, not this one.
     public var embeddingsFromCache = 0
     /// Chunks still without a vector of the current model.
     public var pendingEmbeddings = 0
@@ -160,6 +161,9 @@ extension MemoryIndex {
         report.filesRemoved = removed.count
 
         // 2. On a full rebuild, fill the embedding cache first so the new index is complete.
+        // (The vectors computed here are not counted again as cache hits when the rows are
+        // written.)
+        var computedNow = Set<String>()
         if rebuild, precompute, let embedder {
             var all: [(hash: String, text: String)] = []
             var seen = Set<String>()
@@ -174,6 +178,7 @@ extension MemoryIndex {
             defer { withExtendedLifetime(held) {} }
             let missing = try missingFromCache(all, model: embedder.modelID)
             report.embeddingsComputed += try embedIntoCache(missing, embedder: embedder, progress: progress)
+            computedNow = Set(missing.map(\.hash))
         }
 
         // 3. One write transaction.
@@ -225,6 +230,7 @@ extension MemoryIndex {
                                 prepared: f,
                                 model: model,
                                 plan: embeddingPlan,
+                                computedNow: computedNow,
                                 now: now,
                                 db: db
                             )
@@ -266,6 +272,7 @@ extension MemoryIndex {
         prepared f: PreparedFile,
         model: String?,
         plan: EmbeddingPlan,
+        computedNow: Set<String>,
         now: Int64,
         db: Database
     ) throws -> (written: Int, cached: Int) {
@@ -289,6 +296,7 @@ extension MemoryIndex {
         var cached = 0
         for (chunk, hash) in zip(f.chunks, f.chunkHashes) {
             var windows: [[Float]] = []
+            var reused = 0
             if let model {
                 let w = plan.windows(for: chunk.text)
                 let hashes = w.count == 1 && w[0] == chunk.text ? [hash] : w.map { sha256Hex($0) }
@@ -299,6 +307,7 @@ extension MemoryIndex {
                         break
                     }
                     windows.append(v)
+                    if !computedNow.contains(wh) { reused += 1 }
                 }
             }
             let vectors = EmbeddingPlan.stored(windows)
@@ -310,7 +319,7 @@ extension MemoryIndex {
             try insFTS.execute(arguments: [id, TextAnalysis.ftsText(chunk.text), TextAnalysis.ftsText(f.context)])
             if let vectors {
                 try store.insert(id, vectors)
-                cached += 1
+                cached += reused
             }
         }
         return (f.chunks.count, cached)

@@ -650,8 +650,10 @@ public final class Agent: @unchecked Sendable {
             return ToolOutcome(text: "unknown tool \(call.name)", failed: true, cancelled: false)
         }
         guard case .object = call.arguments else {
+            // RouterModelProvider hands over why the router refused the arguments (a schema
+            // violation, unparsable JSON) as a string: the model needs that reason to fix its call.
             return ToolOutcome(
-                text: "the arguments for \(call.name) must be a JSON object",
+                text: call.arguments.stringValue ?? "the arguments for \(call.name) must be a JSON object",
                 failed: true,
                 cancelled: false
             )

@@ -203,6 +203,20 @@ private typealias S = ScriptedProvider
         #expect(!second.contains("File not found"))
     }
 
+    /// Arguments that break a tool's schema reach the model with the reason (it read "the
+    /// arguments for memory_get must be a JSON object", which did not say what to fix).
+    @Test func aSchemaViolationIsExplainedToTheModel() throws {
+        let home = try Home(script: [
+            [S.call("g", "memory_get", ["path": "MEMORY.md", "from": 0]), S.done("tool_use")],
+            S.answer("Sorry."),
+        ])
+        let r = try home.run("ask", "Read my memory.")
+        #expect(r.status == 0, "\(r.stderr)")
+        let second = try #require(home.requestDocuments.dropFirst().first).encoded()
+        #expect(second.contains("the arguments for memory_get do not match its schema"), "\(second)")
+        #expect(!second.contains("must be a JSON object"))
+    }
+
     @Test func chatSkillCommandSendsTheSkill() throws {
         let home = try Home(script: [S.answer("Curating.")])
         let r = try home.run("chat", input: "/memory-curator this week\n/quit\n")

@@ -25,6 +25,9 @@ public struct MemoryConfiguration: Sendable, Equatable {
     public var searchEmbedBudget: Int
     /// How keyword and vector candidates are fused, and the floor below which results are left out.
     public var ranking: RankingOptions
+    /// Settings that were ignored and why (`memory.paths` entries that name no folder, a relative
+    /// `LOCALGPT_WORKSPACE`), for the commands to print: they used to be dropped in silence.
+    public var warnings: [String] = []
 
     public init(
         workspace: String,
@@ -70,11 +73,16 @@ public struct MemoryConfiguration: Sendable, Equatable {
         environment: [String: String] = ProcessEnvironment.current,
         workspaceOverride: String? = nil
     ) {
+        var warnings: [String] = []
+        if let w = environment["LOCALGPT_WORKSPACE"], !w.isEmpty, !w.hasPrefix("/"), workspaceOverride == nil {
+            warnings.append("LOCALGPT_WORKSPACE=\(w) is not an absolute path: ignored")
+        }
         var workspace = paths.workspace
         if let w = workspaceOverride, !w.isEmpty {
             workspace = LocalGPTPaths.absolutePath(w)
         } else if let w = environment["LOCALGPT_WORKSPACE"], w.hasPrefix("/") {
             workspace = w
+
         } else if let w = configuration.string("memory.workspace"), !w.isEmpty {
             workspace = LocalGPTPaths.absolutePath(w, relativeTo: paths.home)
         }
@@ -85,15 +93,27 @@ public struct MemoryConfiguration: Sendable, Equatable {
         let size = configuration.value(at: "memory.chunk_size")?.intValue.map(Int.init) ?? 400
         let overlap = configuration.value(at: "memory.chunk_overlap")?.intValue.map(Int.init) ?? 80
         var roots: [ExtraRoot] = []
-        for item in configuration.value(at: "memory.paths")?.arrayValue ?? [] {
-            if let p = item.stringValue {
+        let listed = configuration.value(at: "memory.paths")
+        if let listed, listed.arrayValue == nil {
+            warnings.append("memory.paths must be a list of folders, e.g. [\"~/notes\"]: ignored")
+        }
+        for (i, item) in (listed?.arrayValue ?? []).enumerated() {
+            if let p = item.stringValue, p.isEmpty {
+                warnings.append("memory.paths[\(i)] is an empty path: ignored")
+            } else if let p = item.stringValue {
                 roots.append(ExtraRoot(path: LocalGPTPaths.absolutePath(p, relativeTo: workspace)))
-            } else if let p = item["path"]?.stringValue {
+            } else if let p = item["path"]?.stringValue, !p.isEmpty,
+                item["pattern"] == nil || item["pattern"]?.stringValue?.isEmpty == false
+            {
                 roots.append(
                     ExtraRoot(
                         path: LocalGPTPaths.absolutePath(p, relativeTo: workspace),
                         pattern: item["pattern"]?.stringValue ?? "**/*.md"
                     )
+                )
+            } else {
+                warnings.append(
+                    "memory.paths[\(i)] must be a folder (\"dir\") or { path = \"dir\", pattern = \"**/*.md\" }: ignored"
                 )
             }
         }
@@ -110,5 +130,6 @@ public struct MemoryConfiguration: Sendable, Equatable {
             maxFileBytes: configuration.value(at: "memory.max_file_bytes")?.intValue.map(Int.init) ?? (16 << 20),
             ranking: ranking
         )
+        self.warnings = warnings
     }
 }

@@ -28,6 +28,12 @@ struct MemoryCommand: ParsableCommand {
     struct Options: ParsableArguments {
         @OptionGroup var global: GlobalOptions
         @Option(help: "Use this workspace instead of the configured one.") var workspace: String?
+
+        func validate() throws {
+            if let workspace, workspace.trimmingCharacters(in: .whitespaces).isEmpty {
+                throw ValidationError("--workspace needs a folder")
+            }
+        }
     }
 
     /// What a memory command works on.
@@ -44,6 +50,7 @@ struct MemoryCommand: ParsableCommand {
             configuration: ctx.configuration,
             workspaceOverride: options.workspace
         )
+        for warning in config.warnings { printError("warning: \(warning)") }
         let (embedder, reason) = keywordOnly ? (nil, nil) : loadEmbedder(enabled: config.embeddingsEnabled)
         do {
             let memory = try MemoryManager(
@@ -285,6 +292,7 @@ extension CLIContext {
     func makeMemoryService() -> any MemoryService {
         let config = MemoryConfiguration(paths: paths, configuration: configuration)
         let logger = self.logger
+        for warning in config.warnings { logger.warning("memory configuration: \(warning)") }
         return WorkspaceMemoryService { () throws(MemoryError) in
             let (embedder, reason) = MemoryCommand.loadEmbedder(enabled: config.embeddingsEnabled)
             return try MemoryManager(

@@ -102,6 +102,21 @@ import Testing
         #expect(!recent.stdout.unicodeScalars.contains { ($0.value < 0x20 && $0 != "\n") || $0.value == 0x9B })
     }
 
+    @Test func ignoredSettingsAreReported() throws {
+        let home = Home()
+        try "[memory]\npaths = \"/nonexistent/notes\"\n".write(
+            toFile: home.path + "/config.toml",
+            atomically: true,
+            encoding: .utf8
+        )
+        let r = try home.run("memory", "stats")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("warning: memory.paths must be a list of folders"), "\(r.stderr)")
+        let empty = try home.run("memory", "search", "x", "--workspace", "")
+        #expect(empty.status != 0)
+        #expect(empty.stderr.contains("--workspace needs a folder"), "\(empty.stderr)")
+    }
+
     @Test func workspaceFlagAndEnvironmentPickAnotherWorkspace() throws {
         let home = Home()
         let other = home.path + "/elsewhere"

@@ -203,6 +203,34 @@ import Testing
         #expect(try floor("[memory]\nmin_score = 3") == 1)
     }
 
+    /// Settings that name no folder were dropped in silence, and searches then missed the
+    /// notes the user meant; each is now a warning the commands print.
+    @Test func ignoredSettingsAreWarnings() throws {
+        func warnings(_ toml: String, environment: [String: String] = [:]) throws -> [String] {
+            MemoryConfiguration(
+                paths: LocalGPTPaths(home: "/nonexistent"),
+                configuration: try Configuration(toml: toml, environment: [:]),
+                environment: environment
+            ).warnings
+        }
+        #expect(try warnings("[memory]\npaths = [\"/notes\", { path = \"/b\", pattern = \"*.txt\" }]").isEmpty)
+        #expect(
+            try warnings("[memory]\npaths = \"/notes\"") == [
+                "memory.paths must be a list of folders, e.g. [\"~/notes\"]: ignored"
+            ]
+        )
+        let items = try warnings("[memory]\npaths = [42, { pattern = \"*.md\" }, \"\"]")
+        #expect(items.count == 3)
+        #expect(items.first?.hasPrefix("memory.paths[0] must be a folder") == true)
+        #expect(items.last == "memory.paths[2] is an empty path: ignored")
+        #expect(
+            try warnings("", environment: ["LOCALGPT_WORKSPACE": "notes"]) == [
+                "LOCALGPT_WORKSPACE=notes is not an absolute path: ignored"
+            ]
+        )
+        #expect(try warnings("", environment: ["LOCALGPT_WORKSPACE": "/abs/notes"]).isEmpty)
+    }
+
     @Test func keywordOnlyWithoutEmbedderSaysSo() throws {
         let (_, memory) = try Self.fixture()
         let r = try memory.search("sharding")

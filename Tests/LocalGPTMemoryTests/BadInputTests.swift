@@ -15,6 +15,15 @@ import Testing
         let memory = try t.open()
         let r = try memory.reindex()
         #expect(r.skipped == [SkippedFile(file: "blob.md", reason: "binary file")])
+        try t.write("u16.md", Data([0xFF, 0xFE] + Array("a note".utf8).flatMap { [$0, 0] }))
+        try t.write("nul.md", Data([0]))
+        let again = try memory.reindex()
+        #expect(
+            again.skipped.sorted { $0.file < $1.file } == [
+                SkippedFile(file: "blob.md", reason: "binary file"), SkippedFile(file: "nul.md", reason: "binary file"),
+                SkippedFile(file: "u16.md", reason: "UTF-16 text: save it as UTF-8 to index it"),
+            ]
+        )
         #expect(try memory.search("kayaks", mode: .keyword).results.count == 1)
         #expect(FileManager.default.fileExists(atPath: t.workspace + "/blob.md"), "never a lost file")
     }

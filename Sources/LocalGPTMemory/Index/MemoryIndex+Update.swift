@@ -411,7 +411,13 @@ extension MemoryIndex {
                 )
             }
         }
-        if bytes.prefix(binaryProbeBytes).contains(0) { return .skipped(reason: "binary file", keep: false) }
+        if bytes.prefix(binaryProbeBytes).contains(0) {
+            // A UTF-16 text (a byte order mark, then NULs in every ASCII character) is text in an
+            // encoding the index does not read: say so rather than "binary".
+            let utf16 =
+                bytes.count >= 2 && ((bytes[0], bytes[1]) == (0xFF, 0xFE) || (bytes[0], bytes[1]) == (0xFE, 0xFF))
+            return .skipped(reason: utf16 ? "UTF-16 text: save it as UTF-8 to index it" : "binary file", keep: false)
+        }
         return bytes.withUnsafeBytes { raw -> Prepared in
             let hash = sha256Hex(raw)
             if !rebuild, oldHash == hash { return .touched(hash: hash) }

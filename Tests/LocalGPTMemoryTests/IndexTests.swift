@@ -3,6 +3,7 @@
 //===----------------------------------------------------------------------===//
 
 import Foundation
+import Glibc
 import LocalGPTMemory
 import Testing
 
@@ -104,6 +105,24 @@ import Testing
         #expect(forced.embeddingsFromCache == first.embeddingsComputed, "every vector, counted as computed")
         #expect(embedder.callCount == calls, "no embedder call")
         #expect(try memory.index.stats().vectors > 0)
+    }
+
+    /// A same-size edit that leaves the modification time as indexed (a file system with coarse
+    /// timestamps, two saves within its granularity) was never seen: size and time vouched for
+    /// the old content. A file modified close to its row's writing is hashed again.
+    @Test func aSameSizeEditWithTheSameTimeIsSeen() throws {
+        let t = TestMemory()
+        try t.write("b.md", "Carol found a wombat yesterday.\n")
+        let memory = try t.open()
+        #expect(try memory.search("wombat", mode: .keyword).results.count == 1)
+        let path = t.workspace + "/b.md"
+        var st = stat()
+        #expect(stat(path, &st) == 0)
+        try t.write("b.md", "Carol found a koalas yesterday.\n")
+        var times = [st.st_atim, st.st_mtim]
+        #expect(utimensat(AT_FDCWD, path, &times, 0) == 0)
+        #expect(try memory.search("koalas", mode: .keyword).results.map(\.file) == ["b.md"])
+        #expect(try memory.search("wombat", mode: .keyword).results.isEmpty)
     }
 
     @Test func unchangedChunksOfAnEditedFileComeFromTheCache() throws {

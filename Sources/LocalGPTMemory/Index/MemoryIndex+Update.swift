@@ -125,7 +125,7 @@ extension MemoryIndex {
             listed += 1
             if rebuild {
                 pending.append(i)
-            } else if old.mtime != files[i].mtime || old.size != files[i].size {
+            } else if old.mtime != files[i].mtime || old.size != files[i].size || old.isRacy {
                 pending.append(i)
                 pendingIndexed.append(files[i].key)
             }
@@ -203,7 +203,11 @@ extension MemoryIndex {
                         sql: "DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE path = ?)"
                     )
                     let delFile = try db.cachedStatement(sql: "DELETE FROM files WHERE path = ?")
-                    let touch = try db.cachedStatement(sql: "UPDATE files SET mtime = ?, size = ? WHERE path = ?")
+                    // A touched file's row is dated now: it stops being racy once its time is older
+                    // than the row by more than the granularity.
+                    let touch = try db.cachedStatement(
+                        sql: "UPDATE files SET mtime = ?, size = ?, indexed_at = ? WHERE path = ?"
+                    )
                     if !rebuild {
                         for key in removed {
                             try delFTS.execute(arguments: [key])
@@ -219,7 +223,7 @@ extension MemoryIndex {
                         case .untouched, .skipped:
                             continue
                         case .touched:
-                            try touch.execute(arguments: [file.mtime, file.size, file.key])
+                            try touch.execute(arguments: [file.mtime, file.size, now, file.key])
                         case .changed(let f):
                             if !rebuild && indexed[file.key] != nil {
                                 try delFTS.execute(arguments: [file.key])

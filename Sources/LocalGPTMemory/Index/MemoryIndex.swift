@@ -186,9 +186,9 @@ public final class MemoryIndex: Sendable {
             return try database.read { db in
                 var out: [String: IndexedFileState] = [:]
                 if let n = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM files") { out.reserveCapacity(n) }
-                let cursor = try Row.fetchCursor(db, sql: "SELECT path, mtime, size FROM files")
+                let cursor = try Row.fetchCursor(db, sql: "SELECT path, mtime, size, indexed_at FROM files")
                 while let row = try cursor.next() {
-                    out[row[0]] = IndexedFileState(mtime: row[1], size: row[2])
+                    out[row[0]] = IndexedFileState(mtime: row[1], size: row[2], indexedAt: row[3])
                 }
                 return out
             }
@@ -333,8 +333,19 @@ public final class MemoryIndex: Sendable {
 
 /// What the index holds about a file, to tell whether it changed on disk.
 struct IndexedFileState: Sendable {
+    /// Nanoseconds.
     var mtime: Int64
     var size: Int64
+    /// When the row was written, in milliseconds.
+    var indexedAt: Int64
+
+    /// How close to the row's writing a modification time makes the file "racily clean": a
+    /// same-size edit within the file system's timestamp granularity (1 s on some, 2 s on FAT)
+    /// leaves size and time as indexed, so such a file is hashed again until a later check.
+    static let racyNanoseconds: Int64 = 2_000_000_000
+
+    /// True when size and time cannot vouch for the content (see ``racyNanoseconds``).
+    var isRacy: Bool { mtime >= indexedAt &* 1_000_000 &- Self.racyNanoseconds }
 }
 
 /// Counts reported by `memory stats`.

@@ -168,6 +168,10 @@ import Testing
         #expect(got.hasPrefix("# MEMORY.md (lines 3-3 of 3)\n   3\t- Likes tea"))
         #expect(throws: HostToolError.self) { try byName["memory_get"]?.run(arguments: ["path": "../x"]) }
         #expect(throws: HostToolError.self) { try byName["memory_get"]?.run(arguments: ["path": "/etc/passwd"]) }
+        let past = try byName["memory_get"]?.run(arguments: ["path": "MEMORY.md", "from": 10])
+        #expect(past == "# MEMORY.md (3 lines; nothing from line 10 on)")
+        let folder = #expect(throws: HostToolError.self) { try byName["memory_get"]?.run(arguments: ["path": "."]) }
+        #expect(folder?.message.contains("is a folder") == true)
     }
 
     /// memory_search returns files of the extra roots (`memory.paths`) by absolute path; memory_get

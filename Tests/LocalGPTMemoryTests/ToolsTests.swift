@@ -198,4 +198,15 @@ import Testing
         #expect(text.hasSuffix(" first line\n  # Heading via CRLF\n  third\n"), "\(text)")
         #expect(r.lineEnd - r.lineStart == 2)
     }
+
+    /// The tools' schema takes 20,000 characters; an entry of 19,000 emoji (76 KB) was refused
+    /// by a 64 KiB limit. The limit is 128 KiB.
+    @Test func whatTheSchemaTakesIsSaved() throws {
+        let (_, memory) = try Self.memory()
+        #expect(try memory.log(entry: String(repeating: "😀", count: 19_000)).lineEnd > 0)
+        let tooLong = #expect(throws: MemoryError.self) {
+            try memory.save(fact: String(repeating: "x", count: 140_000))
+        }
+        #expect(tooLong?.message == "the text is longer than 128 KiB")
+    }
 }

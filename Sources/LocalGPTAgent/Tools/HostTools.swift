@@ -189,7 +189,8 @@ public struct MemoryHostTools: Sendable {
         let root = HostFilePolicy.canonical(workspace)
         let target = HostFilePolicy.canonical(path.hasPrefix("/") ? path : workspace + "/" + path)
         let roots = [root] + extraRoots.map { HostFilePolicy.canonical($0) }
-        guard let base = roots.first(where: { HostFilePolicy.isWithin(target, $0) && target != $0 }) else {
+        if roots.contains(target) { throw HostToolError("memory_get: \(path) is a folder; give a file in it") }
+        guard let base = roots.first(where: { HostFilePolicy.isWithin(target, $0) }) else {
             throw HostToolError("memory_get: \(path) is outside the workspace")
         }
         let from = max(1, Int(arguments["from"]?.intValue ?? 1))
@@ -199,6 +200,7 @@ public struct MemoryHostTools: Sendable {
             // As memory_search names it: relative in the workspace, absolute in an extra root.
             let shown = base == root ? String(target.dropFirst(root.count + 1)) : target
             if r.totalLines == 0 { return "# \(shown) (empty)" }
+            if r.lineCount == 0 { return "# \(shown) (\(r.totalLines) lines; nothing from line \(from) on)" }
             var out = "# \(shown) (lines \(r.firstLine)-\(r.firstLine + r.lineCount - 1) of \(r.totalLines))\n"
             var n = r.firstLine
             // Lines end at LF, as the index counts them; a CR before it is not shown. (Splitting

@@ -112,7 +112,11 @@ extension MemoryManager {
     ) throws(MemoryError) -> AppendResult {
         let clean = text.trimmingCharacters(in: .whitespacesAndNewlines)
         if clean.isEmpty { throw .invalidArgument("the text is empty") }
-        if clean.utf8.count > 64 << 10 { throw MemoryError(code: .tooLarge, message: "the text is longer than 64 KiB") }
+        // 128 KiB: whatever the tools' schema lets through (20,000 characters, at most 4 bytes
+        // each) fits; a 64 KiB limit refused 19,000 emoji the schema had accepted.
+        if clean.utf8.count > 128 << 10 {
+            throw MemoryError(code: .tooLarge, message: "the text is longer than 128 KiB")
+        }
         // One list item: continuation lines are indented under it (any line ending: CRLF is one
         // Character, which a split at "\n" misses).
         let lines = clean.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)

@@ -125,7 +125,24 @@ struct AgentSetup {
             host: host,
             store: persistent ? store : nil,
             workspace: workspace,
-            memoryTools: MemoryHostTools(workspace: workspace, extraRoots: extraRoots, service: host.memory),
+            memoryTools: MemoryHostTools(
+                workspace: workspace,
+                extraRoots: extraRoots,
+                service: host.memory,
+                writeGuard: { [paths = context.paths, workspace, audit = context.auditLog] path, tool in
+                    do {
+                        try ProtectedPaths(paths: paths).checkWrite(
+                            path,
+                            tool: tool,
+                            workingDirectory: workspace,
+                            audit: audit
+                        )
+                        return nil
+                    } catch {
+                        return error.message
+                    }
+                }
+            ),
             skills: skills,
             policy: policy,
             securityEvents: host.securityEvents,

@@ -48,17 +48,24 @@ public struct MemoryHostTools: Sendable {
     public var extraRoots: [String]
     public var backend: (any MemoryToolBackend)?
     public var service: (any MemoryService)?
+    /// Asked before `memory_save` and `memory_log` append to a file (its absolute path, the
+    /// tool's name): a refusal message, or nil to go on. The CLI passes
+    /// ``ProtectedPaths/checkWrite(_:tool:workingDirectory:audit:)``, which also records the attempt
+    /// in the audit log; the memory module refuses protected files in any case.
+    public var writeGuard: (@Sendable (_ path: String, _ tool: String) -> String?)?
 
     public init(
         workspace: String,
         extraRoots: [String] = [],
         backend: (any MemoryToolBackend)? = nil,
-        service: (any MemoryService)? = nil
+        service: (any MemoryService)? = nil,
+        writeGuard: (@Sendable (_ path: String, _ tool: String) -> String?)? = nil
     ) {
         self.workspace = workspace
         self.extraRoots = extraRoots
         self.backend = backend
         self.service = service
+        self.writeGuard = writeGuard
     }
 
     /// The tools that can run with what is available.
@@ -232,6 +239,9 @@ public struct MemoryHostTools: Sendable {
     func append(_ text: String, to file: String, dated: Bool) throws(HostToolError) -> String {
         let clean = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !clean.isEmpty else { throw HostToolError("nothing to save: the text is empty") }
+        if let refusal = writeGuard?(workspace + "/" + file, dated ? "memory_log" : "memory_save") {
+            throw HostToolError(refusal)
+        }
         if let service {
             do {
                 // The service's daily log writes `- HH:MM entry` itself; a `file` gets the text as

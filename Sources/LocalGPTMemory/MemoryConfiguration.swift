@@ -82,7 +82,6 @@ public struct MemoryConfiguration: Sendable, Equatable {
             workspace = LocalGPTPaths.absolutePath(w)
         } else if let w = environment["LOCALGPT_WORKSPACE"], w.hasPrefix("/") {
             workspace = w
-
         } else if let w = configuration.string("memory.workspace"), !w.isEmpty {
             workspace = LocalGPTPaths.absolutePath(w, relativeTo: paths.home)
         }

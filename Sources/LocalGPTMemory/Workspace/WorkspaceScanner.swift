@@ -68,7 +68,8 @@ struct WorkspaceScanner {
             seen: &seen,
             problems: &problems
         )
-        let realWorkspace = realRoots.first ?? workspace.root
+        // (Not realRoots.first: a workspace that does not exist is missing from that list.)
+        let realWorkspace = FileInfo.realPath(workspace.root) ?? workspace.root
         for extra in extraRoots {
             let realExtra = FileInfo.realPath(extra.path) ?? extra.path
             // A root inside the workspace adds the files its pattern names beside the markdown

@@ -123,10 +123,12 @@ import Testing
     }
 
     @Test func aLoneVectorCandidateIsTheBestOfItsList() {
-        // Min-max over one score has no span: the candidate is its list's best, not its worst.
-        let fused = RankingOptions().fuse(keyword: [], vector: [(7, 0.2)])
+        // Without keyword hits the score is the cosine: the best of unrelated notes used to score
+        // a perfect 1 (min-max over the list), and one below the floor is left out.
+        let fused = RankingOptions().fuse(keyword: [], vector: [(7, 0.2), (8, 0.03), (9, -0.1)])
         #expect(fused.map(\.chunk) == [7])
-        #expect(fused.first?.score == 1)
+        #expect(fused.first?.score == 0.2)
+        // Min-max over one score has no span: the candidate is its list's best, not its worst.
         let withKeyword = RankingOptions().fuse(keyword: [(1, 4.0)], vector: [(7, 0.2)])
         #expect(withKeyword.map(\.chunk) == [1, 7])
         #expect(abs((withKeyword.last?.score ?? 0) - 0.3) < 1e-9)

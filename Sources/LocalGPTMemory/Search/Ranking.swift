@@ -12,7 +12,7 @@ public struct RankingOptions: Sendable, Equatable {
         /// Reciprocal rank fusion: `weight / (k + rank)`, scaled so a chunk first in both scores 1.
         case rrf
         /// Scores normalised to [0, 1] within each list (bm25 / best bm25, cosine min-max), then a
-        /// weighted sum.
+        /// weighted sum; without keyword hits, the cosine (clamped to 0...1).
         case score
     }
 
@@ -27,7 +27,8 @@ public struct RankingOptions: Sendable, Equatable {
     /// Fused results scoring below this are left out (0 keeps them all): a chunk that is near the
     /// bottom of both lists matched nothing the query asked for. The best hit is never left out
     /// by the default: with both lists it scores at least the smaller weight's share (0.3), with
-    /// one list 1.
+    /// keyword hits alone 1; with vectors alone it scores its cosine, so a note unrelated to the
+    /// query (cosine below the floor) is left out.
     public var minimumScore: Double
 
     /// The default floor, `memory.min_score` in config.toml: on locomo-dev it leaves out nothing
@@ -78,7 +79,12 @@ public struct RankingOptions: Sendable, Equatable {
             if let best = keyword.first?.score, best > 0 {
                 for c in keyword { fused[c.chunk, default: 0] += wk / total * (c.score / best) }
             }
-            if let hi = vector.first?.score, let lo = vector.last?.score {
+            if keyword.isEmpty {
+                // No chunk holds a keyword: the cosine itself (clamped to 0...1), not its place in
+                // the list, which gave the best of unrelated notes a perfect 1.000 (and the model
+                // reading memory_search took it for a match).
+                for c in vector { fused[c.chunk, default: 0] += max(0, min(1, c.score)) }
+            } else if let hi = vector.first?.score, let lo = vector.last?.score {
                 let span = hi - lo
                 for c in vector {
                     // A lone candidate (or a list of equal scores) is the best of its list.

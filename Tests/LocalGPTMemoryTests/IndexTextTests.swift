@@ -59,6 +59,23 @@ import Testing
         #expect(Snippet.make(text: "\u{FEFF}# Title\nbody\n", terms: ["zebra"]) == "# Title body")
     }
 
+    /// Latin, Greek and Cyrillic text folds scalar by scalar from a table (the fast path); it
+    /// must fold exactly as Foundation folds the whole text, since a note holding one Hebrew or
+    /// CJK character takes the slow path while its query may not.
+    @Test(arguments: [
+        "Straße und Fußball: Übung macht den Meister, Österreich!",
+        "Un cœur déçu à Noël, l'été à Montréal — « déjà vu ».",
+        "Zażółć gęślą jaźń; Příliš žluťoučký kůň úpěl ďábelské ódy.",
+        "İstanbul'da ılık bir gün; Ağaç, çiçek, şeker.",
+        "Ο λόγος του ΣΊΣΥΦΟΥ, ΐ ΰ ς.",
+        "Мой новый чайник; Ёлка зелёная; Україна: їжак, єнот, ґанок.",
+        "Decomposed: e\u{301}te, n\u{303}o, и\u{306}, ο\u{301}",
+        "ǅemal ĳssel Ångström Æsir Øresund œuvre ﬁ ＡＢＣ",
+    ])
+    func theFastFoldingIsFoundationsFolding(_ text: String) {
+        #expect(TextAnalysis.folded(text) == TextAnalysis.foldedWhole(text))
+    }
+
     @Test func theSnippetStartsAtTheLineWithTheMostKeywords() {
         func first(_ text: String, _ terms: [String]) -> String {
             String(Snippet.make(text: text, terms: terms).prefix(12))

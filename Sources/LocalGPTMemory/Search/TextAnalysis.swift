@@ -69,10 +69,41 @@ enum TextAnalysis {
     static func folded(_ text: String) -> String {
         var copy = text
         guard copy.withUTF8({ $0.contains { $0 >= 0x80 } }) else { return text }
+        // Latin, Greek and Cyrillic text (every scalar below U+0530) folds scalar by scalar from
+        // a table of Foundation's own folding: about ten times faster than folding the text,
+        // which indexing pays on every chunk. Other scripts fold the whole text.
+        var out: [UInt8] = []
+        out.reserveCapacity(copy.utf8.count)
+        for s in copy.unicodeScalars {
+            if s.value < 0x80 {
+                let b = UInt8(s.value)
+                out.append(b >= 0x41 && b <= 0x5A ? b + 32 : b)
+            } else if s.value < Self.tableEnd {
+                out += Self.foldTable[Int(s.value) - 0x80]
+            } else {
+                return foldedWhole(text)
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Scalars below this fold by ``foldTable``.
+    private static let tableEnd: UInt32 = 0x530
+
+    /// The UTF-8 of each scalar from U+0080 to U+052F folded alone by ``foldedWhole(_:)`` (the
+    /// folding works scalar by scalar: a combining accent folds to nothing alone as after its
+    /// letter).
+    private static let foldTable: [[UInt8]] = (0x80..<tableEnd).map { v in
+        guard let scalar = Unicode.Scalar(v) else { return [] }
+        return Array(foldedWhole(String(scalar)).utf8)
+    }
+
+    /// Foundation's folding of `text`, nonspacing marks dropped.
+    static func foldedWhole(_ text: String) -> String {
         let folded = text.folding(options: [.caseInsensitive, .diacriticInsensitive, .widthInsensitive], locale: nil)
-        // The folding removes the combining marks below U+0483; Latin, Greek and Cyrillic text
-        // has no other, and skips the slower pass.
-        func mark(_ s: Unicode.Scalar) -> Bool { s.value >= 0x483 && s.properties.generalCategory == .nonspacingMark }
+        func mark(_ s: Unicode.Scalar) -> Bool {
+            s.value >= 0x300 && s.properties.generalCategory == .nonspacingMark
+        }
         guard folded.unicodeScalars.contains(where: mark) else { return folded }
         var out = String.UnicodeScalarView()
         for s in folded.unicodeScalars where !mark(s) { out.append(s) }

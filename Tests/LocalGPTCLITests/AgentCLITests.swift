@@ -181,6 +181,7 @@ private typealias S = ScriptedProvider
                 S.call("s", "memory_save", ["text": "The spare key is under the blue pot.\r\n# Not a heading"]),
                 S.call("g", "memory_get", ["path": "MEMORY.md"]),
                 S.call("c", "memory_get", ["path": "crlf.md"]),
+                S.call("l", "memory_log", ["text": "Asked where the spare key is."]),
                 S.done("tool_use"),
             ],
             S.answer("Noted."),
@@ -201,6 +202,12 @@ private typealias S = ScriptedProvider
         #expect(second.contains("The spare key is under the blue pot."), "memory_get read the same MEMORY.md")
         #expect(second.contains("   1\\tone\\n   2\\ttwo\\n   3\\tthree"), "\(second)")
         #expect(!second.contains("File not found"))
+        // memory_log's reply names the daily log the memory service wrote.
+        let log = try #require(second.firstRange(of: /Saved to (memory\/\d{4}-\d{2}-\d{2}\.md)\./)?.lowerBound)
+        let name = String(second[log...].dropFirst("Saved to ".count).prefix("memory/2026-11-22.md".count))
+        #expect(
+            try String(contentsOfFile: notes + "/" + name, encoding: .utf8).contains("Asked where the spare key is.")
+        )
     }
 
     /// Arguments that break a tool's schema reach the model with the reason (it read "the

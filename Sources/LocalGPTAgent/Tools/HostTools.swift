@@ -246,12 +246,14 @@ public struct MemoryHostTools: Sendable {
             do {
                 // The service's daily log writes `- HH:MM entry` itself; a `file` gets the text as
                 // it is, so the fact is made a list item here.
-                _ = try service.append(
+                let reply = try service.append(
                     request: dated
                         ? ["text": .string(clean)] : ["text": .string(Self.listItem(clean)), "file": .string(file)],
                     source: "agent"
                 )
-                return "Saved to \(file)."
+                // The file the service wrote: its daily log takes the date when it writes, which
+                // near midnight may be a day after the one `file` was named for.
+                return "Saved to \(reply["file"]?.stringValue ?? file)."
             } catch {
                 throw HostToolError("\(error.message)")
             }

@@ -86,9 +86,7 @@ struct CLIError: Error, CustomStringConvertible {
 /// `text` (a file name from the user's disk) with its control characters shown as `?`, as `ls`
 /// shows them: a name holding ESC or a newline must not drive the terminal or forge a line.
 func printable(_ text: String) -> String {
-    func control(_ s: Unicode.Scalar) -> Bool { s.value < 0x20 || (0x7F...0x9F).contains(s.value) }
-    guard text.unicodeScalars.contains(where: control) else { return text }
-    return String(String.UnicodeScalarView(text.unicodeScalars.map { control($0) ? "?" : $0 }))
+    DisplayText.replacingControlCharacters(text, with: "?")
 }
 
 /// Prints to standard error.

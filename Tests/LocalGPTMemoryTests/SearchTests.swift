@@ -122,7 +122,7 @@ import Testing
         #expect(floored.allSatisfy { $0.score >= RankingOptions.defaultMinimumScore })
     }
 
-    @Test func aLoneVectorCandidateIsTheBestOfItsList() {
+    @Test func vectorScoresWithAndWithoutKeywordHits() {
         // Without keyword hits the score is the cosine: the best of unrelated notes used to score
         // a perfect 1 (min-max over the list), and one below the floor is left out.
         let fused = RankingOptions().fuse(keyword: [], vector: [(7, 0.2), (8, 0.03), (9, -0.1)])

@@ -228,13 +228,6 @@ public struct MemoryHostTools: Sendable {
         }
     }
 
-    /// `text` as one markdown list item: `- ` and its continuation lines indented under it, so a
-    /// line of the text can never become a heading of the file (any line ending counts: CRLF is
-    /// one Character, and splitting at "\n" missed it).
-    static func listItem(_ text: String) -> String {
-        "- " + text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).joined(separator: "\n  ")
-    }
-
     /// Appends a line to a workspace file (`- text`, or `- HH:MM text` for the daily log).
     func append(_ text: String, to file: String, dated: Bool) throws(HostToolError) -> String {
         let clean = text.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -248,7 +241,8 @@ public struct MemoryHostTools: Sendable {
                 // it is, so the fact is made a list item here.
                 let reply = try service.append(
                     request: dated
-                        ? ["text": .string(clean)] : ["text": .string(Self.listItem(clean)), "file": .string(file)],
+                        ? ["text": .string(clean)]
+                        : ["text": .string(DisplayText.markdownListItem(clean)), "file": .string(file)],
                     source: "agent"
                 )
                 // The file the service wrote: its daily log takes the date when it writes, which
@@ -266,7 +260,7 @@ public struct MemoryHostTools: Sendable {
             line += "\n"
         }
         let time = String(AgentDates.localDateTime().dropFirst(11).prefix(5))
-        line += Self.listItem((dated ? time + " " : "") + clean) + "\n"
+        line += DisplayText.markdownListItem((dated ? time + " " : "") + clean) + "\n"
         do {
             _ = try HostFileOperations.write(path, content: Array(line.utf8), append: true)
         } catch {

@@ -103,7 +103,6 @@ extension MemoryIndex {
         maxFileBytes: Int,
         progress: (@Sendable (ReindexProgress) -> Void)? = nil
     ) throws(MemoryError) -> ReindexReport {
-        let started = DispatchTime.now().uptimeNanoseconds
         var report = ReindexReport()
         report.filesScanned = files.count
         report.skipped = scanProblems.map { SkippedFile(file: $0.display, reason: $0.reason) }
@@ -266,7 +265,6 @@ extension MemoryIndex {
             }
         }
         if let embedder { report.pendingEmbeddings = try pendingEmbeddingCount(model: embedder.modelID) }
-        report.durationSeconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         return report
     }
 

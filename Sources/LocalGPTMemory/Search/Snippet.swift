@@ -2,6 +2,8 @@
 // LocalGPT for Swift. Apache-2.0.
 //===----------------------------------------------------------------------===//
 
+import LocalGPTCore
+
 /// Picks the lines of a chunk that best show why it matched, on one line.
 enum Snippet {
     static let maxCharacters = 240
@@ -76,14 +78,10 @@ enum Snippet {
         }
         // A byte order mark opens some files' first chunk: it is not text.
         if snippet.unicodeScalars.first == "\u{FEFF}" { snippet.unicodeScalars.removeFirst() }
-        // Control characters left after the whitespace is collapsed (ESC, BEL, backspace, C1)
-        // would reach a terminal as escape sequences: a note, or a web page the agent saved,
-        // could recolour it or retitle the window. They read U+FFFD.
-        func control(_ s: Unicode.Scalar) -> Bool { s.value < 0x20 || (0x7F...0x9F).contains(s.value) }
-        if snippet.unicodeScalars.contains(where: control) {
-            snippet = String(String.UnicodeScalarView(snippet.unicodeScalars.map { control($0) ? "\u{FFFD}" : $0 }))
-        }
-        return snippet
+        // Control characters left after the whitespace is collapsed would reach a terminal as
+        // escape sequences: a note, or a web page the agent saved, could recolour it or retitle
+        // the window. They read U+FFFD.
+        return DisplayText.replacingControlCharacters(snippet, with: "\u{FFFD}")
     }
 
     /// The words of a line that are matched against the keywords.
@@ -110,9 +108,9 @@ enum Snippet {
 
     /// For a line of ASCII: how many keywords one of its first ``wordsPerLine`` words equals or,
     /// for keywords of four letters or more, starts like (`stem`), and the byte offset of the
-    /// first word that matched (0 when none); nil when the line is not ASCII. The words are those of `TextAnalysis.words` (runs of letters and digits,
-    /// lower-cased), compared in place: `b | 0x20` lower-cases a letter and leaves a digit as it
-    /// is. `found` is scratch space.
+    /// first word that matched (0 when none); nil when the line is not ASCII. The words are those
+    /// of `TextAnalysis.words` (runs of letters and digits, lower-cased), compared in place:
+    /// `b | 0x20` lower-cases a letter and leaves a digit as it is. `found` is scratch space.
     private static func asciiHits(
         _ line: UnsafeBufferPointer<UInt8>,
         _ keys: [Key],

@@ -27,8 +27,7 @@ enum TextAnalysis {
         }
         for scalar in normal.unicodeScalars {
             if out.count >= limit { break }
-            let p = scalar.properties
-            if p.generalCategory == .nonspacingMark { continue }
+            let p = scalar.properties  // (folded() has dropped the nonspacing marks)
             if p.isAlphabetic || p.numericType != nil {
                 let cjk = isCJK(scalar)
                 if let last = current.last, isCJK(last) != cjk { flush() }

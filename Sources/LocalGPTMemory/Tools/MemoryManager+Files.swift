@@ -3,6 +3,7 @@
 //===----------------------------------------------------------------------===//
 
 public import Foundation
+import LocalGPTCore
 
 /// A window of a memory file, as `memory_get` returns it.
 public struct FileExcerpt: Sendable, Equatable {
@@ -117,12 +118,7 @@ extension MemoryManager {
         if clean.utf8.count > 128 << 10 {
             throw MemoryError(code: .tooLarge, message: "the text is longer than 128 KiB")
         }
-        // One list item: continuation lines are indented under it (any line ending: CRLF is one
-        // Character, which a split at "\n" misses).
-        let lines = clean.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
-        var entry = "- " + prefix + lines[0]
-        for line in lines.dropFirst() { entry += "\n  " + line }
-        let range = try workspace.append(entry, to: file, header: header)
+        let range = try workspace.append(DisplayText.markdownListItem(prefix + clean), to: file, header: header)
         return AppendResult(file: file, lineStart: range.lowerBound, lineEnd: range.upperBound)
     }
 

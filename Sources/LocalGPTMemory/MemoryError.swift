@@ -2,6 +2,8 @@
 // LocalGPT for Swift. Apache-2.0.
 //===----------------------------------------------------------------------===//
 
+import GRDB
+
 /// Why a memory operation failed. Messages name files and causes, never memory contents.
 public struct MemoryError: Error, Sendable, CustomStringConvertible {
     /// The kind of failure.
@@ -62,6 +64,12 @@ public struct MemoryError: Error, Sendable, CustomStringConvertible {
             message: "memory index: \(action) failed: \(Self.describe(error))",
             underlying: error
         )
+    }
+
+    /// True when SQLite found the index file damaged (not a database, or a corrupt page).
+    var isIndexDamage: Bool {
+        guard code == .database, let e = underlying as? DatabaseError else { return false }
+        return MemoryIndex.isDamage(e)
     }
 
     /// A GRDB error's code and SQLite message only (never the statement's arguments).

@@ -100,24 +100,19 @@ public final class MemoryManager: Sendable {
     ) throws(MemoryError) -> ReindexReport {
         try refreshLock.withLock { _ throws(MemoryError) -> ReindexReport in
             let started = DispatchTime.now().uptimeNanoseconds
-            var problems: [ScanProblem] = []
-            let files = scanner.scan(problems: &problems)
-            var report = try index.update(
-                files: files,
-                scanProblems: problems,
-                force: force,
-                embedder: embedder,
-                // A bounded run (a search) embeds within its budget, after the rows are written,
-                // even when the index is new or rebuilt.
-                precompute: embedLimit == nil,
-                maxFileBytes: configuration.maxFileBytes,
-                progress: progress
-            )
-            if let embedder, report.pendingEmbeddings > 0, embedLimit != 0 {
-                let done = try index.embedPending(embedder: embedder, limit: embedLimit, progress: progress)
-                report.embeddingsComputed += done.computed
-                report.embeddingsFromCache += done.fromCache
-                report.pendingEmbeddings = try index.pendingEmbeddingCount(model: embedder.modelID)
+            var report: ReindexReport
+            do throws(MemoryError) {
+                report = try update(force: force, embedLimit: embedLimit, progress: progress)
+            } catch  where error.isIndexDamage {
+                // Damage the opening did not see (a page written over, a bad sector): the index
+                // holds nothing the workspace does not, so it is moved aside and rebuilt.
+                let aside = try index.replaceDamagedFile()
+                logger.warning(
+                    "memory: the index was damaged; rebuilding it",
+                    metadata: ["error": "\(error.message)", "memory.movedTo": "\(aside ?? "-")"]
+                )
+                report = try update(force: true, embedLimit: embedLimit, progress: progress)
+                report.damagedIndexMovedTo = aside ?? index.path
             }
             // The whole run: the scan and the vectors computed after the rows, too.
             report.durationSeconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
@@ -131,6 +126,34 @@ public final class MemoryManager: Sendable {
             )
             return report
         }
+    }
+
+    /// One update of the index and, within `embedLimit`, its missing vectors (under `refreshLock`).
+    private func update(
+        force: Bool,
+        embedLimit: Int?,
+        progress: (@Sendable (ReindexProgress) -> Void)?
+    ) throws(MemoryError) -> ReindexReport {
+        var problems: [ScanProblem] = []
+        let files = scanner.scan(problems: &problems)
+        var report = try index.update(
+            files: files,
+            scanProblems: problems,
+            force: force,
+            embedder: embedder,
+            // A bounded run (a search) embeds within its budget, after the rows are written,
+            // even when the index is new or rebuilt.
+            precompute: embedLimit == nil,
+            maxFileBytes: configuration.maxFileBytes,
+            progress: progress
+        )
+        if let embedder, report.pendingEmbeddings > 0, embedLimit != 0 {
+            let done = try index.embedPending(embedder: embedder, limit: embedLimit, progress: progress)
+            report.embeddingsComputed += done.computed
+            report.embeddingsFromCache += done.fromCache
+            report.pendingEmbeddings = try index.pendingEmbeddingCount(model: embedder.modelID)
+        }
+        return report
     }
 
     /// Computes missing vectors on a background queue (one run at a time); returns at once.
@@ -221,14 +244,33 @@ public final class MemoryManager: Sendable {
                 wanted = .keyword
             }
         }
-        let results = try index.search(
-            trimmed,
-            queryVector: vector,
-            model: embedder?.modelID,
-            mode: wanted,
-            limit: limit,
-            ranking: ranking ?? configuration.ranking
-        )
+        let results: [MemorySearchResult]
+        do throws(MemoryError) {
+            results = try index.search(
+                trimmed,
+                queryVector: vector,
+                model: embedder?.modelID,
+                mode: wanted,
+                limit: limit,
+                ranking: ranking ?? configuration.ranking
+            )
+        } catch  where error.isIndexDamage {
+            // Damage in pages the update did not read: rebuild (as reindex does), then answer.
+            try refreshLock.withLock { _ throws(MemoryError) in _ = try index.replaceDamagedFile() }
+            let report = try reindex(embedLimit: embedder == nil ? 0 : configuration.searchEmbedBudget)
+            notices.append("the memory index was damaged; it has been rebuilt from the workspace")
+            if report.pendingEmbeddings > 0, wanted != .keyword {
+                notices.append("\(report.pendingEmbeddings) chunks have no vectors yet (run `localgpt memory reindex`)")
+            }
+            results = try index.search(
+                trimmed,
+                queryVector: vector,
+                model: embedder?.modelID,
+                mode: wanted,
+                limit: limit,
+                ranking: ranking ?? configuration.ranking
+            )
+        }
         // What a search found, for diagnosing "memory finds nothing" (never the query: it is the
         // user's text).
         logger.debug(

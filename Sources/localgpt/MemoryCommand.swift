@@ -153,6 +153,9 @@ struct MemoryCommand: ParsableCommand {
                 throw CLIError(error.message)
             }
             bar.finish()
+            if let aside = report.damagedIndexMovedTo {
+                printError("note: the index was damaged; it was moved to \(aside) and rebuilt from the workspace")
+            }
             for s in report.skipped { printError("skipped \(printable(s.file)): \(s.reason)") }
             var line =
                 "\(report.filesScanned) files: \(report.filesUpdated) indexed, \(report.filesUnchanged) unchanged, "

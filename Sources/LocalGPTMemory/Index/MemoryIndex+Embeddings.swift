@@ -53,7 +53,7 @@ extension MemoryIndex {
     /// else computed in batches. Stops after `limit` chunks (nil: all). Safe to run while files
     /// are reindexed: a chunk replaced meanwhile is skipped. While another process (or manager)
     /// computes this index's vectors, a call with a `limit` returns at once with nothing done,
-    /// and one without waits for it (``EmbeddingLock``).
+    /// and one without waits for it (``IndexLock``).
     ///
     /// - Returns: how many vectors were computed and how many came from the cache.
     /// - Throws: ``MemoryError`` when the embedder or the index fails.
@@ -63,10 +63,10 @@ extension MemoryIndex {
         limit: Int? = nil,
         progress: (@Sendable (ReindexProgress) -> Void)? = nil
     ) throws(MemoryError) -> (computed: Int, fromCache: Int) {
-        // One process computes at a time (``EmbeddingLock``). A bounded call (a search's budget)
+        // One process computes at a time (``IndexLock``). A bounded call (a search's budget)
         // does not wait: another process is computing the same vectors, and the search answers
         // with what is there; an unbounded one waits, then finds little or nothing left to do.
-        let held = EmbeddingLock.acquire(indexPath: path, wait: limit == nil)
+        let held = IndexLock.acquire(.embedding, indexPath: path, wait: limit == nil)
         if case .busy = held { return (0, 0) }
         defer { withExtendedLifetime(held) {} }
         let model = embedder.modelID

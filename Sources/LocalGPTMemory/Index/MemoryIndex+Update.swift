@@ -53,6 +53,9 @@ public struct ReindexReport: Sendable, Equatable {
     public var skipped: [SkippedFile] = []
     /// True when every row was replaced (forced, or the index identity changed).
     public var rebuilt = false
+    /// Where the index file went when SQLite found it damaged: it was moved aside and the
+    /// index rebuilt from the workspace (nil: it was sound).
+    public var damagedIndexMovedTo: String?
     /// Wall time of the whole reindex (``MemoryManager/reindex(force:embedLimit:progress:)``:
     /// scanning, writing rows and computing vectors).
     public var durationSeconds = 0.0
@@ -114,10 +117,10 @@ extension MemoryIndex {
         // Files with the indexed size and time stay `.untouched`, unread; the hashes of the
         // others, when indexed, tell a touched file from a changed one.
         var pending: [Int] = []
-        var pendingIndexed: [String] = []
+        var pendingIndexed: [FileKey] = []
         var listed = 0
         for i in files.indices {
-            guard let old = indexed[files[i].key] else {
+            guard let old = indexed[FileKey(files[i].key)] else {
                 pending.append(i)
                 continue
             }
@@ -126,7 +129,7 @@ extension MemoryIndex {
                 pending.append(i)
             } else if old.mtime != files[i].mtime || old.size != files[i].size || old.isRacy {
                 pending.append(i)
-                pendingIndexed.append(files[i].key)
+                pendingIndexed.append(FileKey(files[i].key))
             }
         }
         let oldHashes = try indexedHashes(of: pendingIndexed)
@@ -141,12 +144,12 @@ extension MemoryIndex {
         // Keys are unique: when every indexed file was listed, none is gone.
         var removed: [String] = []
         if listed != indexed.count {
-            let listed = Set(files.map(\.key))
+            let listed = Set(files.map { FileKey($0.key) })
             // Files under a folder that could not be listed are kept as they are.
             let kept = scanProblems.compactMap(\.keptPrefix)
             removed = indexed.keys.filter { key in
-                !listed.contains(key) && !kept.contains { key.hasPrefix($0) }
-            }
+                !listed.contains(key) && !kept.contains { key.path.utf8.starts(with: $0.utf8) }
+            }.map(\.path)
         }
         for (i, p) in prepared.enumerated() {
             switch p {
@@ -154,7 +157,7 @@ extension MemoryIndex {
             case .changed: report.filesUpdated += 1
             case .skipped(let reason, let keep):
                 report.skipped.append(SkippedFile(file: files[i].key, reason: reason))
-                if !keep && indexed[files[i].key] != nil { removed.append(files[i].key) }
+                if !keep && indexed[FileKey(files[i].key)] != nil { removed.append(files[i].key) }
             }
         }
         report.filesRemoved = removed.count
@@ -173,7 +176,7 @@ extension MemoryIndex {
                     }
                 }
             }
-            let held = EmbeddingLock.acquire(indexPath: path, wait: true)
+            let held = IndexLock.acquire(.embedding, indexPath: path, wait: true)
             defer { withExtendedLifetime(held) {} }
             let missing = try missingFromCache(all, model: embedder.modelID)
             report.embeddingsComputed += try embedIntoCache(missing, embedder: embedder, progress: progress)
@@ -224,7 +227,9 @@ extension MemoryIndex {
                         case .touched:
                             try touch.execute(arguments: [file.mtime, file.size, now, file.key])
                         case .changed(let f):
-                            if !rebuild && indexed[file.key] != nil {
+                            // Even a file new to `indexed`: another process (a second command, the
+                            // daemon) may have written its rows since that snapshot was read.
+                            if !rebuild {
                                 try delFTS.execute(arguments: [file.key])
                                 try delFile.execute(arguments: [file.key])
                             }
@@ -356,7 +361,7 @@ extension MemoryIndex {
     private func prepare(
         files: [ScannedFile],
         pending: [Int],
-        oldHashes: [String: String],
+        oldHashes: [FileKey: String],
         rebuild: Bool,
         maxFileBytes: Int,
         progress: (@Sendable (ReindexProgress) -> Void)?
@@ -375,7 +380,7 @@ extension MemoryIndex {
                     let i = pending[j]
                     out[i] = Self.prepare(
                         file: files[i],
-                        oldHash: oldHashes[files[i].key],
+                        oldHash: oldHashes[FileKey(files[i].key)],
                         rebuild: rebuild,
                         chunker: chunker,
                         maxFileBytes: maxFileBytes
@@ -423,12 +428,39 @@ extension MemoryIndex {
         return bytes.withUnsafeBytes { raw -> Prepared in
             let hash = sha256Hex(raw)
             if !rebuild, oldHash == hash { return .touched(hash: hash) }
+            // A NUL past the binary probe (a text file damaged by a crash often holds a block of
+            // them) would end the chunk's text where SQLite reads it: each shows as U+FFFD.
+            if let base = raw.baseAddress, memchr(base, 0, raw.count) != nil {
+                let text = Self.replacingNULs(raw)
+                return text.withUnsafeBytes { clean in
+                    let chunks = chunker.chunk(bytes: clean)
+                    let hashes = chunks.map { sha256Hex($0.text) }
+                    return .changed(
+                        PreparedFile(
+                            hash: hash,
+                            chunks: chunks,
+                            chunkHashes: hashes,
+                            context: context(file: file, clean)
+                        )
+                    )
+                }
+            }
             let chunks = chunker.chunk(bytes: raw)
             let hashes = chunks.map { sha256Hex($0.text) }
             return .changed(
                 PreparedFile(hash: hash, chunks: chunks, chunkHashes: hashes, context: context(file: file, raw))
             )
         }
+    }
+
+    /// `bytes` with each NUL replaced by U+FFFD.
+    static func replacingNULs(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + 64)
+        for b in bytes {
+            if b == 0 { out += [0xEF, 0xBF, 0xBD] } else { out.append(b) }
+        }
+        return out
     }
 
     /// What every chunk of a file is also found by: the file's name and its first heading (the

@@ -26,6 +26,9 @@ public final class MemoryIndex: Sendable {
     public let embeddingPlan: EmbeddingPlan
     /// The database, once open (see ``init(path:chunker:embeddingPlan:connections:openInBackground:)``).
     private let opening: Eventual<Result<Opened, MemoryError>>
+    /// The new database that replaced a file found damaged in use (``replaceDamagedFile()``).
+    private let replacement = Mutex<Opened?>(nil)
+    private let connections: Connections
     let vectorCache = Mutex<VectorMatrix?>(nil)
     /// The keyword plans' statistics at a generation (see ``KeywordStatistics``).
     let keywordStatisticsCache = Mutex<KeywordStatistics?>(nil)
@@ -40,13 +43,18 @@ public final class MemoryIndex: Sendable {
     /// True when the file was built with another identity (or is new) and needs a full rebuild
     /// (or could not be opened). Waits for the opening.
     public var needsRebuild: Bool {
-        guard case .success(let opened) = opening.value else { return true }
+        guard let opened = try? current() else { return true }
         return (rebuiltIdentity.withLock { $0 } ?? opened.identity) != identity
     }
 
     /// The open database. Waits for the opening; throws its error when it failed.
     var database: any DatabaseWriter {
-        get throws(MemoryError) { try opening.value.get().database }
+        get throws(MemoryError) { try current().database }
+    }
+
+    private func current() throws(MemoryError) -> Opened {
+        if let replaced = replacement.withLock({ $0 }) { return replaced }
+        return try opening.value.get()
     }
 
     /// Opens (creating when missing) the index at `path`. A file that is not a valid SQLite
@@ -74,6 +82,7 @@ public final class MemoryIndex: Sendable {
         self.path = path
         self.chunker = chunker
         self.embeddingPlan = embeddingPlan
+        self.connections = connections
         let dir = (path as NSString).deletingLastPathComponent
         if !FileInfo.isDirectory(dir) { try Workspace.makeDirectory(dir) }
         opening = Eventual { Self.openOrReplace(path, connections) }
@@ -84,17 +93,17 @@ public final class MemoryIndex: Sendable {
         }
     }
 
-    /// Opens the file; one that is not an SQLite database is moved aside and replaced.
+    /// Opens the file; one that is not an SQLite database is moved aside and replaced. Under the
+    /// index's opening lock (``IndexLock/Kind/opening``): two processes opening a new or damaged
+    /// index at once would otherwise both create its tables, or each move the other's new file
+    /// aside.
     private static func openOrReplace(_ path: String, _ connections: Connections) -> Result<Opened, MemoryError> {
+        let held = IndexLock.acquire(.opening, indexPath: path, wait: true)
+        defer { withExtendedLifetime(held) {} }
         do {
             return .success(try open(path, connections))
-        } catch let error as DatabaseError
-            where error.resultCode == .SQLITE_CORRUPT || error.resultCode == .SQLITE_NOTADB
-        {
-            let aside = path + ".corrupt-\(Int(Date().timeIntervalSince1970))"
-            rename(path, aside)
-            unlink(path + "-wal")
-            unlink(path + "-shm")
+        } catch let error as DatabaseError where isDamage(error) {
+            moveAside(path)
             do {
                 return .success(try open(path, connections))
             } catch {
@@ -105,10 +114,59 @@ public final class MemoryIndex: Sendable {
         }
     }
 
+    /// True for SQLite's "this is not a (sound) database" errors.
+    static func isDamage(_ error: DatabaseError) -> Bool {
+        error.resultCode == .SQLITE_CORRUPT || error.resultCode == .SQLITE_NOTADB
+    }
+
+    /// Moves a damaged index file to `<path>.corrupt-<seconds>-<pid>` and removes its `-wal` and
+    /// `-shm` (call under the opening lock). Returns the new name.
+    @discardableResult
+    static func moveAside(_ path: String) -> String {
+        let aside = path + ".corrupt-\(Int(Date().timeIntervalSince1970))-\(getpid())"
+        rename(path, aside)
+        unlink(path + "-wal")
+        unlink(path + "-shm")
+        return aside
+    }
+
     /// An open database and the identity it held when opened (nil for a new file).
     struct Opened: Sendable {
         var database: any DatabaseWriter
         var identity: String?
+        /// The file opened (device, inode), to tell whether another process has replaced it.
+        var file: (device: UInt64, inode: UInt64)?
+    }
+
+    /// Replaces the index file after SQLite found it damaged in use (damage in pages the opening
+    /// did not read): under the opening lock, the file is moved aside, unless another process has
+    /// replaced it already, and the file now at `path` is opened (a new, empty index, which the
+    /// next update rebuilds from the workspace). Searches and updates then use it.
+    ///
+    /// - Returns: where the damaged file went; nil when another process had replaced it.
+    /// - Throws: ``MemoryError`` when the new file cannot be opened.
+    @discardableResult
+    func replaceDamagedFile() throws(MemoryError) -> String? {
+        let held = IndexLock.acquire(.opening, indexPath: path, wait: true)
+        defer { withExtendedLifetime(held) {} }
+        var aside: String?
+        let old = try? current()
+        if let status = FileInfo.status(path), let file = old?.file,
+            status.device == file.device && status.inode == file.inode
+        {
+            aside = Self.moveAside(path)
+        }
+        let fresh: Opened
+        do {
+            fresh = try Self.open(path, connections)
+        } catch {
+            throw .database("opening \(path)", error)
+        }
+        replacement.withLock { $0 = fresh }
+        vectorCache.withLock { $0 = nil }
+        keywordStatisticsCache.withLock { $0 = nil }
+        rebuiltIdentity.withLock { $0 = nil }
+        return aside
     }
 
     /// How many SQLite connections an index keeps.
@@ -160,7 +218,8 @@ public final class MemoryIndex: Sendable {
         let identity = try database.read { db in
             try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'identity'")
         }
-        return Opened(database: database, identity: identity)
+        let file = FileInfo.status(path).map { (device: $0.device, inode: $0.inode) }
+        return Opened(database: database, identity: identity, file: file)
     }
 
     // MARK: Reading
@@ -181,14 +240,14 @@ public final class MemoryIndex: Sendable {
     /// Read column by column rather than through `FileRecord`'s `Decodable` conformance: every
     /// search calls this, and decoding 1,000 records took 5–6 ms (most of it the Swift runtime
     /// instantiating the decoding machinery's generic types) against ~1 ms.
-    func indexedFiles() throws(MemoryError) -> [String: IndexedFileState] {
+    func indexedFiles() throws(MemoryError) -> [FileKey: IndexedFileState] {
         do {
             return try database.read { db in
-                var out: [String: IndexedFileState] = [:]
+                var out: [FileKey: IndexedFileState] = [:]
                 if let n = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM files") { out.reserveCapacity(n) }
                 let cursor = try Row.fetchCursor(db, sql: "SELECT path, mtime, size, indexed_at FROM files")
                 while let row = try cursor.next() {
-                    out[row[0]] = IndexedFileState(mtime: row[1], size: row[2], indexedAt: row[3])
+                    out[FileKey(row[0])] = IndexedFileState(mtime: row[1], size: row[2], indexedAt: row[3])
                 }
                 return out
             }
@@ -199,14 +258,14 @@ public final class MemoryIndex: Sendable {
 
     /// The content hashes of the given indexed files, by key (read only for files whose size or
     /// time changed: most searches need none).
-    func indexedHashes(of keys: [String]) throws(MemoryError) -> [String: String] {
+    func indexedHashes(of keys: [FileKey]) throws(MemoryError) -> [FileKey: String] {
         guard !keys.isEmpty else { return [:] }
         do {
             return try database.read { db in
                 let statement = try db.cachedStatement(sql: "SELECT hash FROM files WHERE path = ?")
-                var out: [String: String] = [:]
+                var out: [FileKey: String] = [:]
                 for key in keys {
-                    if let hash = try String.fetchOne(statement, arguments: [key]) { out[key] = hash }
+                    if let hash = try String.fetchOne(statement, arguments: [key.path]) { out[key] = hash }
                 }
                 return out
             }

@@ -13,6 +13,9 @@ enum FileInfo {
         var isRegular: Bool
         var isDirectory: Bool
         var isSymlink: Bool
+        /// Which file it is: the file system and the inode.
+        var device: UInt64
+        var inode: UInt64
 
         init(_ st: Glibc.stat) {
             let mode = st.st_mode & S_IFMT
@@ -21,6 +24,8 @@ enum FileInfo {
             isRegular = mode == S_IFREG
             isDirectory = mode == S_IFDIR
             isSymlink = mode == S_IFLNK
+            device = UInt64(st.st_dev)
+            inode = UInt64(st.st_ino)
         }
     }
 
@@ -54,8 +59,12 @@ enum FileInfo {
     static func lastError() -> String { String(cString: strerror(errno)) }
 
     /// Reads a whole file. Refuses folders and special files.
+    ///
+    /// Opened with `O_NONBLOCK`: the type is known only once the file is open, and opening a FIFO
+    /// (a note replaced by one between the scan and the read) would otherwise wait for a writer
+    /// forever. It changes nothing for a regular file.
     static func read(_ path: String, limit: Int = Int.max) throws(MemoryError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         if fd < 0 {
             if errno == ENOENT { throw .notFound("file not found: \(path)") }
             throw .io("cannot read \(path): \(lastError())")

@@ -56,7 +56,7 @@ struct WorkspaceScanner {
         // Keys already listed, for the extra roots (which may overlap one another). The
         // workspace's keys are unique relative paths and never equal an extra root's, which are
         // absolute.
-        var seen = Set<String>()
+        var seen = Set<FileKey>()
         let realRoots = ([workspace.root] + extraRoots.map(\.path)).compactMap { FileInfo.realPath($0) }
         walk(
             workspace.root,
@@ -126,7 +126,7 @@ struct WorkspaceScanner {
         exclusion: Exclusion = Exclusion(),
         realRoots: [String],
         into out: inout [ScannedFile],
-        seen: inout Set<String>,
+        seen: inout Set<FileKey>,
         problems: inout [ScanProblem]
     ) {
         guard let handle = opendir(dir) else {
@@ -224,7 +224,7 @@ struct WorkspaceScanner {
             let path = Self.join(dir, name)
             // Under the workspace the key is the path relative to it; extra roots lie outside it.
             let key = pattern == nil ? rel : workspace.displayPath(path)
-            if pattern != nil && !seen.insert(key).inserted { continue }
+            if pattern != nil && !seen.insert(FileKey(key)).inserted { continue }
             out.append(
                 ScannedFile(absolutePath: path, key: key, source: source, size: st.size, mtime: st.mtimeNanoseconds)
             )

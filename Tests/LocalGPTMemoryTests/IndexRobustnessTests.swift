@@ -1,0 +1,160 @@
+//===----------------------------------------------------------------------===//
+// LocalGPT for Swift. Apache-2.0.
+//===----------------------------------------------------------------------===//
+
+import Dispatch
+import Foundation
+import GRDB
+import Glibc
+import Synchronization
+import Testing
+
+@testable import LocalGPTMemory
+
+/// What two processes, a damaged file or odd file names do to the index. Two processes are two
+/// `MemoryManager`s (each with its own connections), as two commands at once would be.
+@Suite struct IndexRobustnessTests {
+    /// The second writer commits the new files while the first is reading them (after the first
+    /// took its snapshot of the file list, before its write): the first must replace those rows,
+    /// not add a second copy of every chunk.
+    @Test func twoWritersNeverDuplicateChunks() throws {
+        let t = TestMemory()
+        try t.write("a.md", "first note\n")
+        let first = try t.open()
+        let second = try t.open()
+        try first.reindex()
+        // Enough files that the reading phase reports progress (every 512 files) before writing.
+        for i in 0..<600 { try t.write("n\(i).md", "note \(i) about walnuts\n") }
+        let ranSecond = Mutex(false)
+        let secondFailure = Mutex<String?>(nil)
+        let report = try first.reindex { progress in
+            guard progress.phase == .reading, !ranSecond.withLock({ $0 }) else { return }
+            ranSecond.withLock { $0 = true }
+            do { try second.reindex() } catch { secondFailure.withLock { $0 = "\(error)" } }
+        }
+        #expect(ranSecond.withLock { $0 })
+        #expect(secondFailure.withLock { $0 } == nil)
+        #expect(report.filesUpdated == 600)
+        let stats = try first.index.stats()
+        #expect(stats.files == 601)
+        #expect(stats.chunks == 601)
+        let hits = try first.search("note 17 walnuts", limit: 3, mode: .keyword, refresh: false).results
+        #expect(hits.filter { $0.file == "n17.md" }.count == 1)
+    }
+
+    /// Two commands opening a new index at the same moment both created its tables ("table meta
+    /// already exists"); opening is serialized by a lock beside the index.
+    @Test func twoProcessesOpeningANewIndexBothSucceed() throws {
+        for round in 0..<40 {
+            let t = TestMemory()
+            try FileManager.default.createDirectory(atPath: t.root + "/index", withIntermediateDirectories: true)
+            let failures = Mutex<[String]>([])
+            DispatchQueue.concurrentPerform(iterations: 2) { _ in
+                do {
+                    let index = try MemoryIndex(path: t.indexPath, connections: round % 2 == 0 ? .single : .pool)
+                    _ = try index.stats()
+                } catch {
+                    failures.withLock { $0.append("round \(round): \(error)") }
+                }
+            }
+            #expect(failures.withLock { $0 } == [])
+        }
+    }
+
+    /// Damage in a page the opening does not read (here the root page of the chunks table) used to
+    /// fail every search with "database disk image is malformed" and `reindex --force` too, for
+    /// good: the file is now moved aside and the index rebuilt from the workspace.
+    @Test func damageFoundInUseIsRepairedBySearchAndByReindex() throws {
+        for viaSearch in [true, false] {
+            let t = TestMemory()
+            try t.write("a.md", "zebra crossing at the corner\n")
+            try t.write("b.md", "walnut tree in the garden\n")
+            do {
+                let memory = try t.open()
+                try memory.reindex()
+            }
+            let (root, pageSize) = try DatabaseQueue(path: t.indexPath).read { db in
+                (
+                    try Int.fetchOne(db, sql: "SELECT rootpage FROM sqlite_master WHERE name = 'chunks'") ?? 0,
+                    try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
+                )
+            }
+            #expect(root > 1)
+            let fd = open(t.indexPath, O_WRONLY)
+            #expect(fd >= 0)
+            let zeros = [UInt8](repeating: 0, count: pageSize)
+            #expect(pwrite(fd, zeros, pageSize, off_t((root - 1) * pageSize)) == pageSize)
+            close(fd)
+
+            let memory = try t.open()
+            if viaSearch {
+                let response = try memory.search("zebra", mode: .keyword)
+                #expect(response.results.map(\.file) == ["a.md"])
+                #expect(response.notice?.contains("damaged") == true)
+            } else {
+                let report = try memory.reindex(force: true)
+                #expect(report.damagedIndexMovedTo?.contains(".corrupt-") == true)
+                #expect(try memory.search("walnut", mode: .keyword, refresh: false).results.map(\.file) == ["b.md"])
+            }
+            #expect(try memory.index.stats().chunks == 2)
+            let aside = try FileManager.default.contentsOfDirectory(atPath: t.root + "/index")
+            #expect(aside.contains { $0.hasPrefix("main.sqlite.corrupt-") })
+            // A second manager (another process) opens the new file, not the damaged one.
+            #expect(try t.open().search("walnut", mode: .keyword).results.map(\.file) == ["b.md"])
+        }
+    }
+
+    /// "café.md" spelled with a precomposed "é" and with "e" + U+0301 are two files; a `String`
+    /// key made them one, so renaming one spelling to the other kept the old text searchable.
+    @Test func fileNamesDifferingOnlyInNormalizationAreTwoFiles() throws {
+        let t = TestMemory()
+        let decomposed = "cafe\u{301}.md"
+        let composed = "caf\u{E9}.md"
+        try t.write(decomposed, "the old price is three euros\n")
+        let memory = try t.open()
+        try memory.reindex()
+        #expect(rename(t.workspace + "/" + decomposed, t.workspace + "/" + composed) == 0)
+        try t.write(composed, "the new price is five euros\n")
+        let report = try memory.reindex()
+        #expect(report.filesRemoved == 1)
+        let hits = try memory.search("price euros", mode: .keyword, refresh: false).results
+        #expect(hits.count == 1)
+        #expect(hits.first?.snippet.contains("five") == true)
+
+        // Both spellings at once: two files, and an unchanged workspace rewrites nothing.
+        try t.write(decomposed, "a second file\n")
+        #expect(try memory.reindex().filesUpdated == 1)
+        let again = try memory.reindex()
+        #expect(again.filesUpdated == 0 && again.filesUnchanged == 2)
+    }
+
+    /// A NUL byte past the binary probe ended the chunk's text where SQLite read it: the rest of
+    /// the file could not be found.
+    @Test func textAfterALateNULIsIndexed() throws {
+        let t = TestMemory()
+        var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: 9000)
+        bytes += Array("\nfirst nulfirst\nbefore".utf8) + [0] + Array("after\nlast nullast\n".utf8)
+        try t.write("nul.md", Data(bytes))
+        let memory = try t.open()
+        for word in ["nulfirst", "after", "nullast"] {
+            #expect(try memory.search(word, mode: .keyword).results.map(\.file) == ["nul.md"], "\(word)")
+        }
+    }
+
+    /// A note replaced by a FIFO between the scan and the read made the read wait for a writer
+    /// forever. A writer opens it after 10 s, so that a regression fails instead of hanging.
+    @Test func readingAFIFODoesNotWait() throws {
+        let t = TestMemory()
+        try FileManager.default.createDirectory(atPath: t.workspace, withIntermediateDirectories: true)
+        let fifo = t.workspace + "/pipe.md"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        DispatchQueue.global().asyncAfter(deadline: .now() + 10) {
+            let fd = open(fifo, O_WRONLY | O_NONBLOCK)
+            if fd >= 0 { close(fd) }
+        }
+        let started = Date()
+        let error = #expect(throws: MemoryError.self) { _ = try FileInfo.read(fifo) }
+        #expect(error?.code == .notAFile)
+        #expect(Date().timeIntervalSince(started) < 5, "refused without waiting for a writer")
+    }
+}

@@ -20,7 +20,8 @@ public struct MemoryConfiguration: Sendable, Equatable {
     public var embeddingsEnabled: Bool
     /// Files larger than this are skipped by the indexer (and reported).
     public var maxFileBytes: Int
-    /// At most this many new chunks are embedded before a search answers; more are left to
+    /// About this many new vectors (windows, ~1 s of the local model for the default 64) are
+    /// computed before a search answers, newest chunks first; the rest is left to
     /// `memory reindex` or the daemon, and the search notes it.
     public var searchEmbedBudget: Int
     /// How keyword and vector candidates are fused, and the floor below which results are left out.

@@ -239,6 +239,13 @@ public final class MemoryManager: Sendable {
                     notices.append("keyword search only: \(error.message)")
                     wanted = .keyword
                 }
+                if let v = vector, !v.contains(where: { $0 != 0 }) {
+                    // The zero vector: no word of the query is known to the model (emoji, unknown
+                    // characters), so its meaning cannot be compared.
+                    notices.append("keyword search only: the embedding model knows no word of the query")
+                    vector = nil
+                    wanted = .keyword
+                }
             } else {
                 notices.append("keyword search only: \(embedderUnavailableReason ?? "no embedding model")")
                 wanted = .keyword

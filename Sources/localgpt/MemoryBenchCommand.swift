@@ -34,7 +34,7 @@ extension MemoryCommand {
             guard !modes.isEmpty else { throw ValidationError("--method must be keyword, vector, hybrid or all") }
             var embedder: (any TextEmbedder)?
             if modes != [.keyword] {
-                let (e, reason) = MemoryCommand.loadEmbedder(enabled: true)
+                let (e, reason) = MemoryCommand.loadEmbedder(enabled: true, context: ctx)
                 guard let e else { throw CLIError("vector and hybrid need the local model: \(reason ?? "")") }
                 embedder = e
             }
@@ -124,6 +124,7 @@ extension MemoryCommand {
         var embedChunks = 0
         @Option(help: "Words of the synthetic notes: zipf (~20,000 words, long tail) or small (86 words).")
         var vocabulary = "zipf"
+        @OptionGroup var global: GlobalOptions
 
         func validate() throws {
             guard SyntheticWorkspace.Vocabulary(rawValue: vocabulary) != nil else {
@@ -166,7 +167,7 @@ extension MemoryCommand {
                 )
             }
             if embedChunks > 0 {
-                let (e, reason) = MemoryCommand.loadEmbedder(enabled: true)
+                let (e, reason) = MemoryCommand.loadEmbedder(enabled: true, context: try CLIContext.make(global))
                 guard let embedder = e else {
                     throw CLIError("the embedding measure needs the local model: \(reason ?? "")")
                 }
@@ -247,9 +248,10 @@ extension MemoryCommand {
         @Argument(help: "Input: one text per line (\\n inside a text is written as the two characters \\n).")
         var input: String
         @Argument(help: "Output: one JSON array of floats per line.") var output: String
+        @OptionGroup var global: GlobalOptions
 
         func run() throws {
-            let (e, reason) = MemoryCommand.loadEmbedder(enabled: true)
+            let (e, reason) = MemoryCommand.loadEmbedder(enabled: true, context: try CLIContext.make(global))
             guard let embedder = e else { throw CLIError(reason ?? "no model") }
             let text = try String(contentsOfFile: input, encoding: .utf8)
             let items = text.split(separator: "\n", omittingEmptySubsequences: false).map {

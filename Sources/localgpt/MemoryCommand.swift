@@ -40,6 +40,7 @@ struct MemoryCommand: ParsableCommand {
     struct Context {
         let memory: MemoryManager
         let logger: Logger
+        let cli: CLIContext
     }
 
     /// Opens the memory; loads the local embedder unless `keywordOnly`.
@@ -51,7 +52,8 @@ struct MemoryCommand: ParsableCommand {
             workspaceOverride: options.workspace
         )
         for warning in config.warnings { printError("warning: \(warning)") }
-        let (embedder, reason) = keywordOnly ? (nil, nil) : loadEmbedder(enabled: config.embeddingsEnabled)
+        let (embedder, reason) =
+            keywordOnly ? (nil, nil) : loadEmbedder(enabled: config.embeddingsEnabled, context: ctx)
         do {
             let memory = try MemoryManager(
                 configuration: config,
@@ -60,20 +62,22 @@ struct MemoryCommand: ParsableCommand {
                 logger: ctx.logger,
                 connections: .single  // every memory command runs once and exits
             )
-            return Context(memory: memory, logger: ctx.logger)
+            return Context(memory: memory, logger: ctx.logger, cli: ctx)
         } catch {
             throw CLIError(error.message)
         }
     }
 
-    /// The installed local embedder, or nil and why not.
-    static func loadEmbedder(enabled: Bool) -> ((any TextEmbedder)?, String?) {
+    /// The installed local embedder (in `local_model.models_dir`, `LOCALGPT_MODELS_DIR`...), or
+    /// nil and why not.
+    static func loadEmbedder(enabled: Bool, context: CLIContext) -> ((any TextEmbedder)?, String?) {
         guard enabled else { return (nil, "embeddings are disabled (memory.embeddings = false)") }
+        let models = LocalModelManager.modelsDirectory(configuration: context.configuration, paths: context.paths)
         do {
-            if let e = try MiniLMEmbedder.loadInstalled() { return (e, nil) }
-            return (nil, MiniLMEmbedder.notInstalledNotice)
+            if let e = try MiniLMEmbedder.loadInstalled(modelsDirectory: models) { return (e, nil) }
+            return (nil, MiniLMEmbedder.notInstalledNotice(modelsDirectory: models))
         } catch {
-            return (nil, "the local embedding model cannot be loaded: \(error)")
+            return (nil, "semantic search is off: \(error)")
         }
     }
 
@@ -180,7 +184,10 @@ struct MemoryCommand: ParsableCommand {
 
         func run() throws {
             let ctx = try MemoryCommand.open(options, keywordOnly: true)
-            let (_, reason) = MemoryCommand.loadEmbedder(enabled: ctx.memory.configuration.embeddingsEnabled)
+            let (_, reason) = MemoryCommand.loadEmbedder(
+                enabled: ctx.memory.configuration.embeddingsEnabled,
+                context: ctx.cli
+            )
             let s: IndexStats
             do {
                 s = try ctx.memory.index.stats()
@@ -297,7 +304,7 @@ extension CLIContext {
         let logger = self.logger
         for warning in config.warnings { logger.warning("memory configuration: \(warning)") }
         return WorkspaceMemoryService { () throws(MemoryError) in
-            let (embedder, reason) = MemoryCommand.loadEmbedder(enabled: config.embeddingsEnabled)
+            let (embedder, reason) = MemoryCommand.loadEmbedder(enabled: config.embeddingsEnabled, context: self)
             return try MemoryManager(
                 configuration: config,
                 embedder: embedder,

@@ -4,10 +4,11 @@
 
 import Foundation
 import LocalGPTCore
-import LocalGPTMemory
 import LocalGPTTesting
 import Synchronization
 import Testing
+
+@testable import LocalGPTMemory
 
 /// A pair of texts and sentence-transformers' cosine for them (all-MiniLM-L6-v2, the memory issue).
 struct CosinePair: Sendable, CustomTestStringConvertible {
@@ -166,8 +167,9 @@ struct CosinePair: Sendable, CustomTestStringConvertible {
         let root = TestSupport.makeTemporaryDirectory("lgpt-models")
         defer { try? FileManager.default.removeItem(atPath: root) }
         #expect(MiniLMEmbedder.locate(environment: ["LOCALGPT_MODELS_DIR": root]) == nil)
-        #expect(try MiniLMEmbedder.loadInstalled(environment: ["LOCALGPT_MODELS_DIR": root]) == nil)
-        #expect(MiniLMEmbedder.notInstalledNotice.contains("scripts/setup.sh"))
+        #expect(try MiniLMEmbedder.loadInstalled(modelsDirectory: root) == nil)
+        let notice = MiniLMEmbedder.notInstalledNotice(modelsDirectory: root)
+        #expect(notice.contains("scripts/setup.sh") && notice.contains(root + "/all-MiniLM-L6-v2"))
 
         let dir = root + "/all-MiniLM-L6-v2"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -186,8 +188,68 @@ struct CosinePair: Sendable, CustomTestStringConvertible {
             withDestinationPath: installed + "/vocab.txt"
         )
         #expect(MiniLMEmbedder.locate(environment: ["LOCALGPT_MODELS_DIR": root]) == dir)
-        let loaded = try #require(try MiniLMEmbedder.loadInstalled(environment: ["LOCALGPT_MODELS_DIR": root]))
+        // No set-up stamp here: the files are hashed, and they are the pinned ones.
+        let loaded = try #require(try MiniLMEmbedder.loadInstalled(modelsDirectory: root))
         #expect(loaded.directory == dir)
+    }
+
+    /// A text with no word piece the model knows (emoji, a 20,000-letter word, characters outside
+    /// the vocabulary) got a vector all such texts share: an emoji query matched a chunk of one
+    /// unknown word at 1.000. The memory stores the zero vector for such texts (the embedder
+    /// itself still matches the reference), and a search says it is keyword-only.
+    @Test func textsOfUnknownPiecesGetTheZeroVector() throws {
+        let embedder = try EmbedderTestSupport.embedder()
+        let texts = ["😀🎉", String(repeating: "x", count: 20_000), "", "\u{E000}", "The cat sits.", "[MASK] 😀"]
+        #expect(texts.map { embedder.knowsAWord(in: $0) } == [false, false, false, false, true, true])
+        let vectors = try MemoryIndex.embed(texts, embedder: embedder)
+        #expect(vectors.map { $0.contains { $0 != 0 } } == [false, false, false, false, true, true])
+        #expect(vectors[4] == (try embedder.embed(["The cat sits."]))[0])
+
+        let t = TestMemory()
+        try t.write("long.md", "# Word\n\n" + String(repeating: "x", count: 20_000) + "\n")
+        try t.write("tea.md", "Green tea in the morning.\n")
+        let memory = try t.open(embedder: embedder)
+        let r = try memory.search("😀🎉")
+        #expect(r.mode == .keyword)
+        #expect(r.notice?.contains("knows no word of the query") == true, "\(r.notice ?? "")")
+        #expect(!r.results.contains { $0.file == "long.md" })
+    }
+
+    /// Weights or a vocabulary other than the pinned ones (damaged, replaced, a different
+    /// release) loaded without a word, and their vectors were stored under this model's name,
+    /// mixed with right ones for good. They are refused, naming the file.
+    @Test func filesOtherThanThePinnedOnesAreRefused() throws {
+        let installed = try EmbedderTestSupport.modelDirectory()
+        let root = TestSupport.makeTemporaryDirectory("lgpt-models")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let dir = root + "/all-MiniLM-L6-v2"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(
+            atPath: dir + "/model.safetensors",
+            withDestinationPath: installed + "/model.safetensors"
+        )
+        var vocabulary = try Data(contentsOf: URL(fileURLWithPath: installed + "/vocab.txt"))
+        vocabulary[vocabulary.count - 2] ^= 0x01
+        try vocabulary.write(to: URL(fileURLWithPath: dir + "/vocab.txt"))
+        // A stamp that claims the altered file is the verified one does not make it so.
+        let st = try #require(try? FileManager.default.attributesOfItem(atPath: dir + "/vocab.txt"))
+        let size = (st[.size] as? NSNumber)?.intValue ?? 0
+        try "vocab.txt 07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3 \(size) 0.000000000\n"
+            .write(toFile: dir + "/.verified", atomically: true, encoding: .utf8)
+        let error = #expect(throws: EmbeddingError.self) { try MiniLMEmbedder.loadInstalled(modelsDirectory: root) }
+        #expect(error?.code == .invalidModel)
+        #expect(error?.message.contains(dir + "/vocab.txt is not the verified all-MiniLM-L6-v2 file") == true)
+        #expect(error?.message.contains("scripts/setup.sh") == true)
+    }
+
+    /// The pins in the code are the set-up script's.
+    @Test func thePinsAreTheSetUpScripts() throws {
+        let script = try String(
+            contentsOfFile: URL(fileURLWithPath: #filePath).deletingLastPathComponent().path
+                + "/../../scripts/install-models.sh",
+            encoding: .utf8
+        )
+        for (file, sha) in MiniLMEmbedder.pinnedSHA256 { #expect(script.contains("[\(file)]=\(sha)")) }
     }
 }
 

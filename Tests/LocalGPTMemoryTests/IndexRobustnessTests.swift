@@ -157,4 +157,34 @@ import Testing
         #expect(error?.code == .notAFile)
         #expect(Date().timeIntervalSince(started) < 5, "refused without waiting for a writer")
     }
+
+    /// Damaged weights gave NaN vectors, which were cached and stored: a NaN centroid then
+    /// outranked every sound chunk in hybrid search ("score: 1.000") for good. They are refused.
+    @Test func nonFiniteVectorsAreNeverStored() throws {
+        final class DamagedEmbedder: TextEmbedder {
+            let modelID = "test-trigram-384"
+            let dimensions = 384
+            func embed(_ texts: [String]) throws -> [[Float]] {
+                texts.map {
+                    $0.contains("chess") ? [Float](repeating: .nan, count: 384) : TrigramTestEmbedder.vector($0)
+                }
+            }
+        }
+        let t = TestMemory()
+        try t.write("car.md", "The Honda needs new brake pads.\n")
+        try t.write("chess.md", "I play chess on Thursday evenings at the club.\n")
+        let memory = try t.open(embedder: DamagedEmbedder())
+        let error = #expect(throws: MemoryError.self) { try memory.reindex() }
+        #expect(error?.code == .embedding)
+        #expect(error?.message.contains("NaN") == true)
+        let r = try memory.search("automobile brake repairs")
+        #expect(r.results.allSatisfy { $0.score.isFinite && $0.score <= 1 })
+        // (No vectors at all: hybrid ranks as keyword search does, also in a two-chunk workspace
+        // where every word is in half of the chunks.)
+        #expect(r.results.first?.file == "car.md", "\(r.mode) \(r.notice ?? "-")")
+        // A sound model later computes what is missing; nothing poisoned is in the cache.
+        let sound = try t.open(embedder: TrigramTestEmbedder())
+        try sound.reindex()
+        #expect(try sound.search("chess Thursday club", mode: .vector).results.first?.file == "chess.md")
+    }
 }

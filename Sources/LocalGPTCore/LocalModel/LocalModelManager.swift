@@ -91,6 +91,19 @@ public final class LocalModelManager: Sendable {
     /// `local_model.repack = true`), and after a server crashed with a signal while starting.
     private let disableRepack: Atomic<Bool>
 
+    /// Where the local models are installed. The chat model and the memory's embedding model are
+    /// both looked for there.
+    ///
+    /// - Parameters:
+    ///   - configuration: `local_model.models_dir` (relative to the home) and the environment.
+    ///   - paths: the home, for a relative setting.
+    /// - Returns: the setting, else ``LocalGPTPaths/modelsDirectory(environment:)``.
+    public static func modelsDirectory(configuration: Configuration, paths: LocalGPTPaths) -> String {
+        configuration.string("local_model.models_dir").map {
+            LocalGPTPaths.absolutePath($0, relativeTo: paths.home)
+        } ?? LocalGPTPaths.modelsDirectory(environment: configuration.environment)
+    }
+
     /// - Parameters:
     ///   - configuration: `local_model.*` settings and the environment (`LOCALGPT_MODELS_DIR`,
     ///     `LOCALGPT_LLAMA_DIR`).
@@ -98,11 +111,7 @@ public final class LocalModelManager: Sendable {
     ///   - logger: start, stop and failure messages.
     public init(configuration: Configuration, paths: LocalGPTPaths, logger: Logger) {
         let env = configuration.environment
-        let models =
-            configuration.string("local_model.models_dir").map {
-                LocalGPTPaths.absolutePath($0, relativeTo: paths.home)
-            }
-            ?? LocalGPTPaths.modelsDirectory(environment: env)
+        let models = Self.modelsDirectory(configuration: configuration, paths: paths)
         modelsDirectory = models
         if let explicit = configuration.string("local_model.server"), !explicit.isEmpty {
             serverBinary = LocalGPTPaths.absolutePath(explicit, relativeTo: paths.home)

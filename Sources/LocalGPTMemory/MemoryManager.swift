@@ -67,7 +67,18 @@ public final class MemoryManager: Sendable {
             ? (embedder == nil ? embedderUnavailableReason ?? "no local embedding model is installed" : nil)
             : "embeddings are disabled (memory.embeddings = false)"
         self.logger = logger
-        if bootstrap { try workspace.bootstrap() }
+        if bootstrap {
+            do {
+                try workspace.bootstrap()
+            } catch  where FileInfo.isDirectory(workspace.root) {
+                // A workspace that exists but cannot take the template files (a read-only file
+                // system, a full disk) is still searched: the index lives elsewhere.
+                logger.warning(
+                    "memory: the workspace's template files were not created",
+                    metadata: ["error": "\(error.message)"]
+                )
+            }
+        }
         // Opened on a helper thread: a search looks at the workspace's files meanwhile.
         self.index = try MemoryIndex(
             path: configuration.indexPath,

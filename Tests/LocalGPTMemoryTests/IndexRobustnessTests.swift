@@ -187,4 +187,34 @@ import Testing
         try sound.reindex()
         #expect(try sound.search("chess Thursday club", mode: .vector).results.first?.file == "chess.md")
     }
+
+    /// A workspace that cannot take its template files (read-only, or here a file where the
+    /// `memory` folder belongs) could not be searched at all; it is searched, and the templates
+    /// are left out.
+    @Test func aWorkspaceThatCannotTakeTheTemplatesIsStillSearched() throws {
+        let t = TestMemory()
+        try t.write("notes.md", "the spare key is under the flower pot\n")
+        try t.write("memory", "a file where the folder belongs\n")
+        let memory = try t.open(bootstrap: true)
+        #expect(try memory.search("spare key", mode: .keyword).results.first?.file == "notes.md")
+    }
+
+    /// Template files are created whole or not at all (a full disk left an empty MEMORY.md that
+    /// was never written again), never over a file that exists, and leave no temporary file.
+    @Test func templatesAreCreatedWhole() throws {
+        let t = TestMemory()
+        try FileManager.default.createDirectory(atPath: t.workspace, withIntermediateDirectories: true)
+        try t.write("MEMORY.md", "mine\n")
+        _ = try Workspace(root: t.workspace).bootstrap()
+        #expect(try String(contentsOfFile: t.workspace + "/MEMORY.md", encoding: .utf8) == "mine\n")
+        let soul = try String(contentsOfFile: t.workspace + "/SOUL.md", encoding: .utf8)
+        #expect(!soul.isEmpty)
+        #expect(try Workspace.createWhole(t.workspace + "/SOUL.md", Array("other".utf8)) == false)
+        #expect(try String(contentsOfFile: t.workspace + "/SOUL.md", encoding: .utf8) == soul)
+        let names = try FileManager.default.contentsOfDirectory(atPath: t.workspace)
+        #expect(!names.contains { $0.contains(".tmp-") }, "\(names)")
+        var st = stat()
+        #expect(stat(t.workspace + "/SOUL.md", &st) == 0 && st.st_mode & 0o777 == 0o600 && st.st_nlink == 1)
+        #expect(throws: MemoryError.self) { try Workspace.createWhole(t.root + "/missing/x.md", [1]) }
+    }
 }

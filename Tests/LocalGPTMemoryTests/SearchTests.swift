@@ -102,6 +102,29 @@ import Testing
         #expect(try memory.reindex().pendingEmbeddings == 0)
     }
 
+    /// Above the fusion depth (50), a larger limit moved the vector scores' normalisation and gave
+    /// chunks of the vector list's head keyword scores they had not had: `--limit 70` changed the
+    /// best hit and every score. The first results are now the same for any limit.
+    @Test func theFirstResultsDoNotDependOnALimitAboveTheDepth() throws {
+        let t = TestMemory()
+        for i in 0..<90 {
+            try t.write(
+                "memory/2024-03-\(i).md",
+                TestMemory.diary("day \(i)", lines: 6, topic: ["garden", "kitchen", "boat"][i % 3])
+            )
+        }
+        let memory = try t.open(embedder: TrigramTestEmbedder())
+        try memory.reindex()
+        for query in ["garden project step 3", "boat anchor item2x notes", "kitchen"] {
+            let ten = try memory.search(query, limit: 10, mode: .hybrid).results
+            for limit in [60, 100] {
+                let more = try memory.search(query, limit: limit, mode: .hybrid).results
+                #expect(Array(more.prefix(10)) == ten, "\(query) at \(limit)")
+                #expect(more.map(\.score) == more.map(\.score).sorted(by: >))
+            }
+        }
+    }
+
     /// With vectors still owed (a workspace indexed before the model was installed), a search's
     /// budget went to the oldest chunks: the note written a moment ago was the last to be found by
     /// meaning. The newest chunks come first.

@@ -171,6 +171,27 @@ extension MemoryIndex {
 }
 
 extension MemoryIndex {
+    /// Fuses the two lists so that the first results do not depend on how many are asked for:
+    /// the heads of the lists (``RankingOptions/depth`` candidates each) are fused as for any
+    /// limit up to the depth (a deeper list would move the vector scores' normalisation and add
+    /// keyword scores to chunks of the vector head); candidates below the heads, for a larger
+    /// limit, follow, scored at most as the last of the head.
+    static func fuse(
+        keyword: [(chunk: Int64, score: Double)],
+        vector: [(chunk: Int64, score: Double)],
+        ranking: RankingOptions
+    ) -> [(chunk: Int64, score: Double)] {
+        let head = ranking.fuse(
+            keyword: Array(keyword.prefix(ranking.depth)),
+            vector: Array(vector.prefix(ranking.depth))
+        )
+        guard keyword.count > ranking.depth || vector.count > ranking.depth else { return head }
+        let inHead = Set(head.map(\.chunk))
+        let ceiling = head.last?.score ?? 1
+        let rest = ranking.fuse(keyword: keyword, vector: vector).filter { !inHead.contains($0.chunk) }
+        return head + rest.map { (chunk: $0.chunk, score: min($0.score, ceiling)) }
+    }
+
     /// Ranks chunks for a query. `queryVector` (from `model`) is required for vector and hybrid;
     /// without it a hybrid search is a keyword search.
     ///
@@ -202,14 +223,21 @@ extension MemoryIndex {
                 matrix: matrix,
                 candidates: stage1.map(\.chunk),
                 depth: depth,
-                extra: keyword.map(\.chunk)
+                // The keyword list's head only: deeper candidates (a limit above the depth) must not
+                // change the vector list's head, and so the first results.
+                extra: keyword.prefix(ranking.depth).map(\.chunk)
             )
         } else {
             if mode != .vector, let keywordQuery {
                 keyword = try keywordStage(keywordQuery, depth: depth, fillUp: mode == .keyword)
             }
             if mode != .keyword, let queryVector, let model {
-                vector = try vectorCandidates(queryVector, model: model, depth: depth, extra: keyword.map(\.chunk))
+                vector = try vectorCandidates(
+                    queryVector,
+                    model: model,
+                    depth: depth,
+                    extra: keyword.prefix(ranking.depth).map(\.chunk)
+                )
             }
         }
         let ranked: [(chunk: Int64, score: Double)]
@@ -218,7 +246,7 @@ extension MemoryIndex {
         case .vector: ranked = vector
         case .hybrid:
             if !vector.isEmpty {
-                ranked = ranking.fuse(keyword: keyword, vector: vector)
+                ranked = Self.fuse(keyword: keyword, vector: vector, ranking: ranking)
             } else if let keywordQuery {
                 // Nothing to fuse (no vectors yet): rank as a keyword search does, with the words
                 // held by most chunks too, which the fused stage leaves to the vectors.

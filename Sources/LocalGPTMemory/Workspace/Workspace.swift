@@ -43,18 +43,35 @@ public struct Workspace: Sendable, Equatable {
             created.append(dir + "/")
         }
         let brandNew = ["MEMORY.md", "HEARTBEAT.md", "SOUL.md"].allSatisfy { !FileInfo.exists(root + "/" + $0) }
-        for (name, text) in WorkspaceTemplates.files {
-            let path = root + "/" + name
-            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-            if fd < 0 {
-                if errno == EEXIST { continue }
-                throw .io("cannot create \(path): \(FileInfo.lastError())")
-            }
-            defer { close(fd) }
-            try FileInfo.writeAll(fd, Array(text.utf8), path: path)
+        for (name, text) in WorkspaceTemplates.files where try Self.createWhole(root + "/" + name, Array(text.utf8)) {
             created.append(name)
         }
         return BootstrapResult(created: created, isBrandNew: brandNew)
+    }
+
+    /// Creates `path` holding `bytes`, all or nothing, unless it exists (false then): the bytes go
+    /// to a temporary file beside it, which is then linked to the name (`link` fails rather than
+    /// replace a file made meanwhile). A full disk used to leave an empty template, which was
+    /// never written again.
+    static func createWhole(_ path: String, _ bytes: [UInt8]) throws(MemoryError) -> Bool {
+        if FileInfo.exists(path) { return false }
+        var template = Array((path + ".tmp-XXXXXX").utf8CString)
+        // mkstemp creates the file 0600.
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        if fd < 0 { throw .io("cannot create \(path): \(FileInfo.lastError())") }
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        let temporary = String(cString: template)
+        defer { unlink(temporary) }
+        do {
+            defer { close(fd) }
+            try FileInfo.writeAll(fd, bytes, path: path)
+            if fsync(fd) != 0 { throw .io("cannot write \(path): \(FileInfo.lastError())") }
+        }
+        if link(temporary, path) != 0 {
+            if errno == EEXIST { return false }
+            throw .io("cannot create \(path): \(FileInfo.lastError())")
+        }
+        return true
     }
 
     // MARK: Paths

@@ -215,6 +215,28 @@ struct CosinePair: Sendable, CustomTestStringConvertible {
         #expect(!r.results.contains { $0.file == "long.md" })
     }
 
+    /// The reviewer's case: a sentence at the end of a 2,000-byte paragraph line scored like a
+    /// note without it (0.06) in vector search; cut into windows, it is found.
+    @Test func theEndOfALongLineIsFoundByMeaning() throws {
+        let embedder = try EmbedderTestSupport.embedder()
+        let t = TestMemory()
+        let filler = String(
+            repeating: "Today was a long day at the office. We discussed the quarterly roadmap, the hiring plan "
+                + "for the design team, the budget for the conference in the autumn, and the new coffee machine. ",
+            count: 12
+        )
+        try t.write("diary.md", "# Diary\n\n" + filler + "Before leaving I hid my passport in the blue metal box.\n")
+        try t.write("work.md", "# Work\n\n" + filler + "\n")
+        let memory = try t.open(embedder: embedder)
+        try memory.reindex()
+        let hits = try memory.search("where is my travel document stored", limit: 5, mode: .vector).results
+        #expect(hits.first?.file == "diary.md", "\(hits.map { ($0.file, $0.score) })")
+        #expect(
+            (hits.first?.score ?? 0) > (hits.dropFirst().first?.score ?? 0) + 0.1,
+            "\(hits.map { ($0.file, $0.score) })"
+        )
+    }
+
     /// Weights or a vocabulary other than the pinned ones (damaged, replaced, a different
     /// release) loaded without a word, and their vectors were stored under this model's name,
     /// mixed with right ones for good. They are refused, naming the file.

@@ -217,4 +217,33 @@ import Testing
         #expect(stat(t.workspace + "/SOUL.md", &st) == 0 && st.st_mode & 0o777 == 0o600 && st.st_nlink == 1)
         #expect(throws: MemoryError.self) { try Workspace.createWhole(t.root + "/missing/x.md", [1]) }
     }
+
+    /// A paragraph written as one long line was one window, and MiniLM reads only its first 256
+    /// word pieces: a sentence at its end could not be found by meaning. Such lines are cut into
+    /// pieces of at most the window size, at sentence ends where possible.
+    @Test func longLinesAreCutIntoWindowsTheModelReadsWhole() throws {
+        var state: UInt64 = 7
+        func next(_ n: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(n))
+        }
+        let words = ["tea", "garden", "Straße", "猫", "日本語。", "done.", "why?", "😀", "a", "x", "loooooooooooong,"]
+        for _ in 0..<300 {
+            var line = ""
+            for _ in 0..<next(400) { line += words[next(words.count)] + (next(4) == 0 ? "" : " ") }
+            let maxBytes = 20 + next(200)
+            let pieces = EmbeddingPlan.pieces(of: line[...], maxBytes: maxBytes)
+            #expect(pieces.joined() == line)
+            #expect(pieces.allSatisfy { $0.utf8.count <= maxBytes || $0.count == 1 })
+            #expect(!pieces.contains { $0.isEmpty })
+        }
+        let sentence = "Today was a long day at the office. We discussed the quarterly roadmap and the budget. "
+        let paragraph = String(repeating: sentence, count: 24) + "I hid my passport in the blue box under the stairs."
+        let windows = EmbeddingPlan().windows(for: "# Diary\n\n" + paragraph + "\n")
+        #expect(windows.count >= 5)
+        #expect(windows.allSatisfy { $0.utf8.count <= 400 })
+        #expect(windows.last?.hasSuffix("I hid my passport in the blue box under the stairs.") == true)
+        // Cut after sentence ends: no window but the last starts inside a sentence.
+        #expect(windows.dropFirst().allSatisfy { $0.hasPrefix("Today") || $0.hasPrefix("We") || $0.hasPrefix("I hid") })
+    }
 }

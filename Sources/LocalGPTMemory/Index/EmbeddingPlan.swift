@@ -23,11 +23,15 @@ public struct EmbeddingPlan: Sendable, Equatable {
         self.windowBytes = max(0, windowBytes)
     }
 
-    /// Part of the index identity: changing the plan re-embeds every chunk.
-    public var identity: String { windowBytes == 0 ? "whole-v1" : "windows-v1/\(windowBytes)+centroid" }
+    /// Part of the index identity: changing the plan re-embeds every chunk (the embedding cache keeps
+    /// the windows that did not change).
+    public var identity: String { windowBytes == 0 ? "whole-v1" : "windows-v2/\(windowBytes)+centroid" }
 
     /// The texts embedded for a chunk's text: consecutive non-blank lines grouped while they fit in
-    /// `windowBytes` (a longer line is a window of its own).
+    /// `windowBytes`. A line longer than that is a window of its own, and one longer than twice
+    /// that (a paragraph written as one line) is cut into pieces of at most `windowBytes`, at
+    /// sentence ends where it can: MiniLM reads only the first 256 word pieces of a text, so the
+    /// end of a 2,000-byte line could not be found by meaning.
     func windows(for text: String) -> [String] {
         guard windowBytes > 0, text.utf8.count > windowBytes else { return [text] }
         var out: [String] = []
@@ -35,17 +39,65 @@ public struct EmbeddingPlan: Sendable, Equatable {
         var size = 0
         for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
             if line.allSatisfy(\.isWhitespace) { continue }
-            let n = line.utf8.count
-            if !current.isEmpty && size + 1 + n > windowBytes {
-                out.append(current.joined(separator: "\n"))
-                current = []
-                size = 0
+            let pieces = line.utf8.count > 2 * windowBytes ? Self.pieces(of: line, maxBytes: windowBytes) : [line]
+            for piece in pieces {
+                let n = piece.utf8.count
+                if !current.isEmpty && size + 1 + n > windowBytes {
+                    out.append(current.joined(separator: "\n"))
+                    current = []
+                    size = 0
+                }
+                current.append(piece)
+                size += (size == 0 ? 0 : 1) + n
             }
-            current.append(line)
-            size += (size == 0 ? 0 : 1) + n
         }
         if !current.isEmpty { out.append(current.joined(separator: "\n")) }
         return out.isEmpty ? [text] : out
+    }
+
+    /// `line` cut into pieces of at most `maxBytes` UTF-8 bytes (more only for a single character
+    /// that long), each ending after a sentence's end (". ", "! ", "? ", "。"…) in its second half
+    /// if there is one, else after a space there, else at the limit; never inside a character.
+    /// The pieces, joined, are the line.
+    static func pieces(of line: Substring, maxBytes: Int) -> [Substring] {
+        var out: [Substring] = []
+        var start = line.startIndex
+        var bytes = 0
+        var sentenceEnd: (index: String.Index, bytes: Int)?
+        var space: (index: String.Index, bytes: Int)?
+        var previous: Character?
+        var i = start
+        while i < line.endIndex {
+            let c = line[i]
+            let n = c.utf8.count
+            if bytes + n > maxBytes, bytes > 0 {
+                // Cut at the best boundary in the second half of the piece, else here; what
+                // follows the cut is counted again against the next piece.
+                let cut = sentenceEnd ?? space ?? (index: i, bytes: bytes)
+                out.append(line[start..<cut.index])
+                start = cut.index
+                i = cut.index
+                bytes = 0
+                sentenceEnd = nil
+                space = nil
+                previous = nil
+                continue
+            }
+            let next = line.index(after: i)
+            bytes += n
+            if bytes * 2 >= maxBytes {
+                if c == " " || c == "\t" {
+                    space = (next, bytes)
+                    if let p = previous, ".!?;:".contains(p) { sentenceEnd = (next, bytes) }
+                } else if "。！？；".contains(c) {
+                    sentenceEnd = (next, bytes)
+                }
+            }
+            previous = c
+            i = next
+        }
+        if start < line.endIndex { out.append(line[start...]) }
+        return out
     }
 }
 

@@ -90,8 +90,24 @@ public struct MemoryConfiguration: Sendable, Equatable {
         let defaultWorkspace = Workspace.standardize(paths.workspace)
         let indexName =
             workspace == defaultWorkspace ? "main.sqlite" : "workspace-\(sha256Hex(workspace).prefix(16)).sqlite"
-        let size = configuration.value(at: "memory.chunk_size")?.intValue.map(Int.init) ?? 400
-        let overlap = configuration.value(at: "memory.chunk_overlap")?.intValue.map(Int.init) ?? 80
+        // Numbers of the wrong type, or outside their range, are said, not silently replaced.
+        func integer(_ key: String, _ fallback: Int, _ range: ClosedRange<Int64>) -> Int {
+            guard let value = configuration.value(at: "memory." + key) else { return fallback }
+            guard let i = value.intValue else {
+                warnings.append("memory.\(key) must be a whole number: ignored (using \(fallback))")
+                return fallback
+            }
+            let clamped = min(max(i, range.lowerBound), range.upperBound)
+            if clamped != i {
+                warnings.append(
+                    "memory.\(key) = \(i) is outside \(range.lowerBound)...\(range.upperBound): using \(clamped)"
+                )
+            }
+            return Int(clamped)
+        }
+        let size = integer("chunk_size", 400, 16...Int64(Chunker.maxChunkTokens))
+        let overlap = integer("chunk_overlap", 80, 0...Int64(Chunker.maxChunkTokens))
+        let maxFileBytes = integer("max_file_bytes", 16 << 20, 1...(1 << 40))
         var roots: [ExtraRoot] = []
         let listed = configuration.value(at: "memory.paths")
         if let listed, listed.arrayValue == nil {
@@ -118,16 +134,27 @@ public struct MemoryConfiguration: Sendable, Equatable {
             }
         }
         var ranking = RankingOptions()
-        if let floor = configuration.value(at: "memory.min_score")?.doubleValue, floor.isFinite {
-            ranking.minimumScore = min(1, max(0, floor))
+        if let value = configuration.value(at: "memory.min_score") {
+            if let floor = value.doubleValue, floor.isFinite {
+                ranking.minimumScore = min(1, max(0, floor))
+                if ranking.minimumScore != floor {
+                    warnings.append("memory.min_score = \(floor) is outside 0...1: using \(ranking.minimumScore)")
+                }
+            } else {
+                warnings.append("memory.min_score must be a number from 0 to 1: ignored")
+            }
+        }
+        let embeddings = configuration.value(at: "memory.embeddings")
+        if let embeddings, embeddings.boolValue == nil {
+            warnings.append("memory.embeddings must be true or false: ignored")
         }
         self.init(
             workspace: workspace,
             indexPath: paths.home + "/memory/" + indexName,
-            chunker: Chunker(chunkTokens: max(16, size), overlapTokens: max(0, overlap)),
+            chunker: Chunker(chunkTokens: size, overlapTokens: overlap),
             extraRoots: roots,
-            embeddingsEnabled: configuration.value(at: "memory.embeddings")?.boolValue ?? true,
-            maxFileBytes: configuration.value(at: "memory.max_file_bytes")?.intValue.map(Int.init) ?? (16 << 20),
+            embeddingsEnabled: embeddings?.boolValue ?? true,
+            maxFileBytes: maxFileBytes,
             ranking: ranking
         )
         self.warnings = warnings

@@ -75,6 +75,10 @@ public struct MemoryError: Error, Sendable, CustomStringConvertible {
     /// A GRDB error's code and SQLite message only (never the statement's arguments).
     static func describe(_ error: any Error) -> String {
         if let e = error as? MemoryError { return e.message }
+        if let e = error as? DatabaseError, e.resultCode == .SQLITE_BUSY || e.resultCode == .SQLITE_LOCKED {
+            return "another process (a `memory reindex`, the daemon) has kept the index locked for "
+                + "30 seconds; try again when it is done"
+        }
         return String(describing: error).split(separator: "\n").first.map(String.init) ?? "unknown error"
     }
 }

@@ -149,6 +149,22 @@ struct MemoryCommand: ParsableCommand {
         func run() throws {
             let ctx = try MemoryCommand.open(options)
             let bar = ProgressLine(enabled: isatty(STDERR_FILENO) != 0)
+            // Ctrl-C: clear the bar and say what is kept (the index is as before this run, or
+            // as after it: a transaction is whole; vectors are cached batch by batch).
+            signal(SIGINT, SIG_IGN)
+            let interrupt = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+            interrupt.setEventHandler {
+                bar.finish()
+                printError(
+                    "interrupted: the vectors computed so far are kept; run `localgpt memory reindex` again to finish"
+                )
+                _exit(130)
+            }
+            interrupt.resume()
+            defer {
+                interrupt.cancel()
+                signal(SIGINT, SIG_DFL)
+            }
             let report: ReindexReport
             do {
                 report = try ctx.memory.reindex(force: force, progress: { bar.show($0) })
@@ -249,6 +265,11 @@ struct MemoryCommand: ParsableCommand {
             let files: [IndexedFile]
             do {
                 try ctx.memory.reindex(embedLimit: 0)
+            } catch {
+                // A read-only index (or a full disk) still lists what it holds.
+                printError("note: the index could not be updated, the list may miss recent changes: \(error.message)")
+            }
+            do {
                 files = try ctx.memory.index.recentFiles(limit: limit)
             } catch {
                 throw CLIError(error.message)
@@ -277,9 +298,16 @@ final class ProgressLine: @unchecked Sendable {
     init(enabled: Bool) { self.enabled = enabled }
 
     func show(_ p: ReindexProgress) {
-        guard enabled, p.total > 0 else { return }
         lock.lock()
         defer { lock.unlock() }
+        if p.phase == .waiting {
+            // Said on every output: the command may wait for minutes.
+            let note = "waiting for another process that is computing this index's vectors…"
+            FileHandle.standardError.write(Data((enabled ? "\r\(note)\u{1B}[K" : "note: \(note)\n").utf8))
+            shown = enabled
+            return
+        }
+        guard enabled, p.total > 0 else { return }
         let width = 30
         let filled = min(width, width * p.done / p.total)
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)

@@ -3,8 +3,10 @@
 //===----------------------------------------------------------------------===//
 
 import Foundation
+import Glibc
 import LocalGPTCore
 import LocalGPTTesting
+import Synchronization
 import Testing
 
 /// `localgpt memory ...` end to end, keyword-only (the model folder points nowhere) so the output
@@ -43,6 +45,54 @@ import Testing
             )
             try text.write(toFile: file, atomically: true, encoding: .utf8)
         }
+    }
+
+    /// `memory reindex` beside another process computing the same index's vectors waited in
+    /// silence, and Ctrl-C left its progress bar on the line without a word. It now says it
+    /// waits, and an interrupt says what is kept, exiting 130.
+    @Test func reindexSaysItWaitsAndAnInterruptSaysWhatIsKept() throws {
+        let home = Home()
+        try home.write("notes.md", "a note about the garden\n")
+        let models = LocalGPTPaths.modelsDirectory(environment: ProcessInfo.processInfo.environment)
+        try #require(FileManager.default.fileExists(atPath: models + "/all-MiniLM-L6-v2/model.safetensors"))
+        // Another process computing this index's vectors holds its lock.
+        try FileManager.default.createDirectory(atPath: home.path + "/memory", withIntermediateDirectories: true)
+        let fd = open(home.path + "/memory/main.sqlite.embedding-lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        #expect(fd >= 0 && flock(fd, LOCK_EX) == 0)
+        defer { close(fd) }
+
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: TestSupport.localgptExecutable)
+        p.arguments = ["memory", "reindex"]
+        p.environment = home.environment.merging(["LOCALGPT_MODELS_DIR": models]) { $1 }
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        let stderr = Mutex("")
+        let reader = err.fileHandleForReading
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            while true {
+                let chunk = reader.availableData
+                if chunk.isEmpty { break }
+                stderr.withLock { $0 += String(decoding: chunk, as: UTF8.self) }
+            }
+            done.signal()
+        }
+        let deadline = Date().addingTimeInterval(60)
+        while !stderr.withLock({ $0.contains("waiting for another process") }) && Date() < deadline && p.isRunning {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        #expect(
+            stderr.withLock { $0 }.contains("note: waiting for another process that is computing this index's vectors")
+        )
+        p.interrupt()
+        p.waitUntilExit()
+        _ = done.wait(timeout: .now() + 10)
+        #expect(p.terminationStatus == 130)
+        #expect(stderr.withLock { $0 }.contains("interrupted: the vectors computed so far are kept"))
     }
 
     @Test func searchJSONHasTheDocumentedShape() throws {

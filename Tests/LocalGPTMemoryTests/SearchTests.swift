@@ -3,11 +3,13 @@
 //===----------------------------------------------------------------------===//
 
 import Foundation
+import GRDB
 import InMemoryLogging
 import LocalGPTCore
-import LocalGPTMemory
 import Logging
 import Testing
+
+@testable import LocalGPTMemory
 
 @Suite struct SearchTests {
     static func fixture(embedder: (any TextEmbedder)? = nil) throws -> (TestMemory, MemoryManager) {
@@ -273,6 +275,27 @@ import Testing
             ]
         )
         #expect(try warnings("", environment: ["LOCALGPT_WORKSPACE": "/abs/notes"]).isEmpty)
+        // Numbers of the wrong type or out of range were replaced in silence.
+        #expect(
+            try warnings("[memory]\nchunk_size = \"abc\"") == [
+                "memory.chunk_size must be a whole number: ignored (using 400)"
+            ]
+        )
+        #expect(
+            try warnings("[memory]\nchunk_size = 5000000") == [
+                "memory.chunk_size = 5000000 is outside 16...1048576: using 1048576"
+            ]
+        )
+        #expect(try warnings("[memory]\nmin_score = 3\nembeddings = \"yes\"").count == 2)
+        #expect(try warnings("[memory]\nchunk_size = 300\nchunk_overlap = 40\nmin_score = 0.1").isEmpty)
+    }
+
+    /// "database is locked - while executing BEGIN IMMEDIATE TRANSACTION" after 30 s of silence
+    /// told the user nothing; the message says another process holds the index.
+    @Test func aLockedIndexIsExplained() {
+        let message = MemoryError.database("writing the index", DatabaseError(resultCode: .SQLITE_BUSY)).message
+        #expect(message.contains("another process"), "\(message)")
+        #expect(message.hasPrefix("memory index: writing the index failed:"))
     }
 
     @Test func keywordOnlyWithoutEmbedderSaysSo() throws {

@@ -44,6 +44,15 @@ final class IndexLock {
         case unavailable
     }
 
+    /// Takes the lock of the index at `indexPath`, waiting for it when `wait` is true; calls
+    /// `waiting` first when it has to wait (another process holds it).
+    static func acquire(_ kind: Kind, indexPath: String, wait: Bool, waiting: () -> Void) -> Outcome {
+        let first = acquire(kind, indexPath: indexPath, wait: false)
+        guard wait, case .busy = first else { return first }
+        waiting()
+        return acquire(kind, indexPath: indexPath, wait: true)
+    }
+
     /// Takes the lock of the index at `indexPath`, waiting for it when `wait` is true.
     static func acquire(_ kind: Kind, indexPath: String, wait: Bool) -> Outcome {
         let fd = open(path(kind, forIndex: indexPath), O_RDWR | O_CREAT | O_CLOEXEC, 0o600)

@@ -68,7 +68,9 @@ extension MemoryIndex {
         // One process computes at a time (``IndexLock``). A bounded call (a search's budget)
         // does not wait: another process is computing the same vectors, and the search answers
         // with what is there; an unbounded one waits, then finds little or nothing left to do.
-        let held = IndexLock.acquire(.embedding, indexPath: path, wait: limit == nil)
+        let held = IndexLock.acquire(.embedding, indexPath: path, wait: limit == nil) {
+            progress?(ReindexProgress(phase: .waiting, done: 0, total: 0))
+        }
         if case .busy = held { return (0, 0) }
         defer { withExtendedLifetime(held) {} }
         let model = embedder.modelID

@@ -17,6 +17,9 @@ public struct ReindexProgress: Sendable, Equatable {
         case embedding
         /// Writing the index.
         case writing
+        /// Waiting for another process that is computing this index's vectors (reported once,
+        /// with `total` 0; the vectors it computes are then taken from the cache).
+        case waiting
     }
     public var phase: Phase
     public var done: Int
@@ -176,7 +179,9 @@ extension MemoryIndex {
                     }
                 }
             }
-            let held = IndexLock.acquire(.embedding, indexPath: path, wait: true)
+            let held = IndexLock.acquire(.embedding, indexPath: path, wait: true) {
+                progress?(ReindexProgress(phase: .waiting, done: 0, total: 0))
+            }
             defer { withExtendedLifetime(held) {} }
             let missing = try missingFromCache(all, model: embedder.modelID)
             report.embeddingsComputed += try embedIntoCache(missing, embedder: embedder, progress: progress)

@@ -2,6 +2,8 @@
 // LocalGPT for Swift. Apache-2.0.
 //===----------------------------------------------------------------------===//
 
+import Glibc
+
 /// A file's key (its path, as the index stores it) compared byte for byte, for sets and
 /// dictionaries of files.
 ///
@@ -18,7 +20,14 @@ struct FileKey: Hashable, Sendable {
     }
 
     static func == (a: FileKey, b: FileKey) -> Bool {
-        a.path.utf8.elementsEqual(b.path.utf8)
+        // memcmp of the UTF-8 (a generic walk of the two views cost ~2,000 instructions a lookup).
+        var x = a.path
+        var y = b.path
+        return x.withUTF8 { p in
+            y.withUTF8 { q in
+                p.count == q.count && (p.isEmpty || memcmp(p.baseAddress!, q.baseAddress!, p.count) == 0)
+            }
+        }
     }
 
     func hash(into hasher: inout Hasher) {

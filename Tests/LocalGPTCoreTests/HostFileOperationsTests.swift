@@ -27,6 +27,27 @@ import Testing
         #expect(Date().timeIntervalSince(started) < 5, "refused without waiting for a writer")
     }
 
+    /// `mkdir -p` that names what is in the way: a home under a file used to say "The operation
+    /// could not be completed. (NSCocoaErrorDomain error 512.)".
+    @Test func makeDirectoriesSaysWhatIsInTheWay() throws {
+        let dir = TestSupport.makeTemporaryDirectory("lgpt-mkdir")
+        #expect(makeDirectories(atPath: dir + "/a/b/c", mode: 0o700) == nil)
+        var st = stat()
+        #expect(stat(dir + "/a/b/c", &st) == 0 && st.st_mode & 0o777 == 0o700)
+        #expect(makeDirectories(atPath: dir + "/a/b", mode: 0o700) == nil)
+        #expect(FileManager.default.createFile(atPath: dir + "/file", contents: Data()))
+        #expect(makeDirectories(atPath: dir + "/file/h", mode: 0o700) == "\(dir)/file exists and is not a folder")
+        #expect(symlink(dir + "/loop", dir + "/loop") == 0)
+        #expect(
+            makeDirectories(atPath: dir + "/loop/h", mode: 0o700)?.hasPrefix("\(dir)/loop is a symbolic link") == true
+        )
+        #expect(symlink(dir + "/nowhere", dir + "/dangling") == 0)
+        #expect(
+            makeDirectories(atPath: dir + "/dangling/h", mode: 0o700)
+                == "\(dir)/dangling is a symbolic link that leads to no folder (its target does not exist)"
+        )
+    }
+
     /// The window of lines read, checked against the plain definition (every line start listed)
     /// on files with and without a final newline, empty lines, and windows past the end.
     @Test func readsTheWindowOfLinesAsDefined() throws {

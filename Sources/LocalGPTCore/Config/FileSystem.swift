@@ -5,23 +5,39 @@
 import Foundation
 import Glibc
 
+/// `mkdir -p`: creates `path` and its missing parents with `mode`.
+///
+/// - Returns: nil when `path` is a folder (now or already), else why not, naming what is in the
+///   way ("/a/b exists and is not a folder"), where Foundation said "The operation could not be
+///   completed. (NSCocoaErrorDomain error 512.)".
+public func makeDirectories(atPath path: String, mode: UInt32) -> String? {
+    var st = stat()
+    if stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR { return nil }
+    var prefix = path.hasPrefix("/") ? "" : "."
+    for part in path.split(separator: "/") {
+        prefix += "/" + part
+        if mkdir(prefix, mode) == 0 { continue }
+        var reason = String(cString: strerror(errno))
+        if stat(prefix, &st) == 0 {
+            if (st.st_mode & S_IFMT) == S_IFDIR { continue }
+        } else {
+            // What following it met: nothing there, a loop...
+            reason = errno == ENOENT ? "its target does not exist" : String(cString: strerror(errno))
+        }
+        if lstat(prefix, &st) != 0 { return reason }
+        return (st.st_mode & S_IFMT) == S_IFLNK
+            ? "\(prefix) is a symbolic link that leads to no folder (\(reason))"
+            : "\(prefix) exists and is not a folder"
+    }
+    return nil
+}
+
 /// Small file helpers that never leave a half-written file behind.
 enum FileSystem {
     /// Creates `path` and its parents with `mode` when missing.
     static func createDirectory(_ path: String, mode: Int) throws(ConfigurationError) {
-        var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
-            if isDir.boolValue { return }
-            throw .io("\(path) exists and is not a directory")
-        }
-        do {
-            try FileManager.default.createDirectory(
-                atPath: path,
-                withIntermediateDirectories: true,
-                attributes: [.posixPermissions: mode]
-            )
-        } catch {
-            throw .io("cannot create directory \(path): \(error.localizedDescription)")
+        if let reason = makeDirectories(atPath: path, mode: UInt32(mode)) {
+            throw .io("cannot create directory \(path): \(reason)")
         }
     }
 

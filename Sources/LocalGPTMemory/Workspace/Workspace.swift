@@ -4,6 +4,7 @@
 
 public import Foundation
 import Glibc
+import LocalGPTCore
 
 /// The markdown workspace: the source of truth of the assistant's memory.
 ///
@@ -247,15 +248,10 @@ public struct Workspace: Sendable, Equatable {
         return "/" + parts.joined(separator: "/")
     }
 
+    /// `mkdir -p` with mode 0700; the error names what is in the way.
     static func makeDirectory(_ path: String) throws(MemoryError) {
-        do {
-            try FileManager.default.createDirectory(
-                atPath: path,
-                withIntermediateDirectories: true,
-                attributes: [.posixPermissions: 0o700]
-            )
-        } catch {
-            throw .io("cannot create folder \(path): \(error.localizedDescription)")
+        if let reason = makeDirectories(atPath: path, mode: 0o700) {
+            throw .io("cannot create folder \(path): \(reason)")
         }
     }
 }

@@ -76,6 +76,25 @@ import Testing
         #expect(TextAnalysis.folded(text) == TextAnalysis.foldedWhole(text))
     }
 
+    /// The indexed text writes each CJK character between spaces (so each is a token); done on
+    /// the UTF-8 bytes, it must equal the definition, scalar by scalar, on text of every width.
+    @Test func cjkCharactersAreSpacedAsDefined() {
+        let pieces = ["猫", "日本語", "。", "한국어", "ｶﾀｶﾅ", "𠀋", "😀", "é", "ß", "a", " ", "x1", "\u{3040}", "\u{30FF}"]
+        var state: UInt64 = 11
+        for _ in 0..<500 {
+            var text = ""
+            for _ in 0..<16 {
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                text += pieces[Int((state >> 33) % UInt64(pieces.count))]
+            }
+            var expected = ""
+            for s in TextAnalysis.folded(text).unicodeScalars {
+                expected += TextAnalysis.isCJK(s) ? " \(s) " : "\(s)"
+            }
+            #expect(TextAnalysis.ftsText(text) == expected, "\(text)")
+        }
+    }
+
     @Test func theSnippetStartsAtTheLineWithTheMostKeywords() {
         func first(_ text: String, _ terms: [String]) -> String {
             String(Snippet.make(text: text, terms: terms).prefix(12))

@@ -123,7 +123,8 @@ public final class MemoryManager: Sendable {
                     metadata: ["error": "\(error.message)", "memory.movedTo": "\(aside ?? "-")"]
                 )
                 report = try update(force: true, embedLimit: embedLimit, progress: progress)
-                report.damagedIndexMovedTo = aside ?? index.path
+                report.damagedIndexReplaced = true
+                report.damagedIndexMovedTo = aside
             }
             // The whole run: the scan and the vectors computed after the rows, too.
             report.durationSeconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
@@ -262,16 +263,19 @@ public final class MemoryManager: Sendable {
                 wanted = .keyword
             }
         }
-        let results: [MemorySearchResult]
-        do throws(MemoryError) {
-            results = try index.search(
+        let searchIndex = { [index, vector, wanted] () throws(MemoryError) -> [MemorySearchResult] in
+            try index.search(
                 trimmed,
                 queryVector: vector,
-                model: embedder?.modelID,
+                model: self.embedder?.modelID,
                 mode: wanted,
                 limit: limit,
-                ranking: ranking ?? configuration.ranking
+                ranking: ranking ?? self.configuration.ranking
             )
+        }
+        let results: [MemorySearchResult]
+        do throws(MemoryError) {
+            results = try searchIndex()
         } catch  where error.isIndexDamage {
             // Damage in pages the update did not read: rebuild (as reindex does), then answer.
             try refreshLock.withLock { _ throws(MemoryError) in _ = try index.replaceDamagedFile() }
@@ -280,14 +284,7 @@ public final class MemoryManager: Sendable {
             if report.pendingEmbeddings > 0, wanted != .keyword {
                 notices.append("\(report.pendingEmbeddings) chunks have no vectors yet (run `localgpt memory reindex`)")
             }
-            results = try index.search(
-                trimmed,
-                queryVector: vector,
-                model: embedder?.modelID,
-                mode: wanted,
-                limit: limit,
-                ranking: ranking ?? configuration.ranking
-            )
+            results = try searchIndex()
         }
         // What a search found, for diagnosing "memory finds nothing" (never the query: it is the
         // user's text).

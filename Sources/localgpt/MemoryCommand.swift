@@ -173,8 +173,10 @@ struct MemoryCommand: ParsableCommand {
                 throw CLIError(error.message)
             }
             bar.finish()
-            if let aside = report.damagedIndexMovedTo {
-                printError("note: the index was damaged; it was moved to \(aside) and rebuilt from the workspace")
+            if report.damagedIndexReplaced {
+                let moved =
+                    report.damagedIndexMovedTo.map { "it was moved to \($0)" } ?? "another process moved it aside"
+                printError("note: the index was damaged; \(moved), and it was rebuilt from the workspace")
             }
             for s in report.skipped { printError("skipped \(printable(s.file)): \(s.reason)") }
             var line =

@@ -93,6 +93,7 @@ import Testing
                 #expect(response.notice?.contains("damaged") == true)
             } else {
                 let report = try memory.reindex(force: true)
+                #expect(report.damagedIndexReplaced)
                 #expect(report.damagedIndexMovedTo?.contains(".corrupt-") == true)
                 #expect(try memory.search("walnut", mode: .keyword, refresh: false).results.map(\.file) == ["b.md"])
             }

@@ -56,8 +56,11 @@ public struct ReindexReport: Sendable, Equatable {
     public var skipped: [SkippedFile] = []
     /// True when every row was replaced (forced, or the index identity changed).
     public var rebuilt = false
-    /// Where the index file went when SQLite found it damaged: it was moved aside and the
-    /// index rebuilt from the workspace (nil: it was sound).
+    /// True when SQLite found the index file damaged: it was moved aside (by this process, to
+    /// ``damagedIndexMovedTo``, or by another one that met the damage too) and the index rebuilt
+    /// from the workspace.
+    public var damagedIndexReplaced = false
+    /// Where this process moved the damaged file.
     public var damagedIndexMovedTo: String?
     /// Wall time of the whole reindex (``MemoryManager/reindex(force:embedLimit:progress:)``:
     /// scanning, writing rows and computing vectors).

@@ -11,7 +11,8 @@ public import LocalGPTCore
 /// and L2 normalisation. Vectors match sentence-transformers' to ~1e-7 (the two paths differ by ~1e-6).
 ///
 /// The model directory holds `model.safetensors` and `vocab.txt`, installed by `scripts/setup.sh` (see
-/// ``locate(modelsDirectory:)``) and checked against their pinned sha256 (``verify(directory:)``). Loading maps the weights (~91 MB, shared read-only pages) in ~20 ms.
+/// ``locate(modelsDirectory:)``) and checked against their pinned sha256 (``verify(directory:)``).
+/// Loading maps the weights (~91 MB, shared read-only pages) in ~20 ms.
 ///
 /// Thread safety: an instance is immutable after `init` and ``embed(_:)`` may be called from any number of
 /// threads at once; each call allocates its own scratch memory. Calls block the calling thread (a 100-token

@@ -52,8 +52,8 @@ public struct Workspace: Sendable, Equatable {
 
     /// Creates `path` holding `bytes`, all or nothing, unless it exists (false then): the bytes go
     /// to a temporary file beside it, which is then linked to the name (`link` fails rather than
-    /// replace a file made meanwhile). A full disk used to leave an empty template, which was
-    /// never written again.
+    /// replace a file made meanwhile; renamed where the file system has no hard links). A full
+    /// disk used to leave an empty template, which was never written again.
     static func createWhole(_ path: String, _ bytes: [UInt8]) throws(MemoryError) -> Bool {
         if FileInfo.exists(path) { return false }
         var template = Array((path + ".tmp-XXXXXX").utf8CString)
@@ -70,7 +70,13 @@ public struct Workspace: Sendable, Equatable {
         }
         if link(temporary, path) != 0 {
             if errno == EEXIST { return false }
-            throw .io("cannot create \(path): \(FileInfo.lastError())")
+            // A file system without hard links (FAT, some network and FUSE ones): rename, which
+            // would replace a file made in the instant since the check above.
+            guard errno == EPERM || errno == EOPNOTSUPP || errno == ENOSYS else {
+                throw .io("cannot create \(path): \(FileInfo.lastError())")
+            }
+            if FileInfo.exists(path) { return false }
+            if rename(temporary, path) != 0 { throw .io("cannot create \(path): \(FileInfo.lastError())") }
         }
         return true
     }

@@ -106,8 +106,19 @@ public struct MemoryConfiguration: Sendable, Equatable {
             return Int(clamped)
         }
         let size = integer("chunk_size", 400, 16...Int64(Chunker.maxChunkTokens))
-        let overlap = integer("chunk_overlap", 80, 0...Int64(Chunker.maxChunkTokens))
-        let maxFileBytes = integer("max_file_bytes", 16 << 20, 1...(1 << 40))
+        var overlap = integer("chunk_overlap", 80, 0...Int64(Chunker.maxChunkTokens))
+        if overlap >= size {
+            warnings.append(
+                "memory.chunk_overlap = \(overlap) is not below memory.chunk_size = \(size): using \(size - 1)"
+            )
+            overlap = size - 1
+        }
+        var maxFileBytes = integer("max_file_bytes", 16 << 20, Int64.min...(1 << 40))
+        if maxFileBytes < 1 {
+            // Clamped to 1 it would leave every file out of the index.
+            warnings.append("memory.max_file_bytes = \(maxFileBytes) is not a size: ignored (using \(16 << 20))")
+            maxFileBytes = 16 << 20
+        }
         var roots: [ExtraRoot] = []
         let listed = configuration.value(at: "memory.paths")
         if let listed, listed.arrayValue == nil {

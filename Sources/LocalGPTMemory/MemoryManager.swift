@@ -199,6 +199,9 @@ public final class MemoryManager: Sendable {
 
     // MARK: Searching
 
+    /// The end of the notice that some chunks have no vectors yet (after their count).
+    private static let pendingNoticeSuffix = " chunks have no vectors yet (run `localgpt memory reindex`)"
+
     /// Searches the memory.
     ///
     /// - Parameters:
@@ -230,9 +233,7 @@ public final class MemoryManager: Sendable {
             do {
                 let report = try reindex(embedLimit: budget)
                 if report.pendingEmbeddings > 0 {
-                    notices.append(
-                        "\(report.pendingEmbeddings) chunks have no vectors yet (run `localgpt memory reindex`)"
-                    )
+                    notices.append("\(report.pendingEmbeddings)" + Self.pendingNoticeSuffix)
                 }
             } catch {
                 // The index as it stands still answers: a full disk, a read-only index or a
@@ -281,8 +282,9 @@ public final class MemoryManager: Sendable {
             try refreshLock.withLock { _ throws(MemoryError) in _ = try index.replaceDamagedFile() }
             let report = try reindex(embedLimit: embedder == nil ? 0 : configuration.searchEmbedBudget)
             notices.append("the memory index was damaged; it has been rebuilt from the workspace")
+            notices.removeAll { $0.hasSuffix(Self.pendingNoticeSuffix) }  // the count before the rebuild
             if report.pendingEmbeddings > 0, wanted != .keyword {
-                notices.append("\(report.pendingEmbeddings) chunks have no vectors yet (run `localgpt memory reindex`)")
+                notices.append("\(report.pendingEmbeddings)" + Self.pendingNoticeSuffix)
             }
             results = try searchIndex()
         }

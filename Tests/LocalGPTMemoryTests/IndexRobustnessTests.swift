@@ -247,4 +247,28 @@ import Testing
         // Cut after sentence ends: no window but the last starts inside a sentence.
         #expect(windows.dropFirst().allSatisfy { $0.hasPrefix("Today") || $0.hasPrefix("We") || $0.hasPrefix("I hid") })
     }
+
+    /// Opening waited for another process's opening lock without a word and without end (a
+    /// process stopped while opening blocked every memory command); the wait is bounded.
+    @Test func theOpeningLockIsWaitedForAtMostItsTimeout() throws {
+        let t = TestMemory()
+        try FileManager.default.createDirectory(atPath: t.root + "/index", withIntermediateDirectories: true)
+        do {
+            guard case .acquired(let held) = IndexLock.acquire(.opening, indexPath: t.indexPath, wait: false) else {
+                Issue.record("the lock could not be taken")
+                return
+            }
+            let started = Date()
+            if case .acquired = IndexLock.acquire(.opening, indexPath: t.indexPath, timeout: 0.3) {
+                Issue.record("a held lock was taken")
+            }
+            #expect(Date().timeIntervalSince(started) >= 0.3)
+            withExtendedLifetime(held) {}
+        }
+        // Released: taken at once.
+        guard case .acquired = IndexLock.acquire(.opening, indexPath: t.indexPath, timeout: 0.3) else {
+            Issue.record("a free lock was not taken")
+            return
+        }
+    }
 }

@@ -119,10 +119,14 @@ import Testing
         try memory.reindex()
         for query in ["garden project step 3", "boat anchor item2x notes", "kitchen"] {
             let ten = try memory.search(query, limit: 10, mode: .hybrid).results
-            for limit in [60, 100] {
+            var previous: [MemorySearchResult] = []
+            for limit in [60, 80, 100] {
                 let more = try memory.search(query, limit: limit, mode: .hybrid).results
                 #expect(Array(more.prefix(10)) == ten, "\(query) at \(limit)")
                 #expect(more.map(\.score) == more.map(\.score).sorted(by: >))
+                // Beyond the first 50 too: a larger limit only adds results after these.
+                #expect(Array(more.prefix(previous.count)) == previous, "\(query) at \(limit)")
+                previous = more
             }
         }
     }
@@ -288,6 +292,12 @@ import Testing
         )
         #expect(try warnings("[memory]\nmin_score = 3\nembeddings = \"yes\"").count == 2)
         #expect(try warnings("[memory]\nchunk_size = 300\nchunk_overlap = 40\nmin_score = 0.1").isEmpty)
+        #expect(
+            try warnings("[memory]\nchunk_size = 400\nchunk_overlap = 400\nmax_file_bytes = -1") == [
+                "memory.chunk_overlap = 400 is not below memory.chunk_size = 400: using 399",
+                "memory.max_file_bytes = -1 is not a size: ignored (using 16777216)",
+            ]
+        )
     }
 
     /// "database is locked - while executing BEGIN IMMEDIATE TRANSACTION" after 30 s of silence

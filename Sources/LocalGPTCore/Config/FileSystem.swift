@@ -17,17 +17,18 @@ public func makeDirectories(atPath path: String, mode: UInt32) -> String? {
     for part in path.split(separator: "/") {
         prefix += "/" + part
         if mkdir(prefix, mode) == 0 { continue }
-        var reason = String(cString: strerror(errno))
+        let mkdirError = String(cString: strerror(errno))
         if stat(prefix, &st) == 0 {
             if (st.st_mode & S_IFMT) == S_IFDIR { continue }
-        } else {
-            // What following it met: nothing there, a loop...
-            reason = errno == ENOENT ? "its target does not exist" : String(cString: strerror(errno))
+            return "\(prefix) exists and is not a folder"
         }
-        if lstat(prefix, &st) != 0 { return reason }
-        return (st.st_mode & S_IFMT) == S_IFLNK
-            ? "\(prefix) is a symbolic link that leads to no folder (\(reason))"
-            : "\(prefix) exists and is not a folder"
+        let statError = errno
+        if lstat(prefix, &st) == 0 && (st.st_mode & S_IFMT) == S_IFLNK {
+            // What following it met: nothing there, a loop...
+            let why = statError == ENOENT ? "its target does not exist" : String(cString: strerror(statError))
+            return "\(prefix) is a symbolic link that leads to no folder (\(why))"
+        }
+        return mkdirError  // a read-only file system, a full disk, no permission...
     }
     return nil
 }

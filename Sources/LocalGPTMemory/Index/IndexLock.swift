@@ -2,6 +2,7 @@
 // LocalGPT for Swift. Apache-2.0.
 //===----------------------------------------------------------------------===//
 
+import Dispatch
 import Glibc
 
 /// A lock, across processes, on an index file: advisory `flock`s on files beside the index
@@ -51,6 +52,17 @@ final class IndexLock {
         guard wait, case .busy = first else { return first }
         waiting()
         return acquire(kind, indexPath: indexPath, wait: true)
+    }
+
+    /// Takes the lock of the index at `indexPath`, waiting for it at most `timeout` seconds
+    /// (``Outcome/busy`` after that).
+    static func acquire(_ kind: Kind, indexPath: String, timeout: Double) -> Outcome {
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(max(0, timeout) * 1e9)
+        while true {
+            let outcome = acquire(kind, indexPath: indexPath, wait: false)
+            guard case .busy = outcome, DispatchTime.now().uptimeNanoseconds < deadline else { return outcome }
+            usleep(20_000)
+        }
     }
 
     /// Takes the lock of the index at `indexPath`, waiting for it when `wait` is true.

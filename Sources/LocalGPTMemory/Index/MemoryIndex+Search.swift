@@ -171,6 +171,9 @@ extension MemoryIndex {
 }
 
 extension MemoryIndex {
+    /// The largest limit a search is asked for (`MemoryManager.search` accepts 1...100).
+    static let deepestLimit = 100
+
     /// Fuses the two lists so that the first results do not depend on how many are asked for:
     /// the heads of the lists (``RankingOptions/depth`` candidates each) are fused as for any
     /// limit up to the depth (a deeper list would move the vector scores' normalisation and add
@@ -205,7 +208,9 @@ extension MemoryIndex {
         ranking: RankingOptions = RankingOptions()
     ) throws(MemoryError) -> [MemorySearchResult] {
         guard limit > 0 else { return [] }
-        let depth = max(ranking.depth, limit)
+        // Up to the fusion depth, the lists hold that many candidates; above it, always as many
+        // as the largest limit, so that every larger limit ranks the same candidates alike.
+        let depth = limit <= ranking.depth ? ranking.depth : max(limit, Self.deepestLimit)
         let keywordQuery = KeywordQuery.build(query)
         var keyword: [(chunk: Int64, score: Double)] = []
         var vector: [(chunk: Int64, score: Double)] = []
@@ -249,8 +254,11 @@ extension MemoryIndex {
                 ranked = Self.fuse(keyword: keyword, vector: vector, ranking: ranking)
             } else if let keywordQuery {
                 // Nothing to fuse (no vectors yet): rank as a keyword search does, with the words
-                // held by most chunks too, which the fused stage leaves to the vectors.
-                ranked = try keywordStage(keywordQuery, depth: depth, fillUp: true)
+                // held by most chunks too, which the fused stage leaves to the vectors; scored as
+                // fusion scores keyword hits alone (bm25 / the best, 0...1).
+                let hits = try keywordStage(keywordQuery, depth: depth, fillUp: true)
+                let best = hits.first?.score ?? 0
+                ranked = hits.map { (chunk: $0.chunk, score: best > 0 ? max(0, $0.score / best) : 0) }
             } else {
                 ranked = keyword
             }

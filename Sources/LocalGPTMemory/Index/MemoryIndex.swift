@@ -98,8 +98,19 @@ public final class MemoryIndex: Sendable {
     /// index at once would otherwise both create its tables, or each move the other's new file
     /// aside.
     private static func openOrReplace(_ path: String, _ connections: Connections) -> Result<Opened, MemoryError> {
-        let held = IndexLock.acquire(.opening, indexPath: path, wait: true)
+        // Opening takes milliseconds; a holder for longer is a process stopped while opening.
+        let held = IndexLock.acquire(.opening, indexPath: path, timeout: openingTimeout)
         defer { withExtendedLifetime(held) {} }
+        if case .busy = held {
+            return .failure(
+                MemoryError(
+                    code: .database,
+                    message: "memory index: opening \(path) failed: another process has been opening it for "
+                        + "\(Int(openingTimeout)) seconds (\(IndexLock.path(.opening, forIndex: path)) is held); "
+                        + "try again when it is done"
+                )
+            )
+        }
         do {
             return .success(try open(path, connections))
         } catch let error as DatabaseError where isDamage(error) {
@@ -113,6 +124,9 @@ public final class MemoryIndex: Sendable {
             return .failure(.database("opening \(path)", error))
         }
     }
+
+    /// How long opening waits for another process that is opening the same index.
+    static let openingTimeout = 30.0
 
     /// True for SQLite's "this is not a (sound) database" errors.
     static func isDamage(_ error: DatabaseError) -> Bool {

@@ -108,9 +108,12 @@ public struct MemoryConfiguration: Sendable, Equatable {
         let size = integer("chunk_size", 400, 16...Int64(Chunker.maxChunkTokens))
         var overlap = integer("chunk_overlap", 80, 0...Int64(Chunker.maxChunkTokens))
         if overlap >= size {
-            warnings.append(
-                "memory.chunk_overlap = \(overlap) is not below memory.chunk_size = \(size): using \(size - 1)"
-            )
+            // (The default, 80, below a small chunk_size set by the user, shrinks without a word.)
+            if configuration.value(at: "memory.chunk_overlap") != nil {
+                warnings.append(
+                    "memory.chunk_overlap = \(overlap) is not below memory.chunk_size = \(size): using \(size - 1)"
+                )
+            }
             overlap = size - 1
         }
         var maxFileBytes = integer("max_file_bytes", 16 << 20, Int64.min...(1 << 40))

@@ -292,6 +292,7 @@ import Testing
         )
         #expect(try warnings("[memory]\nmin_score = 3\nembeddings = \"yes\"").count == 2)
         #expect(try warnings("[memory]\nchunk_size = 300\nchunk_overlap = 40\nmin_score = 0.1").isEmpty)
+        #expect(try warnings("[memory]\nchunk_size = 50").isEmpty)  // the default overlap shrinks
         #expect(
             try warnings("[memory]\nchunk_size = 400\nchunk_overlap = 400\nmax_file_bytes = -1") == [
                 "memory.chunk_overlap = 400 is not below memory.chunk_size = 400: using 399",

@@ -126,6 +126,11 @@ public final class MemoryManager: Sendable {
                 report.damagedIndexReplaced = true
                 report.damagedIndexMovedTo = aside
             }
+            if let aside = index.takeDamageFoundAtOpening() {
+                // Not an SQLite database (a damaged first page...): moved aside when opened.
+                report.damagedIndexReplaced = true
+                report.damagedIndexMovedTo = aside
+            }
             // The whole run: the scan and the vectors computed after the rows, too.
             report.durationSeconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             logger.debug(
@@ -232,6 +237,9 @@ public final class MemoryManager: Sendable {
             let budget = embedder == nil ? 0 : configuration.searchEmbedBudget
             do {
                 let report = try reindex(embedLimit: budget)
+                if report.damagedIndexReplaced {
+                    notices.append("the memory index was damaged; it has been rebuilt from the workspace")
+                }
                 if report.pendingEmbeddings > 0 {
                     notices.append("\(report.pendingEmbeddings)" + Self.pendingNoticeSuffix)
                 }

@@ -149,7 +149,17 @@ import Testing
         )
         try Data(repeating: 0x42, count: 8192).write(to: URL(fileURLWithPath: t.indexPath))
         let memory = try t.open()
-        #expect(try memory.search("zebra", mode: .keyword).results.count == 1)
+        let r = try memory.search("zebra", mode: .keyword)
+        #expect(r.results.count == 1)
+        // Said once (it was silent), by the search that rebuilt it.
+        #expect(r.notice?.contains("the memory index was damaged") == true, "\(r.notice ?? "")")
+        #expect(try memory.search("zebra", mode: .keyword).notice == nil)
+        let other = TestMemory()
+        try other.write("a.md", "zebra crossing\n")
+        try FileManager.default.createDirectory(atPath: other.root + "/index", withIntermediateDirectories: true)
+        try Data(repeating: 0x42, count: 8192).write(to: URL(fileURLWithPath: other.indexPath))
+        let report = try other.open().reindex()
+        #expect(report.damagedIndexReplaced && report.damagedIndexMovedTo?.contains(".corrupt-") == true)
     }
 
     /// Opened in the background (as `MemoryManager` does), an index that cannot be opened fails

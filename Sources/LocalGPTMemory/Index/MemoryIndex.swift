@@ -29,6 +29,7 @@ public final class MemoryIndex: Sendable {
     /// The new database that replaced a file found damaged in use (``replaceDamagedFile()``).
     private let replacement = Mutex<Opened?>(nil)
     private let connections: Connections
+    private let damageReported = Mutex(false)
     let vectorCache = Mutex<VectorMatrix?>(nil)
     /// The keyword plans' statistics at a generation (see ``KeywordStatistics``).
     let keywordStatisticsCache = Mutex<KeywordStatistics?>(nil)
@@ -114,9 +115,11 @@ public final class MemoryIndex: Sendable {
         do {
             return .success(try open(path, connections))
         } catch let error as DatabaseError where isDamage(error) {
-            moveAside(path)
+            let aside = moveAside(path)
             do {
-                return .success(try open(path, connections))
+                var opened = try open(path, connections)
+                opened.movedAside = aside
+                return .success(opened)
             } catch {
                 return .failure(.database("opening \(path)", error))
             }
@@ -150,6 +153,18 @@ public final class MemoryIndex: Sendable {
         var identity: String?
         /// The file opened (device, inode), to tell whether another process has replaced it.
         var file: (device: UInt64, inode: UInt64)?
+        /// Where the file found damaged when opening was moved (a new index was opened instead).
+        var movedAside: String?
+    }
+
+    /// Where the file found damaged when the index was opened went, the first time it is asked
+    /// (then nil): the update that rebuilds the index reports it.
+    func takeDamageFoundAtOpening() -> String? {
+        guard let aside = try? opening.value.get().movedAside else { return nil }
+        return damageReported.withLock { reported in
+            defer { reported = true }
+            return reported ? nil : aside
+        }
     }
 
     /// Replaces the index file after SQLite found it damaged in use (damage in pages the opening

@@ -77,7 +77,7 @@ public struct MemoryError: Error, Sendable, CustomStringConvertible {
         if let e = error as? MemoryError { return e.message }
         if let e = error as? DatabaseError, e.resultCode == .SQLITE_BUSY || e.resultCode == .SQLITE_LOCKED {
             return "another process (a `memory reindex`, the daemon) has kept the index locked for "
-                + "30 seconds; try again when it is done"
+                + "\(MemoryIndex.busyTimeoutSeconds) seconds; try again when it is done"
         }
         return String(describing: error).split(separator: "\n").first.map(String.init) ?? "unknown error"
     }

@@ -436,28 +436,19 @@ extension MemoryIndex {
         return bytes.withUnsafeBytes { raw -> Prepared in
             let hash = sha256Hex(raw)
             if !rebuild, oldHash == hash { return .touched(hash: hash) }
+            func changed(_ text: UnsafeRawBufferPointer) -> Prepared {
+                let chunks = chunker.chunk(bytes: text)
+                let hashes = chunks.map { sha256Hex($0.text) }
+                return .changed(
+                    PreparedFile(hash: hash, chunks: chunks, chunkHashes: hashes, context: context(file: file, text))
+                )
+            }
             // A NUL past the binary probe (a text file damaged by a crash often holds a block of
             // them) would end the chunk's text where SQLite reads it: each shows as U+FFFD.
             if let base = raw.baseAddress, memchr(base, 0, raw.count) != nil {
-                let text = Self.replacingNULs(raw)
-                return text.withUnsafeBytes { clean in
-                    let chunks = chunker.chunk(bytes: clean)
-                    let hashes = chunks.map { sha256Hex($0.text) }
-                    return .changed(
-                        PreparedFile(
-                            hash: hash,
-                            chunks: chunks,
-                            chunkHashes: hashes,
-                            context: context(file: file, clean)
-                        )
-                    )
-                }
+                return Self.replacingNULs(raw).withUnsafeBytes(changed)
             }
-            let chunks = chunker.chunk(bytes: raw)
-            let hashes = chunks.map { sha256Hex($0.text) }
-            return .changed(
-                PreparedFile(hash: hash, chunks: chunks, chunkHashes: hashes, context: context(file: file, raw))
-            )
+            return changed(raw)
         }
     }
 

@@ -128,6 +128,10 @@ public final class MemoryIndex: Sendable {
         }
     }
 
+    /// How long a statement waits for another process's lock on the database (SQLite's busy
+    /// timeout) before it fails with "database is locked".
+    static let busyTimeoutSeconds = 30
+
     /// How long opening waits for another process that is opening the same index.
     static let openingTimeout = 30.0
 
@@ -217,7 +221,7 @@ public final class MemoryIndex: Sendable {
         }
         for file in [path, path + "-wal", path + "-shm"] { chmod(file, 0o600) }
         var config = Configuration()
-        config.busyMode = .timeout(30)
+        config.busyMode = .timeout(TimeInterval(Self.busyTimeoutSeconds))
         config.maximumReaderCount = 4
         config.label = "memory-index"
         config.prepareDatabase { db in

@@ -73,13 +73,18 @@ import Testing
                 let memory = try t.open()
                 try memory.reindex()
             }
-            let (root, pageSize) = try DatabaseQueue(path: t.indexPath).read { db in
+            // Every page in the file itself: a WAL still holding the table's latest root page (the
+            // manager's connections may close a moment later) would hide the damage.
+            let (root, pageSize, checkpoint) = try DatabaseQueue(path: t.indexPath).inDatabase { db in
                 (
                     try Int.fetchOne(db, sql: "SELECT rootpage FROM sqlite_master WHERE name = 'chunks'") ?? 0,
-                    try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
+                    try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 4096,
+                    try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)")
                 )
             }
             #expect(root > 1)
+            #expect(checkpoint?[0] as Int? == 0, "the checkpoint was blocked")
+            #expect(FileInfo.status(t.indexPath + "-wal")?.size ?? 0 == 0)
             let fd = open(t.indexPath, O_WRONLY)
             #expect(fd >= 0)
             let zeros = [UInt8](repeating: 0, count: pageSize)

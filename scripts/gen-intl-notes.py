@@ -7,8 +7,8 @@
 #
 #   scripts/gen-intl-notes.py ROOT N LANGS      e.g.  scripts/gen-intl-notes.py /tmp/ws-zh 1000 zh
 #
-# LANGS is a comma-separated list of zh, ja, ar, he, hi (files take them in turn). Deterministic
-# (seeded). The sentences are everyday notes written for this script.
+# LANGS is a comma-separated list of zh, ja, ar, he, hi, ta, ko, de, ru (files take them in
+# turn). Deterministic (seeded). The sentences are everyday notes written for this script.
 import os
 import random
 import sys
@@ -46,12 +46,36 @@ SAMPLES = {
         "परिवार शुक्रवार को पार्क गया था।",
         "नमस्ते, बैठक अगले सप्ताह तक टाल दी गई है।",
     ],
+    "ta": [
+        "இன்று புதிய திட்டத்தைப் பற்றி நாங்கள் பேசினோம்.",
+        "நாளை காலை மருத்துவரை அழைக்க வேண்டும்.",
+        "குடும்பம் வெள்ளிக்கிழமை பூங்காவுக்குச் சென்றது.",
+        "கூட்டம் அடுத்த வாரத்திற்கு ஒத்திவைக்கப்பட்டது.",
+    ],
+    "ko": [
+        "오늘 오후에 새 프로젝트 계획을 논의했습니다.",
+        "내일 아침 아홉 시에 병원에 가야 합니다.",
+        "가족이 금요일에 공원에 갔습니다.",
+        "회의가 다음 주로 연기되었습니다.",
+    ],
+    "de": [
+        "Heute haben wir den Plan für das neue Projekt besprochen.",
+        "Morgen früh muss ich die Ärztin anrufen, wegen der Überweisung.",
+        "Die Familie ist am Freitag in den Park gegangen, trotz der Hitze.",
+        "Die Besprechung wurde auf nächste Woche verschoben; Straße gesperrt.",
+    ],
+    "ru": [
+        "Сегодня мы обсудили план нового проекта.",
+        "Завтра утром нужно позвонить врачу.",
+        "В пятницу семья ходила в парк, несмотря на жару.",
+        "Встреча перенесена на следующую неделю; Ёлка уже стоит.",
+    ],
 }
 
 
 def main() -> None:
     if len(sys.argv) != 4:
-        sys.exit("usage: scripts/gen-intl-notes.py ROOT N LANGS (zh, ja, ar, he, hi; comma-separated)")
+        sys.exit(f"usage: scripts/gen-intl-notes.py ROOT N LANGS ({', '.join(SAMPLES)}; comma-separated)")
     root, count, langs = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(",")
     for lang in langs:
         if lang not in SAMPLES:

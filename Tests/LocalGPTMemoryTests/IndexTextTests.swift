@@ -82,6 +82,7 @@ import Testing
         "k\u{93C}\u{BBE} ज़ा फ़िल्म में ক\u{9BC}\u{9BE} \u{35B}\u{BD7}",
         "👍🏽 👩‍💻 🏳️‍🌈 1️⃣ 🏴\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}",
         "ᾳ ᾼ \u{3B1}\u{345} Ⓐ ㍿ ㌔ ℃ ℌ ℡ ﹏",
+        "τ\u{3B7}\u{345} ψυχ\u{3B7}\u{345}, ж\u{488} and e\u{489}",  // (folded scalar by scalar before `folded-v2`)
     ])
     func theFastFoldingIsFoundationsFolding(_ text: String) {
         #expect(TextAnalysis.folded(text) == TextAnalysis.foldedWhole(text))

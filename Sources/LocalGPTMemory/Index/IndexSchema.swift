@@ -27,7 +27,9 @@ enum IndexSchema {
     static let ftsTokenizer = "porter unicode61 remove_diacritics 2"
 
     /// Part of the index identity: bump when the FTS layout or the indexed text changes.
-    static let ftsIdentity = "fts5-v1/\(ftsTokenizer)/context-v1/folded-v1"
+    /// `folded-v2`: text holding U+0345, U+0488 or U+0489 with only Latin, Greek and Cyrillic
+    /// letters is folded whole, as Foundation folds it (`FoldTable`), no longer scalar by scalar.
+    static let ftsIdentity = "fts5-v1/\(ftsTokenizer)/context-v1/folded-v2"
 
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()

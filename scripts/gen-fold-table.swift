@@ -124,36 +124,32 @@ print(
     """
 )
 for e in entries { print("        \(e)") }
-print(
-    """
-            \"\"\"
 
-        /// Scalars that fold differently after another scalar than alone: a text holding one is
-        /// folded whole.
-        static let contextual = \"\"\"
-    """
-)
-let sorted = contextual.sorted().map(hex)
-for start in stride(from: 0, to: sorted.count, by: 12) {
-    print("        " + sorted[start..<min(start + 12, sorted.count)].joined(separator: " "))
-}
-print(
-    """
-            \"\"\"
-
-        /// Marks that compose with an earlier vowel sign: folded alone only right after a scalar
-        /// of their own 128-scalar block that folds to itself (and is not one of them), else the
-        /// text is folded whole.
-        static let composing = \"\"\"
-    """
-)
-let late = composing.sorted().map(hex)
-for start in stride(from: 0, to: late.count, by: 12) {
-    print("        " + late[start..<min(start + 12, late.count)].joined(separator: " "))
-}
-print(
-    """
-            \"\"\"
+/// Ends the previous string literal and prints `values` as the next one, twelve a line.
+func printList(_ documentation: String, _ name: String, _ values: Set<UInt32>) {
+    print("        \"\"\"\n")
+    for line in documentation.split(separator: "\n") { print("    /// \(line)") }
+    print("    static let \(name) = \"\"\"")
+    let sorted = values.sorted().map(hex)
+    for start in stride(from: 0, to: sorted.count, by: 12) {
+        print("        " + sorted[start..<min(start + 12, sorted.count)].joined(separator: " "))
     }
+}
+printList(
     """
+    Scalars that fold differently after another scalar than alone: a text holding one is
+    folded whole.
+    """,
+    "contextual",
+    contextual
 )
+printList(
+    """
+    Marks that compose with an earlier vowel sign: folded alone only right after a scalar
+    of their own 128-scalar block that folds to itself (and is not one of them), else the
+    text is folded whole.
+    """,
+    "composing",
+    composing
+)
+print("        \"\"\"\n}")

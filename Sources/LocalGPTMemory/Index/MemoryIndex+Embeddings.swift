@@ -163,7 +163,7 @@ extension MemoryIndex {
         }
         var next = computed.makeIterator()
         let vectors = known.map { $0 ? next.next()! : [Float](repeating: 0, count: embedder.dimensions) }
-        guard vectors.count == texts.count, vectors.allSatisfy({ $0.count == embedder.dimensions }) else {
+        guard vectors.allSatisfy({ $0.count == embedder.dimensions }) else {
             throw .embedding("the embedder (\(embedder.modelID)) returned vectors of the wrong shape")
         }
         // Damaged weights give NaN or infinite vectors, which would be cached and stored for good

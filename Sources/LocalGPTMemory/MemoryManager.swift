@@ -145,6 +145,34 @@ public final class MemoryManager: Sendable {
         }
     }
 
+    /// Counts for `memory stats`, of the index as it stands: nothing is re-read from the workspace,
+    /// unless the index was found damaged (when it was opened, or now while it is read). Then it
+    /// has been moved aside, and it is rebuilt from the workspace first (keywords only; vectors come
+    /// from the next search or `memory reindex`), so that the counts describe the files rather than
+    /// an empty index.
+    ///
+    /// - Returns: the counts, and the report of that rebuild when there was one.
+    /// - Throws: ``MemoryError`` when the index cannot be read or rebuilt.
+    public func stats() throws(MemoryError) -> (stats: IndexStats, rebuild: ReindexReport?) {
+        if index.hasUnreportedDamageFromOpening {
+            let report = try reindex(embedLimit: 0)
+            return (try index.stats(), report)
+        }
+        do throws(MemoryError) {
+            return (try index.stats(), nil)
+        } catch  where error.isIndexDamage {
+            let aside = try refreshLock.withLock { _ throws(MemoryError) in try index.replaceDamagedFile() }
+            logger.warning(
+                "memory: the index was damaged; rebuilding it",
+                metadata: ["error": "\(error.message)", "memory.movedTo": "\(aside ?? "-")"]
+            )
+            var report = try reindex(embedLimit: 0)
+            report.damagedIndexReplaced = true
+            report.damagedIndexMovedTo = aside
+            return (try index.stats(), report)
+        }
+    }
+
     /// One update of the index and, within `embedLimit`, its missing vectors (under `refreshLock`).
     private func update(
         force: Bool,

@@ -173,11 +173,7 @@ struct MemoryCommand: ParsableCommand {
                 throw CLIError(error.message)
             }
             bar.finish()
-            if report.damagedIndexReplaced {
-                let moved =
-                    report.damagedIndexMovedTo.map { "it was moved to \($0)" } ?? "another process moved it aside"
-                printError("note: the index was damaged; \(moved), and it was rebuilt from the workspace")
-            }
+            MemoryCommand.noteDamage(report)
             for s in report.skipped { printError("skipped \(printable(s.file)): \(s.reason)") }
             var line =
                 "\(report.filesScanned) files: \(report.filesUpdated) indexed, \(report.filesUnchanged) unchanged, "
@@ -191,6 +187,13 @@ struct MemoryCommand: ParsableCommand {
             print(line)
             if let reason = ctx.memory.embedderUnavailableReason { printError("note: \(reason)") }
         }
+    }
+
+    /// Says on standard error that the index was found damaged and rebuilt, when `report` says so.
+    static func noteDamage(_ report: ReindexReport) {
+        guard report.damagedIndexReplaced else { return }
+        let moved = report.damagedIndexMovedTo.map { "it was moved to \($0)" } ?? "another process moved it aside"
+        printError("note: the index was damaged; \(moved), and it was rebuilt from the workspace")
     }
 
     // MARK: stats
@@ -208,7 +211,9 @@ struct MemoryCommand: ParsableCommand {
             )
             let s: IndexStats
             do {
-                s = try ctx.memory.index.stats()
+                let (stats, rebuild) = try ctx.memory.stats()
+                s = stats
+                if let rebuild { MemoryCommand.noteDamage(rebuild) }
             } catch {
                 throw CLIError(error.message)
             }
@@ -266,7 +271,7 @@ struct MemoryCommand: ParsableCommand {
             let ctx = try MemoryCommand.open(options, keywordOnly: true)
             let files: [IndexedFile]
             do {
-                try ctx.memory.reindex(embedLimit: 0)
+                MemoryCommand.noteDamage(try ctx.memory.reindex(embedLimit: 0))
             } catch {
                 // A read-only index (or a full disk) still lists what it holds.
                 printError("note: the index could not be updated, the list may miss recent changes: \(error.message)")

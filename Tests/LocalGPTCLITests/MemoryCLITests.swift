@@ -213,6 +213,28 @@ import Testing
         }
     }
 
+    /// A damaged index file is moved aside and rebuilt by `stats` and `recent` too, and both say
+    /// so (`stats` used to count the empty index that replaced it, in silence).
+    @Test func statsAndRecentReportADamagedIndex() throws {
+        let home = Home()
+        try home.write("notes.md", "a note about the garden\n")
+        #expect(try home.run("memory", "reindex").status == 0)
+        let index = home.path + "/memory/main.sqlite"
+        for command in ["stats", "recent"] {
+            try Data(repeating: 0x42, count: 8192).write(to: URL(fileURLWithPath: index))
+            let r = try home.run("memory", command)
+            #expect(r.status == 0, "\(command): \(r.stderr)")
+            #expect(r.stderr.contains("note: the index was damaged; it was moved to \(index).corrupt-"), "\(r.stderr)")
+            #expect(r.stderr.contains("and it was rebuilt from the workspace"), "\(command): \(r.stderr)")
+            if command == "stats" {
+                #expect(r.stdout.contains("Files:       5 "), "\(r.stdout)")
+            } else {
+                #expect(r.stdout.contains("notes.md"), "\(r.stdout)")
+            }
+            #expect(!(try home.run("memory", command).stderr.contains("damaged")))
+        }
+    }
+
     @Test func benchmarkCommandIsHidden() throws {
         let help = try Home().run("memory", "--help")
         #expect(help.stdout.contains("search"))

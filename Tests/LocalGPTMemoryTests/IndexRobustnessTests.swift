@@ -73,23 +73,7 @@ import Testing
                 let memory = try t.open()
                 try memory.reindex()
             }
-            // Every page in the file itself: a WAL still holding the table's latest root page (the
-            // manager's connections may close a moment later) would hide the damage.
-            let (root, pageSize, checkpoint) = try DatabaseQueue(path: t.indexPath).inDatabase { db in
-                (
-                    try Int.fetchOne(db, sql: "SELECT rootpage FROM sqlite_master WHERE name = 'chunks'") ?? 0,
-                    try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 4096,
-                    try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)")
-                )
-            }
-            #expect(root > 1)
-            #expect(checkpoint?[0] as Int? == 0, "the checkpoint was blocked")
-            #expect(FileInfo.status(t.indexPath + "-wal")?.size ?? 0 == 0)
-            let fd = open(t.indexPath, O_WRONLY)
-            #expect(fd >= 0)
-            let zeros = [UInt8](repeating: 0, count: pageSize)
-            #expect(pwrite(fd, zeros, pageSize, off_t((root - 1) * pageSize)) == pageSize)
-            close(fd)
+            try Self.zeroRootPage(of: "chunks", in: t.indexPath)
 
             let memory = try t.open()
             if viaSearch {
@@ -108,6 +92,56 @@ import Testing
             // A second manager (another process) opens the new file, not the damaged one.
             #expect(try t.open().search("walnut", mode: .keyword).results.map(\.file) == ["b.md"])
         }
+    }
+
+    /// `memory stats` moved a damaged index aside without a word and counted the empty index that
+    /// replaced it ("Files: 0"); it now rebuilds it from the workspace first and reports that, for
+    /// damage found when opening the file and for damage found reading it.
+    @Test func statsRebuildAndReportADamagedIndex() throws {
+        for atOpening in [true, false] {
+            let t = TestMemory()
+            try t.write("a.md", "zebra crossing at the corner\n")
+            try t.write("b.md", "walnut tree in the garden\n")
+            do {
+                let memory = try t.open()
+                try memory.reindex()
+                #expect(try memory.stats().rebuild == nil)
+            }
+            if atOpening {
+                try Data(repeating: 0x42, count: 8192).write(to: URL(fileURLWithPath: t.indexPath))
+            } else {
+                try Self.zeroRootPage(of: "files", in: t.indexPath)
+            }
+            let memory = try t.open()
+            let (stats, rebuild) = try memory.stats()
+            #expect(stats.files == 2 && stats.chunks == 2, "at opening: \(atOpening)")
+            #expect(rebuild?.damagedIndexReplaced == true, "at opening: \(atOpening)")
+            #expect(rebuild?.damagedIndexMovedTo?.contains(".corrupt-") == true, "at opening: \(atOpening)")
+            // Said once: the next look finds a sound index.
+            #expect(try memory.stats().rebuild == nil)
+            #expect(try t.open().stats().rebuild == nil)
+        }
+    }
+
+    /// Zeroes the root page of `table` in the index file at `path`, after a checkpoint that moves
+    /// every page into the file itself: a WAL still holding the table's latest root page (a
+    /// manager's connections may close a moment later) would hide the damage.
+    static func zeroRootPage(of table: String, in path: String) throws {
+        let (root, pageSize, checkpoint) = try DatabaseQueue(path: path).inDatabase { db in
+            (
+                try Int.fetchOne(db, sql: "SELECT rootpage FROM sqlite_master WHERE name = ?", arguments: [table]) ?? 0,
+                try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 4096,
+                try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+            )
+        }
+        #expect(root > 1)
+        #expect(checkpoint?[0] as Int? == 0, "the checkpoint was blocked")
+        #expect(FileInfo.status(path + "-wal")?.size ?? 0 == 0)
+        let fd = open(path, O_WRONLY)
+        #expect(fd >= 0)
+        let zeros = [UInt8](repeating: 0, count: pageSize)
+        #expect(pwrite(fd, zeros, pageSize, off_t((root - 1) * pageSize)) == pageSize)
+        close(fd)
     }
 
     /// "café.md" spelled with a precomposed "é" and with "e" + U+0301 are two files; a `String`

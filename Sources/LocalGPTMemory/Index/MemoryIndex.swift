@@ -171,6 +171,13 @@ public final class MemoryIndex: Sendable {
         }
     }
 
+    /// True when the file found at opening was damaged and moved aside, and no update has reported
+    /// it yet (``takeDamageFoundAtOpening()`` has not been called).
+    var hasUnreportedDamageFromOpening: Bool {
+        guard (try? opening.value.get().movedAside) != nil else { return false }
+        return !damageReported.withLock { $0 }
+    }
+
     /// Replaces the index file after SQLite found it damaged in use (damage in pages the opening
     /// did not read): under the opening lock, the file is moved aside, unless another process has
     /// replaced it already, and the file now at `path` is opened (a new, empty index, which the

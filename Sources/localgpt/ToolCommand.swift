@@ -40,6 +40,11 @@ struct ToolCommand: ParsableCommand {
                 print(doc.encoded(pretty: true))
                 return
             }
+            if tools.isEmpty {
+                // An empty list looked like a failure; say why and where to look.
+                print("No plugin tools: no loaded plugin provides one (see `localgpt plugin list`).")
+                return
+            }
             let width = tools.map(\.qualifiedName.count).max() ?? 0
             for t in tools {
                 print(t.qualifiedName.padding(toLength: width + 2, withPad: " ", startingAt: 0) + t.description)

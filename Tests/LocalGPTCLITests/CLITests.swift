@@ -33,8 +33,17 @@ import Testing
         }
 
         @discardableResult
-        func run(_ args: String..., input: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
-            try TestSupport.run(TestSupport.localgptExecutable, args, environment: environment, input: input)
+        func run(
+            _ args: String...,
+            input: String? = nil,
+            env: [String: String] = [:]
+        ) throws -> (status: Int32, stdout: String, stderr: String) {
+            try TestSupport.run(
+                TestSupport.localgptExecutable,
+                args,
+                environment: environment.merging(env) { $1 },
+                input: input
+            )
         }
     }
 
@@ -107,6 +116,18 @@ import Testing
         #expect(bad.stderr.contains("$.expression: expected string, got integer"))
         let list = try home.run("tool", "list")
         #expect(list.stdout.contains("org.localgpt.sysinfo/system_info"))
+    }
+
+    /// With no plugin tools, `tool list` printed nothing at all and exited 0.
+    @Test func toolListSaysWhenThereIsNoTool() throws {
+        let home = Home()
+        let empty = home.path + "/no-plugins"
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        let r = try home.run("tool", "list", env: ["LOCALGPT_BUNDLED_PLUGINS": empty])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == "No plugin tools: no loaded plugin provides one (see `localgpt plugin list`).\n")
+        let json = try home.run("tool", "list", "--json", env: ["LOCALGPT_BUNDLED_PLUGINS": empty])
+        #expect(try JSONValue(parsing: json.stdout) == [])
     }
 
     @Test func brokenPluginInConfigPathsLeavesTheOthersLoaded() throws {

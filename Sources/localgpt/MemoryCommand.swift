@@ -27,7 +27,8 @@ struct MemoryCommand: ParsableCommand {
     /// Options every memory command takes.
     struct Options: ParsableArguments {
         @OptionGroup var global: GlobalOptions
-        @Option(help: "Use this workspace instead of the configured one.") var workspace: String?
+        @Option(help: "Use this workspace (an existing folder) instead of the configured one.")
+        var workspace: String?
 
         func validate() throws {
             if let workspace, workspace.trimmingCharacters(in: .whitespaces).isEmpty {
@@ -52,6 +53,17 @@ struct MemoryCommand: ParsableCommand {
             workspaceOverride: options.workspace
         )
         for warning in config.warnings { printError("warning: \(warning)") }
+        if options.workspace != nil {
+            // A flag naming a missing folder is a typo more often than a new workspace: creating
+            // it, with the template files, and answering "No results found." hid the mistake.
+            var isFolder: ObjCBool = false
+            if !FileManager.default.fileExists(atPath: config.workspace, isDirectory: &isFolder) {
+                throw CLIError(
+                    "--workspace \(config.workspace): no such folder (create it first to start a workspace there)"
+                )
+            }
+            if !isFolder.boolValue { throw CLIError("--workspace \(config.workspace) is not a folder") }
+        }
         let (embedder, reason) =
             keywordOnly ? (nil, nil) : loadEmbedder(enabled: config.embeddingsEnabled, context: ctx)
         do {

@@ -183,6 +183,21 @@ import Testing
         let stats = try home.run("memory", "stats", "--workspace", other)
         #expect(stats.stdout.contains("Workspace:   \(other)"))
         #expect(stats.stdout.contains("Files:       5 "), "a.md and the four templates")
+
+        // A missing folder (a typo) is an error; it used to be created, templates and all.
+        let typo = home.path + "/elsewher"
+        for command in [["search", "meerkat"], ["reindex"], ["stats"], ["recent"]] {
+            let r = try TestSupport.run(
+                TestSupport.localgptExecutable,
+                ["memory"] + command + ["--workspace", typo],
+                environment: home.environment
+            )
+            #expect(r.status != 0, "\(command)")
+            #expect(r.stderr.contains("--workspace \(typo): no such folder"), "\(command): \(r.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: typo))
+        let file = try home.run("memory", "search", "meerkat", "--workspace", other + "/a.md")
+        #expect(file.stderr.contains("--workspace \(other)/a.md is not a folder"), "\(file.stderr)")
     }
 
     @Test func reindexStatsAndRecent() throws {

@@ -117,11 +117,7 @@ public final class MemoryManager: Sendable {
             } catch  where error.isIndexDamage {
                 // Damage the opening did not see (a page written over, a bad sector): the index
                 // holds nothing the workspace does not, so it is moved aside and rebuilt.
-                let aside = try index.replaceDamagedFile()
-                logger.warning(
-                    "memory: the index was damaged; rebuilding it",
-                    metadata: ["error": "\(error.message)", "memory.movedTo": "\(aside ?? "-")"]
-                )
+                let aside = try replaceDamagedIndex(error)
                 report = try update(force: true, embedLimit: embedLimit, progress: progress)
                 report.damagedIndexReplaced = true
                 report.damagedIndexMovedTo = aside
@@ -161,16 +157,25 @@ public final class MemoryManager: Sendable {
         do throws(MemoryError) {
             return (try index.stats(), nil)
         } catch  where error.isIndexDamage {
-            let aside = try refreshLock.withLock { _ throws(MemoryError) in try index.replaceDamagedFile() }
-            logger.warning(
-                "memory: the index was damaged; rebuilding it",
-                metadata: ["error": "\(error.message)", "memory.movedTo": "\(aside ?? "-")"]
-            )
+            let aside = try refreshLock.withLock { _ throws(MemoryError) in try replaceDamagedIndex(error) }
             var report = try reindex(embedLimit: 0)
             report.damagedIndexReplaced = true
             report.damagedIndexMovedTo = aside
             return (try index.stats(), report)
         }
+    }
+
+    /// Moves the index aside after `error` showed it damaged and opens a new, empty one, which the
+    /// next update rebuilds from the workspace (under `refreshLock`).
+    ///
+    /// - Returns: where the damaged file went; nil when another process had replaced it.
+    private func replaceDamagedIndex(_ error: MemoryError) throws(MemoryError) -> String? {
+        let aside = try index.replaceDamagedFile()
+        logger.warning(
+            "memory: the index was damaged; rebuilding it",
+            metadata: ["error": "\(error.message)", "memory.movedTo": "\(aside ?? "-")"]
+        )
+        return aside
     }
 
     /// One update of the index and, within `embedLimit`, its missing vectors (under `refreshLock`).
@@ -315,7 +320,7 @@ public final class MemoryManager: Sendable {
             results = try searchIndex()
         } catch  where error.isIndexDamage {
             // Damage in pages the update did not read: rebuild (as reindex does), then answer.
-            try refreshLock.withLock { _ throws(MemoryError) in _ = try index.replaceDamagedFile() }
+            try refreshLock.withLock { _ throws(MemoryError) in _ = try replaceDamagedIndex(error) }
             let report = try reindex(embedLimit: embedder == nil ? 0 : configuration.searchEmbedBudget)
             notices.append("the memory index was damaged; it has been rebuilt from the workspace")
             notices.removeAll { $0.hasSuffix(Self.pendingNoticeSuffix) }  // the count before the rebuild

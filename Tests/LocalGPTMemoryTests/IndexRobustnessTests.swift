@@ -66,13 +66,7 @@ import Testing
     /// good: the file is now moved aside and the index rebuilt from the workspace.
     @Test func damageFoundInUseIsRepairedBySearchAndByReindex() throws {
         for viaSearch in [true, false] {
-            let t = TestMemory()
-            try t.write("a.md", "zebra crossing at the corner\n")
-            try t.write("b.md", "walnut tree in the garden\n")
-            do {
-                let memory = try t.open()
-                try memory.reindex()
-            }
+            let t = try Self.indexedTwoNotes()
             try Self.zeroRootPage(of: "chunks", in: t.indexPath)
 
             let memory = try t.open()
@@ -99,14 +93,8 @@ import Testing
     /// damage found when opening the file and for damage found reading it.
     @Test func statsRebuildAndReportADamagedIndex() throws {
         for atOpening in [true, false] {
-            let t = TestMemory()
-            try t.write("a.md", "zebra crossing at the corner\n")
-            try t.write("b.md", "walnut tree in the garden\n")
-            do {
-                let memory = try t.open()
-                try memory.reindex()
-                #expect(try memory.stats().rebuild == nil)
-            }
+            let t = try Self.indexedTwoNotes()
+            #expect(try t.open().stats().rebuild == nil)
             if atOpening {
                 try Data(repeating: 0x42, count: 8192).write(to: URL(fileURLWithPath: t.indexPath))
             } else {
@@ -121,6 +109,16 @@ import Testing
             #expect(try memory.stats().rebuild == nil)
             #expect(try t.open().stats().rebuild == nil)
         }
+    }
+
+    /// A workspace of two notes ("zebra" in a.md, "walnut" in b.md), indexed by a manager that is
+    /// gone (its connections closed) when this returns.
+    static func indexedTwoNotes() throws -> TestMemory {
+        let t = TestMemory()
+        try t.write("a.md", "zebra crossing at the corner\n")
+        try t.write("b.md", "walnut tree in the garden\n")
+        try t.open().reindex()
+        return t
     }
 
     /// Zeroes the root page of `table` in the index file at `path`, after a checkpoint that moves

@@ -157,12 +157,20 @@ public final class MemoryManager: Sendable {
         do throws(MemoryError) {
             return (try index.stats(), nil)
         } catch  where error.isIndexDamage {
-            let aside = try refreshLock.withLock { _ throws(MemoryError) in try replaceDamagedIndex(error) }
-            var report = try reindex(embedLimit: 0)
-            report.damagedIndexReplaced = true
-            report.damagedIndexMovedTo = aside
+            let report = try rebuildDamagedIndex(error, embedLimit: 0)
             return (try index.stats(), report)
         }
+    }
+
+    /// After `error` showed the index damaged in pages the last update did not read: moves it
+    /// aside, rebuilds it from the workspace (computing at most `embedLimit` vectors) and says so
+    /// in the report.
+    private func rebuildDamagedIndex(_ error: MemoryError, embedLimit: Int?) throws(MemoryError) -> ReindexReport {
+        let aside = try refreshLock.withLock { _ throws(MemoryError) in try replaceDamagedIndex(error) }
+        var report = try reindex(embedLimit: embedLimit)
+        report.damagedIndexReplaced = true
+        report.damagedIndexMovedTo = aside
+        return report
     }
 
     /// Moves the index aside after `error` showed it damaged and opens a new, empty one, which the
@@ -320,8 +328,8 @@ public final class MemoryManager: Sendable {
             results = try searchIndex()
         } catch  where error.isIndexDamage {
             // Damage in pages the update did not read: rebuild (as reindex does), then answer.
-            try refreshLock.withLock { _ throws(MemoryError) in _ = try replaceDamagedIndex(error) }
-            let report = try reindex(embedLimit: embedder == nil ? 0 : configuration.searchEmbedBudget)
+            let budget = embedder == nil ? 0 : configuration.searchEmbedBudget
+            let report = try rebuildDamagedIndex(error, embedLimit: budget)
             notices.append("the memory index was damaged; it has been rebuilt from the workspace")
             notices.removeAll { $0.hasSuffix(Self.pendingNoticeSuffix) }  // the count before the rebuild
             if report.pendingEmbeddings > 0, wanted != .keyword {

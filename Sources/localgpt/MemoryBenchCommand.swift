@@ -226,7 +226,7 @@ extension MemoryCommand {
                     String(
                         format:
                             "  of which: centroid scan p50 %.2f ms, p99 %.2f ms (one thread: p50 %.2f ms); "
-                            + "window vectors p50 %.2f ms, p99 %.2f ms",
+                            + "window stage p50 %.2f ms, p99 %.2f ms",
                         R.percentile(r.centroidScanMs, 0.5),
                         R.percentile(r.centroidScanMs, 0.99),
                         R.percentile(r.centroidScanOneThreadMs, 0.5),

@@ -47,7 +47,8 @@ import Testing
             var q = (0..<64).map { _ in g.unit() }
             // Some queries are rows of the matrix (a score of 1 and exact ties).
             if i % 4 == 0 { q = Array(exact.data[(i * 64 * 7 + 6 * 64)..<(i * 64 * 7 + 7 * 64)]) }
-            for k in [1, 10, 200] {
+            // 1,500 chunks' rows: more than a block holds, so every block's best bounds are kept.
+            for k in [1, 10, 200, 1_500] {
                 let a = exact.top(q, k: k)
                 let b = prefiltered.top(q, k: k)
                 #expect(a.map(\.chunk) == b.map(\.chunk), "query \(i), k \(k)")
@@ -93,7 +94,7 @@ import Testing
                 for j in 0..<dims { query[j] = j % 3 == 0 ? -127 : 127 }
             }
             var out = [Int32](repeating: .min, count: rows)
-            lgpt_embed_dot_i8(codes, rows, dims, query, &out)
+            lgpt_embed_dot_i8(codes.map { UInt8(Int($0) + 128) }, rows, dims, query, &out)
             var expected = [Int32](repeating: 0, count: rows)
             for r in 0..<rows {
                 for j in 0..<dims { expected[r] += Int32(codes[r * dims + j]) * Int32(query[j]) }
@@ -107,6 +108,31 @@ import Testing
         let top = m.top([Float](repeating: 0, count: 32), k: 3)
         #expect(top.count == 3)
         #expect(top.allSatisfy { $0.score == 0 })
+    }
+
+    /// The window stage's score of a chunk is its best window's product with the query, read
+    /// through a pool or a single connection.
+    @Test func windowScoresAreTheBestWindowsProduct() throws {
+        let t = TestMemory()
+        try t.write("memory/2024-01-01.md", TestMemory.diary("Jan 1", lines: 2_400))
+        let memory = try t.open(embedder: TrigramTestEmbedder())
+        try memory.reindex()
+        let ids = try memory.index.database.read { db in try Int64.fetchAll(db, sql: "SELECT id FROM chunks") }
+        let packed = try memory.index.windowVectors(of: ids, dimensions: 384)
+        #expect(packed.count > 100)
+        let query = TrigramTestEmbedder.vector("notes about item1717x")
+        var expected: [Int64: Float] = [:]
+        for (id, w) in packed {
+            expected[id] = stride(from: 0, to: w.count, by: 384).map { start in
+                w.withUnsafeBufferPointer { p in
+                    query.withUnsafeBufferPointer { VectorMatrix.dot(p.baseAddress! + start, $0.baseAddress!, 384) }
+                }
+            }.max()
+        }
+        #expect(try memory.index.windowScores(query, of: ids.shuffled()) == expected)
+        let single = try MemoryIndex(path: t.indexPath, connections: .single)
+        #expect(try single.windowScores(query, of: ids) == expected)
+        #expect(try single.windowScores(query, of: []) == [:])
     }
 
     /// A chunk's window vectors are one row of `chunk_windows` beside its centroid; an index of

@@ -125,24 +125,54 @@ lgpt_embed_status lgpt_embed_forward(
 #endif
 
 /*
- * Vector search helper: out[r] = sum over j < dims of codes[r * dims + j] * query[j], for r < rows.
- * `codes` holds rows x dims int8 values and `query` dims int16 values, all within -127...127, so no
- * sum overflows for dims < 133,000. Uses AVX-512 VNNI (dims a multiple of 64, at most 1,024) or AVX2
- * when the CPU has it, else plain C; the result is the same either way. All pointers are borrowed for the call; thread-safe.
+ * Vector search helper: out[r] = sum over j < dims of (codes[r * dims + j] - 128) * query[j], for r < rows.
+ * `codes` holds rows x dims int8 values stored biased by 128 (1...255 for -127...127) and `query` dims int16
+ * values within -127...127, so no sum overflows for dims < 133,000. Uses AVX-512 VNNI (dims a multiple of
+ * 64, at most 1,024) or AVX2 when the CPU has it, else plain C; the result is the same either way. All
+ * pointers are borrowed for the call; thread-safe.
  */
-void lgpt_embed_dot_i8(const int8_t *_Nonnull codes, size_t rows, size_t dims, const int16_t *_Nonnull query,
+void lgpt_embed_dot_i8(const uint8_t *_Nonnull codes, size_t rows, size_t dims, const int16_t *_Nonnull query,
                        int32_t *_Nonnull out);
+
+/* What bounds the error of row r's int8 product (see VectorMatrix.Quantized in LocalGPTMemory): each
+ * array holds one value per row. */
+typedef struct lgpt_embed_row_bounds {
+    const float *scales;     /* the row's step: x is about scales[r] * codes */
+    const float *l1;         /* |x|_1 */
+    const float *residual;   /* |x - scales[r] * codes|_2 */
+    const float *coded_norm; /* |scales[r] * codes|_2 */
+} lgpt_embed_row_bounds;
+
+/* The same for the query y, quantized as t * p. */
+typedef struct lgpt_embed_query_bounds {
+    float t;        /* the query's step */
+    float l1;       /* |p|_1 */
+    float norm;     /* |y|_2 */
+    float residual; /* |y - t * p|_2 */
+    float slack;    /* added to every error: float rounding */
+} lgpt_embed_query_bounds;
 
 /*
  * The int8 pre-filter's bounds, for r < rows: with d = the int8 product of row r and `query` (as
- * lgpt_embed_dot_i8), estimate = scales[r] * t * d and error = t / 2 * l1[r] + scales[r] / 2 * t *
- * query_l1 + slack; lower[r] = estimate - error, upper[r] = estimate + error (see VectorMatrix in
- * LocalGPTMemory for why they bound the float32 product). Every array holds `rows` values (codes:
- * rows x dims); all pointers are borrowed for the call; thread-safe on disjoint outputs.
+ * lgpt_embed_dot_i8), estimate = scales[r] * t * d and error = min(t / 2 * l1[r] + scales[r] / 2 * t *
+ * q->l1, residual[r] * q->norm + coded_norm[r] * q->residual) + slack; lower[r] = estimate - error,
+ * upper[r] = estimate + error (see VectorMatrix in LocalGPTMemory for why they bound the float32
+ * product). `row`'s arrays, `lower` and `upper` hold `rows` values (codes: rows x dims); all pointers
+ * are borrowed for the call; thread-safe on disjoint outputs.
  */
-void lgpt_embed_bounds_i8(const int8_t *_Nonnull codes, const float *_Nonnull scales, const float *_Nonnull l1,
-                          size_t rows, size_t dims, const int16_t *_Nonnull query, float t, float query_l1,
-                          float slack, float *_Nonnull lower, float *_Nonnull upper);
+void lgpt_embed_bounds_i8(const uint8_t *_Nonnull codes, size_t rows, size_t dims, const int16_t *_Nonnull query,
+                          const lgpt_embed_row_bounds *_Nonnull row, const lgpt_embed_query_bounds *_Nonnull q,
+                          float *_Nonnull lower, float *_Nonnull upper);
+
+/* Asks the CPU to bring the `bytes` bytes at `p` into its caches (a hint: nothing is read now). */
+static inline void lgpt_embed_prefetch(const void *_Nonnull p, size_t bytes) {
+    for (size_t i = 0; i < bytes; i += 64) __builtin_prefetch((const char *)p + i);
+}
+
+/* Adds values[0...n-1] to a min-heap of the k largest values seen so far: `heap` has room for k values
+ * and holds *heap_size of them (0 at first; updated). heap[0] is the smallest kept. */
+void lgpt_embed_keep_largest(const float *_Nonnull values, size_t n, size_t k, float *_Nonnull heap,
+                             size_t *_Nonnull heap_size);
 
 /* The k-th largest of values[0...n-1] (-infinity when k is 0 or above n, or memory runs out). */
 float lgpt_embed_kth_largest(const float *_Nonnull values, size_t n, size_t k);

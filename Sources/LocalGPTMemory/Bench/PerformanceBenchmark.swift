@@ -69,7 +69,7 @@ public enum PerformanceBenchmark {
         /// The vector stage alone (`vectorCandidates`, with the keyword candidates as extras).
         public var vectorLatenciesMs: [Double] = []
         /// Parts of the vector stage: the exact scan of every centroid (`VectorMatrix.top`), and
-        /// loading the candidates' window vectors.
+        /// reading and scoring the candidates' window vectors (`windowScores`).
         public var centroidScanMs: [Double] = []
         /// The centroid scan by one thread, as the hybrid search runs it beside the keyword stage.
         public var centroidScanOneThreadMs: [Double] = []
@@ -156,7 +156,7 @@ public enum PerformanceBenchmark {
             _ = matrix.top(v, k: max(MemoryIndex.centroidCandidates, depth), parallel: false)
             centroidScanOneThread.append(elapsed(since: t5))
             let t4 = DispatchTime.now().uptimeNanoseconds
-            _ = try memory.index.windowVectors(of: top.map(\.chunk) + keyword.map(\.chunk), dimensions: dimensions)
+            _ = try memory.index.windowScores(v, of: top.map(\.chunk) + keyword.map(\.chunk))
             windowLoad.append(elapsed(since: t4))
         }
         return SearchResult(

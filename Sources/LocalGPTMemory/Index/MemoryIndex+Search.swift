@@ -4,6 +4,7 @@
 
 import Foundation
 import GRDB
+import GRDBSQLite
 import Synchronization
 
 extension MemoryIndex {
@@ -49,40 +50,99 @@ extension MemoryIndex {
     }
 
     /// The second stage of ``vectorCandidates(_:model:depth:extra:)``: `candidates` (from the
-    /// centroid scan) and `extra` ranked by their best window.
+    /// centroid scan) and `extra` ranked by their best window. The windows of `extra` may have
+    /// been read already (`early`: ``windowScores(_:of:)`` of exactly those chunks).
     func windowStage(
         _ vector: [Float],
         matrix: VectorMatrix,
         candidates stage1: [Int64],
         depth: Int,
-        extra: [Int64]
+        extra: [Int64],
+        early: [Int64: Float]? = nil
     ) throws(MemoryError) -> [(chunk: Int64, score: Double)] {
         var candidates = stage1
         var seen = Set(candidates)
         for c in extra where matrix.rowOfChunk[c] != nil && seen.insert(c).inserted { candidates.append(c) }
-        let windows = try windowVectors(of: candidates, dimensions: vector.count)
+        var windows: [Int64: Float]
+        if let early {
+            let read = Set(extra)
+            windows = try windowScores(vector, of: candidates.filter { !read.contains($0) })
+            windows.merge(early) { a, _ in a }
+        } else {
+            windows = try windowScores(vector, of: candidates)
+        }
         var scored: [(chunk: Int64, score: Double)] = []
         scored.reserveCapacity(candidates.count)
-        vector.withUnsafeBufferPointer { q in
-            for c in candidates {
-                if let w = windows[c], !w.isEmpty {
-                    var best = -Float.infinity
-                    w.withUnsafeBufferPointer { p in
-                        for i in 0..<(w.count / vector.count) {
-                            best = max(
-                                best,
-                                VectorMatrix.dot(p.baseAddress! + i * vector.count, q.baseAddress!, vector.count)
-                            )
-                        }
-                    }
-                    scored.append((c, Double(best)))
-                } else if let s = matrix.score(of: c, vector) {
-                    scored.append((c, Double(s)))
-                }
+        for c in candidates {
+            if let best = windows[c] {
+                scored.append((c, Double(best)))
+            } else if let s = matrix.score(of: c, vector) {
+                scored.append((c, Double(s)))
             }
         }
         scored.sort { $0.score > $1.score || ($0.score == $1.score && $0.chunk < $1.chunk) }
         return Array(scored.prefix(depth))
+    }
+
+    /// The best window's cosine with `vector` of each chunk in `chunks` that has several windows.
+    ///
+    /// The products are taken on the blobs as SQLite returns them, without copying them out. (A
+    /// helper thread reading a share of the chunks on a second connection was measured no faster:
+    /// docs/PERFORMANCE.md, "Tenth pass".)
+    func windowScores(_ vector: [Float], of chunks: [Int64]) throws(MemoryError) -> [Int64: Float] {
+        guard !chunks.isEmpty else { return [:] }
+        do {
+            // In id order: neighbouring rows share pages.
+            return try database.read { db in try Self.bestWindows(db, vector, of: chunks.sorted()) }
+        } catch {
+            throw .database("loading window vectors", error)
+        }
+    }
+
+    /// ``windowScores(_:of:)`` in a read: one rowid lookup per chunk, through SQLite's own calls
+    /// (no row objects).
+    private static func bestWindows(_ db: Database, _ vector: [Float], of chunks: [Int64]) throws -> [Int64: Float] {
+        let dims = vector.count
+        let width = dims * MemoryLayout<Float>.size
+        var out: [Int64: Float] = [:]
+        out.reserveCapacity(chunks.count)
+        // A blob stored inside its page may start at any byte: such a one is copied here first.
+        var aligned: [Float] = []
+        let statement = try db.cachedStatement(sql: "SELECT embedding FROM chunk_windows WHERE chunk_id = ?")
+        let handle = statement.sqliteStatement
+        defer { sqlite3_reset(handle) }
+        try vector.withUnsafeBufferPointer { q in
+            func best(_ floats: UnsafePointer<Float>, windows: Int) -> Float {
+                var best = -Float.infinity
+                for i in 0..<windows { best = max(best, VectorMatrix.dot(floats + i * dims, q.baseAddress!, dims)) }
+                return best
+            }
+            for chunk in chunks {
+                sqlite3_reset(handle)
+                sqlite3_bind_int64(handle, 1, chunk)
+                let code = sqlite3_step(handle)
+                guard code == SQLITE_ROW else {
+                    if code == SQLITE_DONE { continue }
+                    throw DatabaseError(
+                        resultCode: ResultCode(rawValue: code),
+                        message: String(cString: sqlite3_errmsg(db.sqliteConnection))
+                    )
+                }
+                let bytes = Int(sqlite3_column_bytes(handle, 0))
+                guard bytes > 0, bytes % width == 0, let start = sqlite3_column_blob(handle, 0) else { continue }
+                let windows = bytes / width
+                if Int(bitPattern: start) % MemoryLayout<Float>.alignment == 0 {
+                    out[chunk] = best(start.assumingMemoryBound(to: Float.self), windows: windows)
+                } else {
+                    aligned = [Float](repeating: 0, count: bytes / MemoryLayout<Float>.size)
+                    aligned.withUnsafeMutableBytes {
+                        $0.copyMemory(from: UnsafeRawBufferPointer(start: start, count: bytes))
+                    }
+                    out[chunk] = aligned.withUnsafeBufferPointer { best($0.baseAddress!, windows: windows) }
+                }
+            }
+        }
+        return out
     }
 
     /// The window vectors of the chunks that have several, concatenated per chunk.
@@ -222,15 +282,19 @@ extension MemoryIndex {
             let scan = PrefilteredScan(matrix, query: queryVector, k: k)
             scan?.startHelper()
             keyword = try keywordStage(keywordQuery, depth: depth, fillUp: false)
+            // The keyword list's head only: deeper candidates (a limit above the depth) must not
+            // change the vector list's head, and so the first results. Their windows are read
+            // while the helper scans: they are candidates whatever the scan finds.
+            let extra = keyword.prefix(ranking.depth).map(\.chunk).filter { matrix.rowOfChunk[$0] != nil }
+            let early = try windowScores(queryVector, of: extra)
             let stage1 = scan?.finish() ?? matrix.top(queryVector, k: k)
             vector = try windowStage(
                 queryVector,
                 matrix: matrix,
                 candidates: stage1.map(\.chunk),
                 depth: depth,
-                // The keyword list's head only: deeper candidates (a limit above the depth) must not
-                // change the vector list's head, and so the first results.
-                extra: keyword.prefix(ranking.depth).map(\.chunk)
+                extra: extra,
+                early: early
             )
         } else {
             if mode != .vector, let keywordQuery {

@@ -17,8 +17,9 @@ import Synchronization
 /// the machine's memory bandwidth. ``top(_:k:parallel:)`` then scans the int8 copy against an
 /// int8 query (``PrefilteredScan``, the AVX-512 VNNI or AVX2 kernel of CLocalGPTEmbed), bounds each
 /// row's error (``Quantized``), and computes the float32 product only for the rows whose upper
-/// bound reaches the k-th best lower bound. The result is the exact scan's, row for row and in the
-/// same order: a row of the exact top k always has an upper bound at or above it.
+/// bound reaches the k-th best lower bound, best bound first, until no row left can reach the k-th
+/// best product found. The result is the exact scan's, row for row and in the same order: a row of
+/// the exact top k always has an upper bound at or above both.
 final class VectorMatrix: Sendable {
     /// The index generation the matrix was loaded at.
     let generation: Int64
@@ -38,13 +39,21 @@ final class VectorMatrix: Sendable {
     static let quantizedFrom = 1 << 22
 
     /// Each row `x` as `scale * codes` with codes in -127...127, and what bounds the error of a
-    /// product computed from them: for a query `y` quantized the same way (`t * p`),
-    /// `|x·y - scale * t * (codes·p)| <= t/2 * |x|₁ + scale/2 * t * |p|₁`.
+    /// product computed from them. For a query `y` quantized the same way (`t * p`), the error
+    /// `|x·y - scale * t * (codes·p)|` is at most the smaller of two bounds:
+    /// - `t/2 * |x|₁ + scale/2 * t * |p|₁` (each value is rounded by at most half a step);
+    /// - `|x - scale * codes|₂ * |y|₂ + |scale * codes|₂ * |y - t * p|₂` (Cauchy–Schwarz on
+    ///   `(x - scale * codes)·y + (scale * codes)·(y - t * p)`), the tighter one on most rows.
     struct Quantized: Sendable {
-        let codes: [Int8]
+        /// The codes biased by 128 (`codes + 128`, 1...255), the operand the VNNI kernel reads.
+        let codes: [UInt8]
         let scales: [Float]
         /// The L1 norm of each float32 row.
         let l1: [Float]
+        /// `|x - scale * codes|₂` of each row.
+        let residual: [Float]
+        /// `|scale * codes|₂` of each row.
+        let codedNorm: [Float]
     }
 
     var count: Int { rowChunk.count }
@@ -82,9 +91,11 @@ final class VectorMatrix: Sendable {
 
     static func quantize(_ data: [Float], dimensions dims: Int) -> Quantized {
         let n = data.count / dims
-        var codes = [Int8](repeating: 0, count: data.count)
+        var codes = [UInt8](repeating: 128, count: data.count)
         var scales = [Float](repeating: 0, count: n)
         var l1 = [Float](repeating: 0, count: n)
+        var residual = [Float](repeating: 0, count: n)
+        var codedNorm = [Float](repeating: 0, count: n)
         data.withUnsafeBufferPointer { m in
             for r in 0..<n {
                 let row = m.baseAddress! + r * dims
@@ -98,10 +109,19 @@ final class VectorMatrix: Sendable {
                 guard most > 0 else { continue }
                 let scale = most / 127
                 scales[r] = scale
-                for j in 0..<dims { codes[r * dims + j] = Int8(max(-127, min(127, (row[j] / scale).rounded()))) }
+                var residualSquares: Float = 0
+                var codedSquares: Float = 0
+                for j in 0..<dims {
+                    let c = max(-127, min(127, (row[j] / scale).rounded()))
+                    codes[r * dims + j] = UInt8(Int(c) + 128)
+                    residualSquares += (row[j] - scale * c) * (row[j] - scale * c)
+                    codedSquares += (scale * c) * (scale * c)
+                }
+                residual[r] = residualSquares.squareRoot()
+                codedNorm[r] = codedSquares.squareRoot()
             }
         }
-        return Quantized(codes: codes, scales: scales, l1: l1)
+        return Quantized(codes: codes, scales: scales, l1: l1, residual: residual, codedNorm: codedNorm)
     }
 
     /// The `k` chunks most similar to `query`, best first (a chunk's score is its best row's).
@@ -234,39 +254,33 @@ final class VectorMatrix: Sendable {
 }
 
 /// The int8 pre-filtered scan of a large matrix (``VectorMatrix/quantized``), in blocks of rows
-/// that any thread may take: ``startHelper()`` puts another thread on it, and ``finish()`` has
-/// the caller take the blocks left, then wait for the helper if it is running. A helper that has
-/// not started by then is called off, so the scan never waits for a free thread (the caller may
-/// itself hold the last one the global queue has). The hybrid search starts a helper,
-/// runs its keyword stage meanwhile, then joins the scan.
+/// shared by the caller and a helper thread (``SharedBlocks``): ``startHelper()`` puts another
+/// thread on it, and ``finish()`` has the caller take the blocks left. The hybrid search starts a
+/// helper, runs its keyword stage meanwhile, then joins the scan.
 ///
 /// The bounds: with the query quantized as `t * p` (codes in -127...127), each row's float32
 /// product lies within `estimate ± error` (``VectorMatrix/Quantized``). Every row of the exact top
 /// `wanted` has an upper bound at or above the `wanted`-th best lower bound, so the float32
 /// product of those rows alone gives the exact scan's result, row for row and in the same order.
+/// Taken best upper bound first, they can stop at the first row whose upper bound is below the
+/// `wanted`-th best product so far (each worker keeps its blocks' best lower bounds as it goes,
+/// so the threshold costs no pass over every row).
 final class PrefilteredScan: @unchecked Sendable {
     private let matrix: VectorMatrix
-    private let quantized: VectorMatrix.Quantized
     private let query: [Float]
-    private let codes: [Int16]
-    private let t: Float
-    private let codesL1: Float
     private let k: Int
-    /// Written block by block, each block by one thread; read by ``finish()`` once the helper,
-    /// if it ran, has signalled.
-    private let lower: UnsafeMutableBufferPointer<Float>
+    /// Each row's upper bound: written block by block, each block by one thread; read by
+    /// ``finish()`` once the blocks are done.
     private let upper: UnsafeMutableBufferPointer<Float>
-    private let nextBlock = Atomic<Int>(0)
-    private let helperDone = DispatchSemaphore(value: 0)
-    /// The helper: none, started (queued), running, or called off before it ran.
-    private let helper = Atomic<Int>(HelperState.none)
-
-    private enum HelperState {
-        static let none = 0
-        static let queued = 1
-        static let running = 2
-        static let calledOff = 3
-    }
+    /// A block's lower bounds, one buffer per worker: only their best are kept (``best``).
+    private let lower: UnsafeMutableBufferPointer<Float>
+    /// The rows wanted from the exact scan: `k` chunks' worth.
+    private let wanted: Int
+    /// The `wanted` best lower bounds of the blocks each worker scanned (a min-heap per worker, and
+    /// its size): the `wanted`-th best of all rows is the `wanted`-th best of the two.
+    private let best: UnsafeMutableBufferPointer<Float>
+    private let bestCount: UnsafeMutableBufferPointer<Int>
+    private let blocks: SharedBlocks
 
     /// Rows per block: ~0.8 MB of int8 codes for 384 dimensions.
     static let blockRows = 2_048
@@ -281,93 +295,124 @@ final class PrefilteredScan: @unchecked Sendable {
         guard most > 0, most.isFinite else { return nil }
         let t = most / 127
         let codes = query.map { Int16(max(-127, min(127, ($0 / t).rounded()))) }
+        let codesL1 = Float(codes.reduce(0) { $0 + Int($1.magnitude) })
+        let queryNorm = query.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        let queryResidual = zip(query, codes).reduce(0) { $0 + ($1.0 - t * Float($1.1)) * ($1.0 - t * Float($1.1)) }
+            .squareRoot()
         self.matrix = matrix
-        self.quantized = quantized
         self.query = query
-        self.codes = codes
-        self.t = t
-        self.codesL1 = Float(codes.reduce(0) { $0 + Int($1.magnitude) })
         self.k = k
-        lower = .allocate(capacity: matrix.count)
-        upper = .allocate(capacity: matrix.count)
+        let lower = UnsafeMutableBufferPointer<Float>.allocate(capacity: 2 * Self.blockRows)
+        let upper = UnsafeMutableBufferPointer<Float>.allocate(capacity: matrix.count)
+        self.lower = lower
+        self.upper = upper
+        let n = matrix.count
+        let dims = matrix.dimensions
+        let blockCount = (n + Self.blockRows - 1) / Self.blockRows
+        let wanted = min(n, k * matrix.maxRowsPerChunk)
+        let best = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(1, 2 * wanted))
+        let bestCount = UnsafeMutableBufferPointer<Int>.allocate(capacity: 2)
+        bestCount.initialize(repeating: 0)
+        self.wanted = wanted
+        self.best = best
+        self.bestCount = bestCount
+        nonisolated(unsafe) let bestBase = best.baseAddress!
+        nonisolated(unsafe) let countBase = bestCount.baseAddress!
+        // The blocks' work captures the arrays and buffers, not `self`, which owns `blocks`.
+        nonisolated(unsafe) let lowerBase = lower.baseAddress!
+        nonisolated(unsafe) let upperBase = upper.baseAddress!
+        blocks = SharedBlocks(count: blockCount) { block, worker in
+            let first = block * Self.blockRows
+            let rows = min(Self.blockRows, n - first)
+            quantized.codes.withUnsafeBufferPointer { c in
+                quantized.scales.withUnsafeBufferPointer { sc in
+                    quantized.l1.withUnsafeBufferPointer { l1 in
+                        quantized.residual.withUnsafeBufferPointer { re in
+                            quantized.codedNorm.withUnsafeBufferPointer { cn in
+                                codes.withUnsafeBufferPointer { q in
+                                    var rowBounds = lgpt_embed_row_bounds(
+                                        scales: sc.baseAddress! + first,
+                                        l1: l1.baseAddress! + first,
+                                        residual: re.baseAddress! + first,
+                                        coded_norm: cn.baseAddress! + first
+                                    )
+                                    var queryBounds = lgpt_embed_query_bounds(
+                                        t: t,
+                                        l1: codesL1,
+                                        norm: queryNorm,
+                                        residual: queryResidual,
+                                        slack: Self.slack
+                                    )
+                                    lgpt_embed_bounds_i8(
+                                        c.baseAddress! + first * dims,
+                                        rows,
+                                        dims,
+                                        q.baseAddress!,
+                                        &rowBounds,
+                                        &queryBounds,
+                                        lowerBase + worker * Self.blockRows,
+                                        upperBase + first
+                                    )
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            lgpt_embed_keep_largest(
+                lowerBase + worker * Self.blockRows,
+                rows,
+                wanted,
+                bestBase + worker * wanted,
+                countBase + worker
+            )
+        }
     }
 
     deinit {
         lower.deallocate()
         upper.deallocate()
+        best.deallocate()
+        bestCount.deallocate()
     }
 
     /// Puts a thread of the global queue on the scan (once).
-    func startHelper() {
-        guard
-            helper.compareExchange(expected: HelperState.none, desired: HelperState.queued, ordering: .relaxed)
-                .exchanged
-        else { return }
-        DispatchQueue.global(qos: .userInitiated).async { [self] in
-            guard
-                helper.compareExchange(
-                    expected: HelperState.queued,
-                    desired: HelperState.running,
-                    ordering: .acquiringAndReleasing
-                ).exchanged
-            else { return }
-            work()
-            helperDone.signal()
-        }
-    }
-
-    /// Takes blocks until none is left.
-    private func work() {
-        let n = matrix.count
-        let dims = matrix.dimensions
-        while true {
-            let first = nextBlock.add(1, ordering: .relaxed).oldValue * Self.blockRows
-            guard first < n else { return }
-            let rows = min(Self.blockRows, n - first)
-            quantized.codes.withUnsafeBufferPointer { c in
-                quantized.scales.withUnsafeBufferPointer { sc in
-                    quantized.l1.withUnsafeBufferPointer { l1 in
-                        codes.withUnsafeBufferPointer { q in
-                            lgpt_embed_bounds_i8(
-                                c.baseAddress! + first * dims,
-                                sc.baseAddress! + first,
-                                l1.baseAddress! + first,
-                                rows,
-                                dims,
-                                q.baseAddress!,
-                                t,
-                                codesL1,
-                                Self.slack,
-                                lower.baseAddress! + first,
-                                upper.baseAddress! + first
-                            )
-                        }
-                    }
-                }
-            }
-        }
-    }
+    func startHelper() { blocks.startHelper() }
 
     /// Scans what is left, waits for the helper if it is running, and returns the `k` best
     /// chunks, best first (a chunk's score is its best row's; ties to the lower row). Call once.
     func finish() -> [(chunk: Int64, score: Float)] {
-        work()
-        // Call off a helper still queued; wait for one that runs (it only finishes its block).
-        let (calledOff, state) = helper.compareExchange(
-            expected: HelperState.queued,
-            desired: HelperState.calledOff,
-            ordering: .acquiringAndReleasing
-        )
-        if !calledOff && state == HelperState.running { helperDone.wait() }
+        blocks.finish()
         let n = matrix.count
         let dims = matrix.dimensions
-        let wanted = min(n, k * matrix.maxRowsPerChunk)
-        let threshold = lgpt_embed_kth_largest(UnsafePointer(lower.baseAddress!), n, wanted)
+        // The `wanted`-th best of the two workers' best lower bounds; a heap not full is padded
+        // with -infinity (together they hold at least `wanted` values).
+        for worker in 0..<2 where bestCount[worker] < wanted {
+            (best.baseAddress! + worker * wanted + bestCount[worker]).update(
+                repeating: -.infinity,
+                count: wanted - bestCount[worker]
+            )
+        }
+        let threshold = lgpt_embed_kth_largest(UnsafePointer(best.baseAddress!), 2 * wanted, wanted)
+        // The rows that may be in the top `wanted`, by upper bound, best first. Their float32
+        // products are taken in that order until the next upper bound is below the `wanted`-th
+        // best product so far: no row left can reach it.
+        var order: [(upper: Float, row: Int)] = []
+        for r in 0..<n where upper[r] >= threshold { order.append((upper[r], r)) }
+        order.sort { $0.upper > $1.upper }
         var candidates: [(Int, Float)] = []
+        var exact = MinHeap(capacity: wanted)
         matrix.data.withUnsafeBufferPointer { m in
             query.withUnsafeBufferPointer { qb in
-                for r in 0..<n where upper[r] >= threshold {
-                    candidates.append((r, VectorMatrix.dot(m.baseAddress! + r * dims, qb.baseAddress!, dims)))
+                for (i, (bound, r)) in order.enumerated() {
+                    if exact.isFull && bound < exact.minimum { break }
+                    // The rows are scattered over the matrix: ask for the next one's cache lines now.
+                    if i + 1 < order.count {
+                        lgpt_embed_prefetch(m.baseAddress! + order[i + 1].row * dims, dims * MemoryLayout<Float>.size)
+                    }
+                    let score = VectorMatrix.dot(m.baseAddress! + r * dims, qb.baseAddress!, dims)
+                    candidates.append((r, score))
+                    exact.insert(score)
                 }
             }
         }
@@ -379,5 +424,46 @@ final class PrefilteredScan: @unchecked Sendable {
             if out.count == k { break }
         }
         return out
+    }
+}
+
+/// The `capacity` largest of the values inserted: their minimum is at the root.
+private struct MinHeap {
+    private var values: [Float] = []
+    let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        values.reserveCapacity(capacity)
+    }
+
+    var isFull: Bool { values.count >= capacity }
+    /// The smallest value kept (meaningful once a value was inserted).
+    var minimum: Float { values[0] }
+
+    mutating func insert(_ v: Float) {
+        guard capacity > 0 else { return }
+        if values.count < capacity {
+            values.append(v)
+            var c = values.count - 1
+            while c > 0, values[(c - 1) / 2] > values[c] {
+                values.swapAt(c, (c - 1) / 2)
+                c = (c - 1) / 2
+            }
+            return
+        }
+        guard v > values[0] else { return }
+        values[0] = v
+        var p = 0
+        while true {
+            let l = 2 * p + 1
+            let r = l + 1
+            var m = p
+            if l < capacity && values[l] < values[m] { m = l }
+            if r < capacity && values[r] < values[m] { m = r }
+            if m == p { return }
+            values.swapAt(p, m)
+            p = m
+        }
     }
 }

@@ -4,7 +4,6 @@
 
 import CLocalGPTEmbed
 import Dispatch
-import Synchronization
 
 /// The chunk vectors (centroids, `chunk_centroids`) of one model, in one contiguous row-major
 /// float32 buffer, searched exactly.

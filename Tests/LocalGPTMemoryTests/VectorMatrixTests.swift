@@ -135,6 +135,45 @@ import Testing
         #expect(try single.windowScores(query, of: []) == [:])
     }
 
+    /// A window blob is scored alike wherever it starts (SQLite returns a blob stored inside its
+    /// page at any byte); a blob that is not whole vectors, or empty, has no score.
+    @Test func aWindowBlobIsScoredAlikeAtAnyAlignment() {
+        var g = SyntheticWorkspace.Generator(state: 21)
+        let query = (0..<64).map { _ in g.unit() }
+        let windows = (0..<(3 * 64)).map { _ in g.unit() }
+        let expected = stride(from: 0, to: windows.count, by: 64).map { start in
+            windows.withUnsafeBufferPointer { w in
+                query.withUnsafeBufferPointer { VectorMatrix.dot(w.baseAddress! + start, $0.baseAddress!, 64) }
+            }
+        }.max()
+        let bytes = windows.withUnsafeBytes { Array($0) }
+        var scratch: [Float] = []
+        query.withUnsafeBufferPointer { q in
+            for offset in 0..<4 {
+                let shifted = [UInt8](repeating: 0, count: offset) + bytes
+                shifted.withUnsafeBytes { raw in
+                    let blob = UnsafeRawBufferPointer(rebasing: raw[offset...])
+                    #expect(MemoryIndex.bestWindow(in: blob, q, scratch: &scratch) == expected, "offset \(offset)")
+                    #expect(
+                        MemoryIndex.bestWindow(
+                            in: UnsafeRawBufferPointer(rebasing: blob.dropLast()),
+                            q,
+                            scratch: &scratch
+                        )
+                            == nil
+                    )
+                    #expect(
+                        MemoryIndex.bestWindow(
+                            in: UnsafeRawBufferPointer(rebasing: blob.prefix(0)),
+                            q,
+                            scratch: &scratch
+                        ) == nil
+                    )
+                }
+            }
+        }
+    }
+
     /// A chunk's window vectors are one row of `chunk_windows` beside its centroid; an index of
     /// the first layout (`chunk_vectors`, a row per vector) is migrated to the same rows and ranks
     /// the same.

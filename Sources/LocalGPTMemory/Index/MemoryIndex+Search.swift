@@ -102,21 +102,13 @@ extension MemoryIndex {
     /// ``windowScores(_:of:)`` in a read: one rowid lookup per chunk, through SQLite's own calls
     /// (no row objects).
     private static func bestWindows(_ db: Database, _ vector: [Float], of chunks: [Int64]) throws -> [Int64: Float] {
-        let dims = vector.count
-        let width = dims * MemoryLayout<Float>.size
         var out: [Int64: Float] = [:]
         out.reserveCapacity(chunks.count)
-        // A blob stored inside its page may start at any byte: such a one is copied here first.
-        var aligned: [Float] = []
+        var scratch: [Float] = []
         let statement = try db.cachedStatement(sql: "SELECT embedding FROM chunk_windows WHERE chunk_id = ?")
         let handle = statement.sqliteStatement
         defer { sqlite3_reset(handle) }
         try vector.withUnsafeBufferPointer { q in
-            func best(_ floats: UnsafePointer<Float>, windows: Int) -> Float {
-                var best = -Float.infinity
-                for i in 0..<windows { best = max(best, VectorMatrix.dot(floats + i * dims, q.baseAddress!, dims)) }
-                return best
-            }
             for chunk in chunks {
                 sqlite3_reset(handle)
                 sqlite3_bind_int64(handle, 1, chunk)
@@ -128,21 +120,40 @@ extension MemoryIndex {
                         message: String(cString: sqlite3_errmsg(db.sqliteConnection))
                     )
                 }
-                let bytes = Int(sqlite3_column_bytes(handle, 0))
-                guard bytes > 0, bytes % width == 0, let start = sqlite3_column_blob(handle, 0) else { continue }
-                let windows = bytes / width
-                if Int(bitPattern: start) % MemoryLayout<Float>.alignment == 0 {
-                    out[chunk] = best(start.assumingMemoryBound(to: Float.self), windows: windows)
-                } else {
-                    aligned = [Float](repeating: 0, count: bytes / MemoryLayout<Float>.size)
-                    aligned.withUnsafeMutableBytes {
-                        $0.copyMemory(from: UnsafeRawBufferPointer(start: start, count: bytes))
-                    }
-                    out[chunk] = aligned.withUnsafeBufferPointer { best($0.baseAddress!, windows: windows) }
-                }
+                let blob = UnsafeRawBufferPointer(
+                    start: sqlite3_column_blob(handle, 0),
+                    count: Int(sqlite3_column_bytes(handle, 0))
+                )
+                if let best = bestWindow(in: blob, q, scratch: &scratch) { out[chunk] = best }
             }
         }
         return out
+    }
+
+    /// The best product of `query` with the float32 vectors packed in `blob`, nil when the blob
+    /// is empty or not a whole number of vectors. A blob SQLite returns from inside its page may
+    /// start at any byte: such a one is copied to `scratch` first.
+    static func bestWindow(
+        in blob: UnsafeRawBufferPointer,
+        _ query: UnsafeBufferPointer<Float>,
+        scratch: inout [Float]
+    ) -> Float? {
+        let dims = query.count
+        let width = dims * MemoryLayout<Float>.size
+        guard let start = blob.baseAddress, dims > 0, blob.count > 0, blob.count % width == 0 else { return nil }
+        func best(_ floats: UnsafePointer<Float>) -> Float {
+            var best = -Float.infinity
+            for i in 0..<(blob.count / width) {
+                best = max(best, VectorMatrix.dot(floats + i * dims, query.baseAddress!, dims))
+            }
+            return best
+        }
+        if Int(bitPattern: start) % MemoryLayout<Float>.alignment == 0 {
+            return best(start.assumingMemoryBound(to: Float.self))
+        }
+        scratch = [Float](repeating: 0, count: blob.count / MemoryLayout<Float>.size)
+        scratch.withUnsafeMutableBytes { $0.copyMemory(from: blob) }
+        return scratch.withUnsafeBufferPointer { best($0.baseAddress!) }
     }
 
     /// The window vectors of the chunks that have several, concatenated per chunk.

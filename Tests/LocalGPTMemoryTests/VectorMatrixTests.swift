@@ -3,6 +3,7 @@
 //===----------------------------------------------------------------------===//
 
 import CLocalGPTEmbed
+import Foundation
 import GRDB
 import Glibc
 import Testing
@@ -248,5 +249,25 @@ import Testing
             limit: 5
         )
         #expect(after == before)
+    }
+}
+
+extension MemoryIndex {
+    /// The stored window vectors of those of `chunks` that have several, concatenated per chunk
+    /// (the window stage reads the same rows in place).
+    func windowVectors(of chunks: [Int64], dimensions: Int) throws -> [Int64: [Float]] {
+        guard !chunks.isEmpty else { return [:] }
+        let ids = chunks.map(String.init).joined(separator: ",")
+        return try database.read { db in
+            var out: [Int64: [Float]] = [:]
+            for row in try Row.fetchAll(
+                db,
+                sql: "SELECT chunk_id, embedding FROM chunk_windows WHERE chunk_id IN (\(ids))"
+            ) {
+                let blob: Data = row[1]
+                if blob.count % (dimensions * 4) == 0, let vectors = [Float](blob: blob) { out[row[0]] = vectors }
+            }
+            return out
+        }
     }
 }

@@ -156,38 +156,6 @@ extension MemoryIndex {
         return scratch.withUnsafeBufferPointer { best($0.baseAddress!) }
     }
 
-    /// The window vectors of the chunks that have several, concatenated per chunk.
-    func windowVectors(of chunks: [Int64], dimensions: Int) throws(MemoryError) -> [Int64: [Float]] {
-        guard !chunks.isEmpty else { return [:] }
-        let width = dimensions * 4
-        do {
-            return try database.read { db in
-                var out: [Int64: [Float]] = [:]
-                out.reserveCapacity(chunks.count)
-                let ids = chunks.map(String.init).joined(separator: ",")
-                let cursor = try Row.fetchCursor(
-                    db,
-                    sql: "SELECT chunk_id, embedding FROM chunk_windows WHERE chunk_id IN (\(ids))"
-                )
-                while let row = try cursor.next() {
-                    let vectors: [Float]? = try row.withUnsafeData(atIndex: 1) { d in
-                        guard let d, !d.isEmpty, d.count % width == 0 else { return nil }
-                        return [Float](unsafeUninitializedCapacity: d.count / 4) { buffer, count in
-                            d.withUnsafeBytes { src in
-                                UnsafeMutableRawBufferPointer(buffer).copyMemory(from: src)
-                            }
-                            count = d.count / 4
-                        }
-                    }
-                    if let vectors { out[row[0]] = vectors }
-                }
-                return out
-            }
-        } catch {
-            throw .database("loading window vectors", error)
-        }
-    }
-
     /// The cached matrix of `model`'s vectors, reloaded when the index changed since.
     func vectorMatrix(model: String, dimensions: Int) throws(MemoryError) -> VectorMatrix {
         let generation = try generation()

@@ -400,18 +400,20 @@ final class PrefilteredScan: @unchecked Sendable {
         for r in 0..<n where upper[r] >= threshold { order.append((upper[r], r)) }
         order.sort { $0.upper > $1.upper }
         var candidates: [(Int, Float)] = []
-        var exact = MinHeap(capacity: wanted)
+        // The `wanted` best products so far, a min-heap (the same as the workers' in C).
+        var exact = [Float](repeating: 0, count: max(1, wanted))
+        var kept = 0
         matrix.data.withUnsafeBufferPointer { m in
             query.withUnsafeBufferPointer { qb in
                 for (i, (bound, r)) in order.enumerated() {
-                    if exact.isFull && bound < exact.minimum { break }
+                    if kept == wanted && bound < exact[0] { break }
                     // The rows are scattered over the matrix: ask for the next one's cache lines now.
                     if i + 1 < order.count {
                         lgpt_embed_prefetch(m.baseAddress! + order[i + 1].row * dims, dims * MemoryLayout<Float>.size)
                     }
                     let score = VectorMatrix.dot(m.baseAddress! + r * dims, qb.baseAddress!, dims)
                     candidates.append((r, score))
-                    exact.insert(score)
+                    withUnsafePointer(to: score) { lgpt_embed_keep_largest($0, 1, wanted, &exact, &kept) }
                 }
             }
         }
@@ -423,46 +425,5 @@ final class PrefilteredScan: @unchecked Sendable {
             if out.count == k { break }
         }
         return out
-    }
-}
-
-/// The `capacity` largest of the values inserted: their minimum is at the root.
-private struct MinHeap {
-    private var values: [Float] = []
-    let capacity: Int
-
-    init(capacity: Int) {
-        self.capacity = capacity
-        values.reserveCapacity(capacity)
-    }
-
-    var isFull: Bool { values.count >= capacity }
-    /// The smallest value kept (meaningful once a value was inserted).
-    var minimum: Float { values[0] }
-
-    mutating func insert(_ v: Float) {
-        guard capacity > 0 else { return }
-        if values.count < capacity {
-            values.append(v)
-            var c = values.count - 1
-            while c > 0, values[(c - 1) / 2] > values[c] {
-                values.swapAt(c, (c - 1) / 2)
-                c = (c - 1) / 2
-            }
-            return
-        }
-        guard v > values[0] else { return }
-        values[0] = v
-        var p = 0
-        while true {
-            let l = 2 * p + 1
-            let r = l + 1
-            var m = p
-            if l < capacity && values[l] < values[m] { m = l }
-            if r < capacity && values[r] < values[m] { m = r }
-            if m == p { return }
-            values.swapAt(p, m)
-            p = m
-        }
     }
 }

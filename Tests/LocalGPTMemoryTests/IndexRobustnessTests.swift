@@ -42,6 +42,55 @@ import Testing
         #expect(hits.filter { $0.file == "n17.md" }.count == 1)
     }
 
+    /// A search reads its keyword hits, vectors and chunk rows in one snapshot. When each stage
+    /// opened its own read, a file rewritten by another process between them left hits whose rows
+    /// were gone, and the search returned fewer results than the index holds.
+    @Test func searchesReadOneSnapshotWhileAnotherProcessRewritesFiles() throws {
+        let t = TestMemory()
+        let embedder = TrigramTestEmbedder()
+        let files = 24
+        // Half the files hold the word searched for (a word in most chunks would rank nothing).
+        @Sendable func text(_ i: Int, _ round: Int) -> String {
+            i % 2 == 0 ? "walnut note \(i), round \(round)\n" : "pecan memo \(i), round \(round)\n"
+        }
+        for i in 0..<files { try t.write("n\(i).md", text(i, 0)) }
+        let reader = try t.open(embedder: embedder)
+        let writer = try t.open(embedder: embedder)
+        try writer.reindex()
+        let stop = Atomic(false)
+        let rounds = Atomic(0)
+        let writerFailure = Mutex<String?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            defer { done.signal() }
+            var round = 1
+            while !stop.load(ordering: .relaxed) {
+                do {
+                    // New text in every file: every chunk gets a new row (and a new id).
+                    for i in 0..<files { try t.write("n\(i).md", text(i, round)) }
+                    try writer.reindex()
+                } catch {
+                    writerFailure.withLock { $0 = "\(error)" }
+                    return
+                }
+                rounds.add(1, ordering: .relaxed)
+                round += 1
+            }
+        }
+        var short: [Int] = []
+        for mode in [SearchMode.hybrid, .keyword] {
+            for _ in 0..<150 {
+                let results = try reader.search("walnut", limit: 10, mode: mode, refresh: false).results
+                if results.count != 10 { short.append(results.count) }
+            }
+        }
+        stop.store(true, ordering: .relaxed)
+        done.wait()
+        #expect(writerFailure.withLock { $0 } == nil)
+        #expect(rounds.load(ordering: .relaxed) > 0)
+        #expect(short == [], "searches that lost results: \(short.count) of 300")
+    }
+
     /// Two commands opening a new index at the same moment both created its tables ("table meta
     /// already exists"); opening is serialized by a lock beside the index.
     @Test func twoProcessesOpeningANewIndexBothSucceed() throws {

@@ -74,63 +74,66 @@ extension MemoryIndex {
     ///
     /// - Throws: ``MemoryError`` when the index cannot be read.
     func keywordPlan(_ query: KeywordQuery, budget: Int = keywordBudget) throws(MemoryError) -> KeywordPlan {
+        try read("keyword statistics") { db throws(MemoryError) in try keywordPlan(db, query, budget: budget) }
+    }
+
+    /// ``keywordPlan(_:budget:)`` in a read transaction.
+    func keywordPlan(_ db: Database, _ query: KeywordQuery, budget: Int) throws(MemoryError) -> KeywordPlan {
         do {
-            return try database.read { db in
-                var stats = try keywordStatistics(db, budget: budget)
-                let total = stats.total
-                let probe = try db.cachedStatement(
-                    sql: """
-                        SELECT count(*), min(rowid) FROM (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?
-                        ORDER BY rowid DESC LIMIT ?)
-                        """
-                )
-                var terms: [KeywordPlan.Term] = []
-                var probed = false
-                for term in query.terms {
-                    let count: Int
-                    let floor: Int64?
-                    if let known = stats.terms[term] {
-                        (count, floor) = known
-                    } else {
-                        let expression = KeywordQuery.build(terms: [term])?.expression ?? ""
-                        let row = try Row.fetchOne(probe, arguments: [expression, budget + 1])
-                        (count, floor) = (row?[0] ?? 0, row?[1])
-                        stats.terms[term] = (count, floor)
-                        probed = true
-                    }
-                    if count <= budget {
-                        terms.append(.init(term: term, documents: count, exact: true, floor: nil))
-                    } else {
-                        // The budget + 1 newest chunks holding it reach back to `floor`: assume the
-                        // same density over the whole id range.
-                        let floor = floor ?? stats.lowest
-                        let reach = Double(stats.highest - floor + 1)
-                        let estimate = Double(count) * Double(stats.highest - stats.lowest + 1) / max(reach, 1)
-                        let documents = min(total, max(count, Int(estimate)))
-                        terms.append(.init(term: term, documents: documents, exact: false, floor: floor))
-                    }
+            var stats = try keywordStatistics(db, budget: budget)
+            let total = stats.total
+            let probe = try db.cachedStatement(
+                sql: """
+                    SELECT count(*), min(rowid) FROM (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?
+                    ORDER BY rowid DESC LIMIT ?)
+                    """
+            )
+            var terms: [KeywordPlan.Term] = []
+            var probed = false
+            for term in query.terms {
+                let count: Int
+                let floor: Int64?
+                if let known = stats.terms[term] {
+                    (count, floor) = known
+                } else {
+                    let expression = KeywordQuery.build(terms: [term])?.expression ?? ""
+                    let row = try Row.fetchOne(probe, arguments: [expression, budget + 1])
+                    (count, floor) = (row?[0] ?? 0, row?[1])
+                    stats.terms[term] = (count, floor)
+                    probed = true
                 }
-                if probed {
-                    if stats.terms.count > Self.keywordStatisticsTerms { stats.terms = [:] }
-                    keywordStatisticsCache.withLock { $0 = stats }
+                if count <= budget {
+                    terms.append(.init(term: term, documents: count, exact: true, floor: nil))
+                } else {
+                    // The budget + 1 newest chunks holding it reach back to `floor`: assume the
+                    // same density over the whole id range.
+                    let floor = floor ?? stats.lowest
+                    let reach = Double(stats.highest - floor + 1)
+                    let estimate = Double(count) * Double(stats.highest - stats.lowest + 1) / max(reach, 1)
+                    let documents = min(total, max(count, Int(estimate)))
+                    terms.append(.init(term: term, documents: documents, exact: false, floor: floor))
                 }
-                let informative = terms.filter { $0.documents * 2 < total }
-                let common = terms.filter { $0.documents * 2 >= total }.map(\.term)
-                var ranked = Set<String>()
-                var sum = 0
-                for t in informative.sorted(by: { $0.documents < $1.documents }) {
-                    guard t.exact, sum + t.documents <= budget else { break }
-                    sum += t.documents
-                    ranked.insert(t.term)
-                }
-                return KeywordPlan(
-                    terms: terms,
-                    total: total,
-                    ranked: informative.map(\.term).filter { ranked.contains($0) },
-                    boosting: informative.map(\.term).filter { !ranked.contains($0) },
-                    common: common
-                )
             }
+            if probed {
+                if stats.terms.count > Self.keywordStatisticsTerms { stats.terms = [:] }
+                keywordStatisticsCache.withLock { $0 = stats }
+            }
+            let informative = terms.filter { $0.documents * 2 < total }
+            let common = terms.filter { $0.documents * 2 >= total }.map(\.term)
+            var ranked = Set<String>()
+            var sum = 0
+            for t in informative.sorted(by: { $0.documents < $1.documents }) {
+                guard t.exact, sum + t.documents <= budget else { break }
+                sum += t.documents
+                ranked.insert(t.term)
+            }
+            return KeywordPlan(
+                terms: terms,
+                total: total,
+                ranked: informative.map(\.term).filter { ranked.contains($0) },
+                boosting: informative.map(\.term).filter { !ranked.contains($0) },
+                common: common
+            )
         } catch {
             throw .database("keyword statistics", error)
         }
@@ -144,8 +147,7 @@ extension MemoryIndex {
     /// postings costs a probe of up to `budget` + 1 rows; a long-lived process pays it once per
     /// term and generation.
     private func keywordStatistics(_ db: Database, budget: Int) throws -> KeywordStatistics {
-        let generation =
-            try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'generation'") ?? 0
+        let generation = try Self.generation(db)
         if let s = keywordStatisticsCache.withLock({ $0 }), s.generation == generation, s.budget == budget {
             return s
         }
@@ -175,14 +177,27 @@ extension MemoryIndex {
         fillUp: Bool,
         budget: Int = keywordBudget
     ) throws(MemoryError) -> [(chunk: Int64, score: Double)] {
-        let plan = try keywordPlan(query, budget: budget)
+        try read("keyword search") { db throws(MemoryError) in
+            try keywordStage(db, query, depth: depth, fillUp: fillUp, budget: budget)
+        }
+    }
+
+    /// ``keywordStage(_:depth:fillUp:budget:)`` in a read transaction.
+    func keywordStage(
+        _ db: Database,
+        _ query: KeywordQuery,
+        depth: Int,
+        fillUp: Bool,
+        budget: Int
+    ) throws(MemoryError) -> [(chunk: Int64, score: Double)] {
+        let plan = try keywordPlan(db, query, budget: budget)
         var keyword: [(chunk: Int64, score: Double)]
         if let ranked = KeywordQuery.build(terms: plan.ranked) {
             if plan.boosting.isEmpty {
-                keyword = try keywordCandidates(ranked, depth: depth)
+                keyword = try Self.keywordCandidates(db, ranked, depth: depth)
             } else {
-                let base = try keywordCandidates(ranked, depth: depth * 4)
-                keyword = try boost(base, within: ranked, floor: nil, plan: plan, depth: depth, budget: budget)
+                let base = try Self.keywordCandidates(db, ranked, depth: depth * 4)
+                keyword = try Self.boost(db, base, within: ranked, floor: nil, plan: plan, depth: depth, budget: budget)
             }
         } else if let rarest = plan.terms.filter({ plan.boosting.contains($0.term) })
             .min(by: { $0.documents < $1.documents }),
@@ -190,11 +205,19 @@ extension MemoryIndex {
         {
             // Every informative term is held by more chunks than the budget: score the newest
             // budget's worth of chunks holding the rarest one.
-            let window = try matching(within.expression, floor: rarest.floor, limit: budget + 1)
+            let window = try Self.matching(db, within.expression, floor: rarest.floor, limit: budget + 1)
             let base = window.map { (chunk: $0, score: plan.idf(rarest.term)) }
             var rest = plan
             rest.boosting.removeAll { $0 == rarest.term }
-            keyword = try boost(base, within: within, floor: rarest.floor, plan: rest, depth: depth, budget: budget)
+            keyword = try Self.boost(
+                db,
+                base,
+                within: within,
+                floor: rarest.floor,
+                plan: rest,
+                depth: depth,
+                budget: budget
+            )
         } else {
             keyword = []
         }
@@ -205,7 +228,7 @@ extension MemoryIndex {
                 plan.terms.allSatisfy(\.exact) && plan.terms.map(\.documents).reduce(0, +) <= budget
             if everything {
                 // A small index: rank the rest by bm25 over every term, as before.
-                for c in try keywordCandidates(query, depth: depth) where keyword.count < depth {
+                for c in try Self.keywordCandidates(db, query, depth: depth) where keyword.count < depth {
                     if seen.insert(c.chunk).inserted {
                         keyword.append((c.chunk, min(c.score, keyword.last?.score ?? c.score)))
                     }
@@ -213,7 +236,7 @@ extension MemoryIndex {
             } else {
                 // The newest chunks holding any term, after the others.
                 let score = keyword.last?.score ?? 0
-                for c in try matching(query.expression, floor: nil, limit: depth) where keyword.count < depth {
+                for c in try Self.matching(db, query.expression, floor: nil, limit: depth) where keyword.count < depth {
                     if seen.insert(c).inserted { keyword.append((c, score)) }
                 }
             }
@@ -223,7 +246,8 @@ extension MemoryIndex {
 
     /// Adds to each chunk of `base` the idf of every `plan.boosting` term it holds, and returns
     /// the best `depth`, ties to the newest chunk.
-    private func boost(
+    private static func boost(
+        _ db: Database,
         _ base: [(chunk: Int64, score: Double)],
         within: KeywordQuery,
         floor: Int64?,
@@ -236,7 +260,8 @@ extension MemoryIndex {
             guard let t = KeywordQuery.build(terms: [term]) else { continue }
             let both = "(\(within.expression)) AND \(t.expression)"
             let idf = plan.idf(term)
-            for c in try matching(both, floor: floor, limit: budget + 1, newestFirst: false) where scores[c] != nil {
+            for c in try Self.matching(db, both, floor: floor, limit: budget + 1, newestFirst: false)
+            where scores[c] != nil {
                 scores[c]! += idf
             }
         }
@@ -248,22 +273,21 @@ extension MemoryIndex {
 
     /// The chunks matching an FTS5 expression, at most `limit`, not older than `floor`; newest
     /// first, or in id order (cheaper when the expression holds a term of a long doclist).
-    private func matching(
+    private static func matching(
+        _ db: Database,
         _ expression: String,
         floor: Int64?,
         limit: Int,
         newestFirst: Bool = true
     ) throws(MemoryError) -> [Int64] {
         do {
-            return try database.read { db in
-                let stmt = try db.cachedStatement(
-                    sql: """
-                        SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid >= ?
-                        ORDER BY rowid \(newestFirst ? "DESC" : "ASC") LIMIT ?
-                        """
-                )
-                return try Int64.fetchAll(stmt, arguments: [expression, floor ?? Int64.min, limit])
-            }
+            let stmt = try db.cachedStatement(
+                sql: """
+                    SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid >= ?
+                    ORDER BY rowid \(newestFirst ? "DESC" : "ASC") LIMIT ?
+                    """
+            )
+            return try Int64.fetchAll(stmt, arguments: [expression, floor ?? Int64.min, limit])
         } catch {
             throw .database("keyword search", error)
         }

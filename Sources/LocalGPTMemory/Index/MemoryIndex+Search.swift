@@ -12,18 +12,20 @@ extension MemoryIndex {
     static let contextWeight = 0.5
 
     /// The best `depth` chunks for an FTS5 expression, by bm25 (returned positive: higher is better).
-    func keywordCandidates(_ query: KeywordQuery, depth: Int) throws(MemoryError) -> [(chunk: Int64, score: Double)] {
+    static func keywordCandidates(
+        _ db: Database,
+        _ query: KeywordQuery,
+        depth: Int
+    ) throws(MemoryError) -> [(chunk: Int64, score: Double)] {
         do {
-            return try database.read { db in
-                let stmt = try db.cachedStatement(
-                    sql: """
-                        SELECT rowid, bm25(chunks_fts, 1.0, \(Self.contextWeight)) AS rank FROM chunks_fts
-                        WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?
-                        """
-                )
-                return try Row.fetchAll(stmt, arguments: [query.expression, depth]).map {
-                    (chunk: $0[0] as Int64, score: -($0[1] as Double))
-                }
+            let stmt = try db.cachedStatement(
+                sql: """
+                    SELECT rowid, bm25(chunks_fts, 1.0, \(contextWeight)) AS rank FROM chunks_fts
+                    WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?
+                    """
+            )
+            return try Row.fetchAll(stmt, arguments: [query.expression, depth]).map {
+                (chunk: $0[0] as Int64, score: -($0[1] as Double))
             }
         } catch {
             throw .database("keyword search", error)
@@ -44,15 +46,29 @@ extension MemoryIndex {
         depth: Int,
         extra: [Int64] = []
     ) throws(MemoryError) -> [(chunk: Int64, score: Double)] {
-        let matrix = try vectorMatrix(model: model, dimensions: vector.count)
+        try read("loading vectors") { db throws(MemoryError) in
+            try vectorCandidates(db, vector, model: model, depth: depth, extra: extra)
+        }
+    }
+
+    /// ``vectorCandidates(_:model:depth:extra:)`` in a read transaction.
+    func vectorCandidates(
+        _ db: Database,
+        _ vector: [Float],
+        model: String,
+        depth: Int,
+        extra: [Int64]
+    ) throws(MemoryError) -> [(chunk: Int64, score: Double)] {
+        let matrix = try vectorMatrix(db, model: model, dimensions: vector.count)
         let stage1 = matrix.top(vector, k: max(Self.centroidCandidates, depth)).map(\.chunk)
-        return try windowStage(vector, matrix: matrix, candidates: stage1, depth: depth, extra: extra)
+        return try Self.windowStage(db, vector, matrix: matrix, candidates: stage1, depth: depth, extra: extra)
     }
 
     /// The second stage of ``vectorCandidates(_:model:depth:extra:)``: `candidates` (from the
     /// centroid scan) and `extra` ranked by their best window. The windows of `extra` may have
     /// been read already (`early`: ``windowScores(_:of:)`` of exactly those chunks).
-    func windowStage(
+    static func windowStage(
+        _ db: Database,
         _ vector: [Float],
         matrix: VectorMatrix,
         candidates stage1: [Int64],
@@ -66,10 +82,10 @@ extension MemoryIndex {
         var windows: [Int64: Float]
         if let early {
             let read = Set(extra)
-            windows = try windowScores(vector, of: candidates.filter { !read.contains($0) })
+            windows = try windowScores(db, vector, of: candidates.filter { !read.contains($0) })
             windows.merge(early) { a, _ in a }
         } else {
-            windows = try windowScores(vector, of: candidates)
+            windows = try windowScores(db, vector, of: candidates)
         }
         var scored: [(chunk: Int64, score: Double)] = []
         scored.reserveCapacity(candidates.count)
@@ -90,17 +106,26 @@ extension MemoryIndex {
     /// helper thread reading a share of the chunks on a second connection was measured no faster:
     /// docs/PERFORMANCE.md, "Tenth pass".)
     func windowScores(_ vector: [Float], of chunks: [Int64]) throws(MemoryError) -> [Int64: Float] {
+        try read("loading window vectors") { db throws(MemoryError) in try Self.windowScores(db, vector, of: chunks) }
+    }
+
+    /// ``windowScores(_:of:)`` in a read transaction.
+    static func windowScores(
+        _ db: Database,
+        _ vector: [Float],
+        of chunks: [Int64]
+    ) throws(MemoryError) -> [Int64: Float] {
         guard !chunks.isEmpty else { return [:] }
         do {
             // In id order: neighbouring rows share pages.
-            return try database.read { db in try Self.bestWindows(db, vector, of: chunks.sorted()) }
+            return try bestWindows(db, vector, of: chunks.sorted())
         } catch {
             throw .database("loading window vectors", error)
         }
     }
 
-    /// ``windowScores(_:of:)`` in a read: one rowid lookup per chunk, through SQLite's own calls
-    /// (no row objects).
+    /// ``windowScores(_:of:)``: one rowid lookup per chunk, through SQLite's own calls (no row
+    /// objects).
     private static func bestWindows(_ db: Database, _ vector: [Float], of chunks: [Int64]) throws -> [Int64: Float] {
         var out: [Int64: Float] = [:]
         out.reserveCapacity(chunks.count)
@@ -158,49 +183,49 @@ extension MemoryIndex {
 
     /// The cached matrix of `model`'s vectors, reloaded when the index changed since.
     func vectorMatrix(model: String, dimensions: Int) throws(MemoryError) -> VectorMatrix {
-        let generation = try generation()
-        if let m = vectorCache.withLock({ $0 }), m.generation == generation, m.model == model,
-            m.dimensions == dimensions
-        {
-            return m
+        try read("loading vectors") { db throws(MemoryError) in
+            try vectorMatrix(db, model: model, dimensions: dimensions)
         }
+    }
+
+    /// ``vectorMatrix(model:dimensions:)`` in a read transaction: the matrix of its snapshot.
+    func vectorMatrix(_ db: Database, model: String, dimensions: Int) throws(MemoryError) -> VectorMatrix {
         let matrix: VectorMatrix
         do {
-            matrix = try database.read { db in
-                // Read the generation inside the same snapshot as the vectors.
-                let g =
-                    try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'generation'") ?? 0
-                // The chunks of this model, from the chunks_model index alone.
-                let chunks = try Set(
-                    Int64.fetchCursor(db, sql: "SELECT id FROM chunks WHERE model = ?", arguments: [model])
-                )
-                var ids: [Int64] = []
-                ids.reserveCapacity(chunks.count)
-                var data: [Float] = []
-                data.reserveCapacity(chunks.count * dimensions)
-                // One pass over chunk_centroids in rowid order (chunk ids ascending); a 1,536-byte
-                // centroid fits in its leaf page.
-                let cursor = try Row.fetchCursor(
-                    db,
-                    sql: "SELECT chunk_id, embedding FROM chunk_centroids"
-                )
-                while let row = try cursor.next() {
-                    guard chunks.contains(row[0]) else { continue }
-                    let appended: Bool = try row.withUnsafeData(atIndex: 1) { d in
-                        guard let d, d.count == dimensions * 4 else { return false }
-                        let start = data.count
-                        data.append(contentsOf: repeatElement(0, count: dimensions))
-                        data.withUnsafeMutableBytes { dst in
-                            d.withUnsafeBytes { src in
-                                (dst.baseAddress! + start * 4).copyMemory(from: src.baseAddress!, byteCount: src.count)
-                            }
-                        }
-                        return true
-                    }
-                    if appended { ids.append(row[0]) }
-                }
-                return VectorMatrix(generation: g, model: model, dimensions: dimensions, rowChunk: ids, data: data)
+            let g = try Self.generation(db)
+            if let m = vectorCache.withLock({ $0 }), m.generation == g, m.model == model, m.dimensions == dimensions {
+                return m
             }
+            // The chunks of this model, from the chunks_model index alone.
+            let chunks = try Set(
+                Int64.fetchCursor(db, sql: "SELECT id FROM chunks WHERE model = ?", arguments: [model])
+            )
+            var ids: [Int64] = []
+            ids.reserveCapacity(chunks.count)
+            var data: [Float] = []
+            data.reserveCapacity(chunks.count * dimensions)
+            // One pass over chunk_centroids in rowid order (chunk ids ascending); a 1,536-byte
+            // centroid fits in its leaf page.
+            let cursor = try Row.fetchCursor(
+                db,
+                sql: "SELECT chunk_id, embedding FROM chunk_centroids"
+            )
+            while let row = try cursor.next() {
+                guard chunks.contains(row[0]) else { continue }
+                let appended: Bool = try row.withUnsafeData(atIndex: 1) { d in
+                    guard let d, d.count == dimensions * 4 else { return false }
+                    let start = data.count
+                    data.append(contentsOf: repeatElement(0, count: dimensions))
+                    data.withUnsafeMutableBytes { dst in
+                        d.withUnsafeBytes { src in
+                            (dst.baseAddress! + start * 4).copyMemory(from: src.baseAddress!, byteCount: src.count)
+                        }
+                    }
+                    return true
+                }
+                if appended { ids.append(row[0]) }
+            }
+            matrix = VectorMatrix(generation: g, model: model, dimensions: dimensions, rowChunk: ids, data: data)
         } catch {
             throw .database("loading vectors", error)
         }
@@ -247,6 +272,32 @@ extension MemoryIndex {
         ranking: RankingOptions = RankingOptions()
     ) throws(MemoryError) -> [MemorySearchResult] {
         guard limit > 0 else { return [] }
+        // One read transaction: every stage sees the same snapshot of the index (a write that
+        // lands meanwhile cannot pair one state's keyword hits with another's vectors or rows),
+        // and the stages share its connection.
+        return try read("search") { db throws(MemoryError) in
+            try search(
+                db,
+                query,
+                queryVector: queryVector,
+                model: model,
+                mode: mode,
+                limit: limit,
+                ranking: ranking
+            )
+        }
+    }
+
+    /// ``search(_:queryVector:model:mode:limit:ranking:)`` in a read transaction.
+    private func search(
+        _ db: Database,
+        _ query: String,
+        queryVector: [Float]?,
+        model: String?,
+        mode: SearchMode,
+        limit: Int,
+        ranking: RankingOptions
+    ) throws(MemoryError) -> [MemorySearchResult] {
         // Up to the fusion depth, the lists hold that many candidates; above it, always as many
         // as the largest limit, so that every larger limit ranks the same candidates alike.
         let depth = limit <= ranking.depth ? ranking.depth : max(limit, Self.deepestLimit)
@@ -256,18 +307,19 @@ extension MemoryIndex {
         if mode == .hybrid, let keywordQuery, let queryVector, let model {
             // A large matrix's centroid scan (memory-bound) starts on another thread while this
             // one runs the keyword stage (SQLite), then helps it finish; the window stage needs both.
-            let matrix = try vectorMatrix(model: model, dimensions: queryVector.count)
+            let matrix = try vectorMatrix(db, model: model, dimensions: queryVector.count)
             let k = max(Self.centroidCandidates, depth)
             let scan = PrefilteredScan(matrix, query: queryVector, k: k)
             scan?.startHelper()
-            keyword = try keywordStage(keywordQuery, depth: depth, fillUp: false)
+            keyword = try keywordStage(db, keywordQuery, depth: depth, fillUp: false, budget: Self.keywordBudget)
             // The keyword list's head only: deeper candidates (a limit above the depth) must not
             // change the vector list's head, and so the first results. Their windows are read
             // while the helper scans: they are candidates whatever the scan finds.
             let extra = keyword.prefix(ranking.depth).map(\.chunk).filter { matrix.rowOfChunk[$0] != nil }
-            let early = try windowScores(queryVector, of: extra)
+            let early = try Self.windowScores(db, queryVector, of: extra)
             let stage1 = scan?.finish() ?? matrix.top(queryVector, k: k)
-            vector = try windowStage(
+            vector = try Self.windowStage(
+                db,
                 queryVector,
                 matrix: matrix,
                 candidates: stage1.map(\.chunk),
@@ -277,10 +329,17 @@ extension MemoryIndex {
             )
         } else {
             if mode != .vector, let keywordQuery {
-                keyword = try keywordStage(keywordQuery, depth: depth, fillUp: mode == .keyword)
+                keyword = try keywordStage(
+                    db,
+                    keywordQuery,
+                    depth: depth,
+                    fillUp: mode == .keyword,
+                    budget: Self.keywordBudget
+                )
             }
             if mode != .keyword, let queryVector, let model {
                 vector = try vectorCandidates(
+                    db,
                     queryVector,
                     model: model,
                     depth: depth,
@@ -299,7 +358,7 @@ extension MemoryIndex {
                 // Nothing to fuse (no vectors yet): rank as a keyword search does, with the words
                 // held by most chunks too, which the fused stage leaves to the vectors; scored as
                 // fusion scores keyword hits alone (bm25 / the best, 0...1).
-                let hits = try keywordStage(keywordQuery, depth: depth, fillUp: true)
+                let hits = try keywordStage(db, keywordQuery, depth: depth, fillUp: true, budget: Self.keywordBudget)
                 let best = hits.first?.score ?? 0
                 ranked = hits.map { (chunk: $0.chunk, score: best > 0 ? max(0, $0.score / best) : 0) }
             } else {
@@ -307,7 +366,7 @@ extension MemoryIndex {
             }
         }
         let top = Array(ranked.prefix(limit))
-        let rows = try chunks(ids: top.map(\.chunk))
+        let rows = try Self.chunks(db, ids: top.map(\.chunk))
         let terms = keywordQuery?.terms ?? []
         return top.compactMap { hit in
             guard let c = rows[hit.chunk] else { return nil }

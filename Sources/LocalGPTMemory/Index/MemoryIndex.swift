@@ -264,15 +264,24 @@ public final class MemoryIndex: Sendable {
 
     // MARK: Reading
 
-    /// The generation counter: bumped by every write that changes chunks or vectors.
-    func generation() throws(MemoryError) -> Int64 {
+    /// Runs `body` in one read transaction: everything it reads comes from one snapshot of the
+    /// index, whatever is written meanwhile. The errors of `body` pass through; a transaction
+    /// that cannot be opened is reported as `what`.
+    func read<T>(_ what: String, _ body: (Database) throws(MemoryError) -> T) throws(MemoryError) -> T {
         do {
-            return try database.read { db in
-                try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'generation'") ?? 0
-            }
+            return try database.read { db in try body(db) }
+        } catch let error as MemoryError {
+            throw error
         } catch {
-            throw .database("reading the generation", error)
+            throw .database(what, error)
         }
+    }
+
+    /// The generation counter: bumped by every write that changes chunks or vectors.
+    static func generation(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(
+            db.cachedStatement(sql: "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'generation'")
+        ) ?? 0
     }
 
     /// Every indexed file's key, hash, size and modification time.
@@ -315,34 +324,32 @@ public final class MemoryIndex: Sendable {
     }
 
     /// The chunks with the given ids, by id (read column by column, as ``indexedFiles()``).
-    func chunks(ids: [Int64]) throws(MemoryError) -> [Int64: ChunkRecord] {
+    static func chunks(_ db: Database, ids: [Int64]) throws(MemoryError) -> [Int64: ChunkRecord] {
         guard !ids.isEmpty else { return [:] }
         do {
-            return try database.read { db in
-                var out: [Int64: ChunkRecord] = [:]
-                let cursor = try Row.fetchCursor(
-                    db,
-                    sql: """
-                        SELECT id, path, source, start_line, end_line, hash, model, text, updated_at FROM chunks
-                        WHERE id IN (\(ids.map(String.init).joined(separator: ",")))
-                        """
+            var out: [Int64: ChunkRecord] = [:]
+            let cursor = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT id, path, source, start_line, end_line, hash, model, text, updated_at FROM chunks
+                    WHERE id IN (\(ids.map(String.init).joined(separator: ",")))
+                    """
+            )
+            while let row = try cursor.next() {
+                let id: Int64 = row[0]
+                out[id] = ChunkRecord(
+                    id: id,
+                    path: row[1],
+                    source: row[2],
+                    startLine: row[3],
+                    endLine: row[4],
+                    hash: row[5],
+                    model: row[6],
+                    text: row[7],
+                    updatedAt: row[8]
                 )
-                while let row = try cursor.next() {
-                    let id: Int64 = row[0]
-                    out[id] = ChunkRecord(
-                        id: id,
-                        path: row[1],
-                        source: row[2],
-                        startLine: row[3],
-                        endLine: row[4],
-                        hash: row[5],
-                        model: row[6],
-                        text: row[7],
-                        updatedAt: row[8]
-                    )
-                }
-                return out
             }
+            return out
         } catch {
             throw .database("reading chunks", error)
         }

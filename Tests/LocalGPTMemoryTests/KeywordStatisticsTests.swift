@@ -77,6 +77,44 @@ import Testing
         #expect(all.map(\.chunk) == [11, 9, 7, 12, 10, 8, 6, 5, 4, 3])
     }
 
+    /// A query made only of words held by half of the chunks or more: bm25 gives them nothing,
+    /// so keyword search listed the newest chunks holding any of them, every one scored 0.000.
+    /// The newest budget's worth of chunks holding the rarest word are now scored by the words
+    /// each holds, with a weight that stays positive.
+    @Test func aQueryOfCommonWordsIsScoredByTheWordsEachChunkHolds() throws {
+        let (_, memory) = try Self.boundedFixture()
+        let query = try #require(KeywordQuery.build("garden alice"))
+        let plan = try memory.index.keywordPlan(query, budget: 4)
+        #expect(plan.ranked.isEmpty && plan.boosting.isEmpty && plan.common == ["garden", "alice"])
+        let hits = try memory.index.keywordStage(query, depth: 10, fillUp: true, budget: 4)
+        // garden is the rarer (estimated 8 of 16): its 5 newest chunks, which hold alice too, then
+        // the newest holding alice (every chunk: a weight near 0), then the newest holding either.
+        #expect(hits.map(\.chunk) == [12, 11, 10, 9, 8, 16, 15, 14, 13, 7])
+        let alice = log(1 + 0.5 / 16.5)
+        let expected = Array(repeating: log(2.0) + alice, count: 5) + Array(repeating: alice, count: 5)
+        #expect(zip(hits.map(\.score), expected).allSatisfy { abs($0 - $1) < 1e-9 }, "\(hits.map(\.score))")
+    }
+
+    /// The same in a small index, where every chunk holding a word is counted: the notes holding
+    /// both words come first, and no score reads 0.000.
+    @Test func commonWordsInASmallIndexScoreAboveZero() throws {
+        let t = TestMemory()
+        let notes = [
+            "Alice fed the cat.", "Alice read a book.", "Alice planted tulips in the garden.",
+            "Bob cleaned the garden shed.", "Alice and Bob sat in the garden.", "Alice went running.",
+        ]
+        for (i, note) in notes.enumerated() { try t.write("memory/day-\(i).md", "- \(note)\n") }
+        let memory = try t.open()
+        try memory.reindex()
+        let query = try #require(KeywordQuery.build("Alice garden"))
+        #expect(try memory.index.keywordPlan(query).common == ["alice", "garden"])
+        let results = try memory.search("Alice garden", limit: 10, mode: .keyword).results
+        #expect(Set(results.prefix(2).map(\.file)) == ["memory/day-2.md", "memory/day-4.md"])
+        #expect(results.count == 6)
+        #expect(results.allSatisfy { $0.score >= 0.001 }, "\(results.map(\.score))")
+        #expect(results[0].score > results[2].score)
+    }
+
     /// Term counts are cached per generation of the index: a write that adds chunks holding a
     /// term, in this process or another, is seen by the next plan.
     @Test func cachedTermCountsFollowTheIndex() throws {

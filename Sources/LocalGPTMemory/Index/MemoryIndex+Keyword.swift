@@ -52,6 +52,14 @@ struct KeywordPlan: Sendable, Equatable {
         let idf = log((Double(total) - n + 0.5) / (n + 0.5))
         return idf > 0 ? idf : 1e-6
     }
+
+    /// A weight that stays positive for a term held by half of the chunks or more, where FTS5's
+    /// idf is 1e-6: `log(1 + (N − n + 0.5) / (n + 0.5))` (0.69 for a term in half of them, near 0
+    /// for one in all).
+    func commonWeight(_ term: String) -> Double {
+        let n = Double(terms.first { $0.term == term }?.documents ?? 0)
+        return log(1 + (Double(total) - n + 0.5) / (n + 0.5))
+    }
 }
 
 /// What keyword plans need to know of the index at one generation: the number of chunks, the
@@ -197,7 +205,15 @@ extension MemoryIndex {
                 keyword = try Self.keywordCandidates(db, ranked, depth: depth)
             } else {
                 let base = try Self.keywordCandidates(db, ranked, depth: depth * 4)
-                keyword = try Self.boost(db, base, within: ranked, floor: nil, plan: plan, depth: depth, budget: budget)
+                keyword = try Self.boost(
+                    db,
+                    base,
+                    within: ranked,
+                    floor: nil,
+                    terms: plan.boosting.map { ($0, plan.idf($0)) },
+                    depth: depth,
+                    budget: budget
+                )
             }
         } else if let rarest = plan.terms.filter({ plan.boosting.contains($0.term) })
             .min(by: { $0.documents < $1.documents }),
@@ -207,14 +223,12 @@ extension MemoryIndex {
             // budget's worth of chunks holding the rarest one.
             let window = try Self.matching(db, within.expression, floor: rarest.floor, limit: budget + 1)
             let base = window.map { (chunk: $0, score: plan.idf(rarest.term)) }
-            var rest = plan
-            rest.boosting.removeAll { $0 == rarest.term }
             keyword = try Self.boost(
                 db,
                 base,
                 within: within,
                 floor: rarest.floor,
-                plan: rest,
+                terms: plan.boosting.filter { $0 != rarest.term }.map { ($0, plan.idf($0)) },
                 depth: depth,
                 budget: budget
             )
@@ -224,16 +238,26 @@ extension MemoryIndex {
         let complete = plan.boosting.isEmpty && plan.common.isEmpty
         if fillUp && keyword.count < depth && !complete {
             var seen = Set(keyword.map(\.chunk))
+            let commonOnly = plan.ranked.isEmpty && plan.boosting.isEmpty
             let everything =
                 plan.terms.allSatisfy(\.exact) && plan.terms.map(\.documents).reduce(0, +) <= budget
             if everything {
-                // A small index: rank the rest by bm25 over every term, as before.
+                // A small index: rank the rest by bm25 over every term, as before. When every term
+                // is in half of the chunks or more, FTS5 gives each the idf 1e-6 and every score
+                // read 0.000: scaled by 1e6, the score is bm25 with an idf of 1 for each word.
+                let scale = commonOnly ? 1e6 : 1
                 for c in try Self.keywordCandidates(db, query, depth: depth) where keyword.count < depth {
                     if seen.insert(c.chunk).inserted {
-                        keyword.append((c.chunk, min(c.score, keyword.last?.score ?? c.score)))
+                        keyword.append((c.chunk, min(c.score * scale, keyword.last?.score ?? c.score * scale)))
                     }
                 }
             } else {
+                if commonOnly {
+                    for c in try Self.commonWords(db, plan, depth: depth, budget: budget)
+                    where seen.insert(c.chunk).inserted {
+                        keyword.append(c)
+                    }
+                }
                 // The newest chunks holding any term, after the others.
                 let score = keyword.last?.score ?? 0
                 for c in try Self.matching(db, query.expression, floor: nil, limit: depth) where keyword.count < depth {
@@ -244,25 +268,62 @@ extension MemoryIndex {
         return keyword
     }
 
-    /// Adds to each chunk of `base` the idf of every `plan.boosting` term it holds, and returns
+    /// The candidates of a query made only of words held by half of the chunks or more, to which
+    /// bm25 gives nothing (keyword search used to list the newest chunks holding any of them, every
+    /// one scored 0.000). Each chunk scores the ``KeywordPlan/commonWeight(_:)`` of the words it
+    /// holds: exactly for the newest budget's worth of chunks holding the rarest word, and, for
+    /// chunks without it, by the words among whose newest budget's worth of chunks it is. Best
+    /// first, ties to the newest chunk.
+    private static func commonWords(
+        _ db: Database,
+        _ plan: KeywordPlan,
+        depth: Int,
+        budget: Int
+    ) throws(MemoryError) -> [(chunk: Int64, score: Double)] {
+        let terms = plan.terms.sorted { $0.documents < $1.documents }
+        guard let rarest = terms.first, let within = KeywordQuery.build(terms: [rarest.term]) else { return [] }
+        var scores: [Int64: Double] = [:]
+        for c in try matching(db, within.expression, floor: rarest.floor, limit: budget + 1) {
+            scores[c] = plan.commonWeight(rarest.term)
+        }
+        var others: [Int64: Double] = [:]
+        for t in terms.dropFirst() {
+            guard let q = KeywordQuery.build(terms: [t.term]) else { continue }
+            let weight = plan.commonWeight(t.term)
+            let both = "(\(within.expression)) AND \(q.expression)"
+            for c in try matching(db, both, floor: rarest.floor, limit: budget + 1, newestFirst: false)
+            where scores[c] != nil {
+                scores[c]! += weight
+            }
+            for c in try matching(db, q.expression, floor: t.floor, limit: budget + 1) where scores[c] == nil {
+                others[c, default: 0] += weight
+            }
+        }
+        scores.merge(others) { a, _ in a }
+        let sorted = scores.map { (chunk: $0.key, score: $0.value) }.sorted {
+            $0.score > $1.score || ($0.score == $1.score && $0.chunk > $1.chunk)
+        }
+        return Array(sorted.prefix(depth))
+    }
+
+    /// Adds to each chunk of `base` the weight of every term of `terms` it holds, and returns
     /// the best `depth`, ties to the newest chunk.
     private static func boost(
         _ db: Database,
         _ base: [(chunk: Int64, score: Double)],
         within: KeywordQuery,
         floor: Int64?,
-        plan: KeywordPlan,
+        terms: [(term: String, weight: Double)],
         depth: Int,
         budget: Int
     ) throws(MemoryError) -> [(chunk: Int64, score: Double)] {
         var scores = Dictionary(base.map { ($0.chunk, $0.score) }, uniquingKeysWith: { a, _ in a })
-        for term in plan.boosting {
+        for (term, weight) in terms {
             guard let t = KeywordQuery.build(terms: [term]) else { continue }
             let both = "(\(within.expression)) AND \(t.expression)"
-            let idf = plan.idf(term)
             for c in try Self.matching(db, both, floor: floor, limit: budget + 1, newestFirst: false)
             where scores[c] != nil {
-                scores[c]! += idf
+                scores[c]! += weight
             }
         }
         let sorted = scores.map { (chunk: $0.key, score: $0.value) }.sorted {

@@ -93,6 +93,10 @@ import Testing
         let alice = log(1 + 0.5 / 16.5)
         let expected = Array(repeating: log(2.0) + alice, count: 5) + Array(repeating: alice, count: 5)
         #expect(zip(hits.map(\.score), expected).allSatisfy { abs($0 - $1) < 1e-9 }, "\(hits.map(\.score))")
+        // A word in no note changes nothing.
+        let absent = try #require(KeywordQuery.build("garden alice zeppelin"))
+        let same = try memory.index.keywordStage(absent, depth: 10, fillUp: true, budget: 4)
+        #expect(same.map(\.chunk) == hits.map(\.chunk) && same.map(\.score) == hits.map(\.score))
     }
 
     /// The same in a small index, where every chunk holding a word is counted: the notes holding
@@ -113,6 +117,9 @@ import Testing
         #expect(results.count == 6)
         #expect(results.allSatisfy { $0.score >= 0.001 }, "\(results.map(\.score))")
         #expect(results[0].score > results[2].score)
+        // A word in no note changes nothing.
+        let absent = try memory.search("Alice garden zeppelin", limit: 10, mode: .keyword).results
+        #expect(absent.map(\.file) == results.map(\.file) && absent.map(\.score) == results.map(\.score))
     }
 
     /// Term counts are cached per generation of the index: a write that adds chunks holding a

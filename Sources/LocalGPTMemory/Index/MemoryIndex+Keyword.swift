@@ -238,7 +238,9 @@ extension MemoryIndex {
         let complete = plan.boosting.isEmpty && plan.common.isEmpty
         if fillUp && keyword.count < depth && !complete {
             var seen = Set(keyword.map(\.chunk))
-            let commonOnly = plan.ranked.isEmpty && plan.boosting.isEmpty
+            // Only common words hold any chunk (a word of the query may be in no note at all).
+            let commonOnly =
+                !plan.common.isEmpty && plan.terms.allSatisfy { plan.common.contains($0.term) || $0.documents == 0 }
             let everything =
                 plan.terms.allSatisfy(\.exact) && plan.terms.map(\.documents).reduce(0, +) <= budget
             if everything {
@@ -280,7 +282,7 @@ extension MemoryIndex {
         depth: Int,
         budget: Int
     ) throws(MemoryError) -> [(chunk: Int64, score: Double)] {
-        let terms = plan.terms.sorted { $0.documents < $1.documents }
+        let terms = plan.terms.filter { plan.common.contains($0.term) }.sorted { $0.documents < $1.documents }
         guard let rarest = terms.first, let within = KeywordQuery.build(terms: [rarest.term]) else { return [] }
         var scores: [Int64: Double] = [:]
         for c in try matching(db, within.expression, floor: rarest.floor, limit: budget + 1) {

@@ -435,7 +435,7 @@ private func openDescriptorCount() -> Int? {
     defer { closedir(directory) }
     var count = 0
     while let entry = readdir(directory) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let name = directoryEntryNameString(entry)
         if name != "." && name != ".." { count += 1 }
     }
     return count - 1  // the directory stream's own descriptor

@@ -127,9 +127,7 @@ struct SandboxFixture {
         defer { closedir(dir) }
         var out: [Int32] = []
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) {
-                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
-            }
+            let name = directoryEntryNameString(entry)
             guard let pid = Int32(name), pid != getpid() else { continue }
             if let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
                 String(decoding: data, as: UTF8.self).contains(needle)

@@ -33,6 +33,21 @@ public func makeDirectories(atPath path: String, mode: UInt32) -> String? {
     return nil
 }
 
+/// Where the NUL-terminated name of a directory entry returned by `readdir` starts.
+///
+/// `readdir` packs entries end to end, each only as long as its name: `entry.pointee.d_name` (a
+/// 256-byte tuple) copies past the end of a short entry, and past the end of the directory buffer
+/// for the last one (AddressSanitizer: heap-buffer-overflow). Read the name in place instead.
+/// `entry` is the `dirent` pointer `readdir` returned.
+public func directoryEntryName(_ entry: UnsafeRawPointer) -> UnsafePointer<CChar> {
+    (entry + MemoryLayout<dirent>.offset(of: \dirent.d_name)!).assumingMemoryBound(to: CChar.self)
+}
+
+/// The name of a directory entry returned by `readdir`, as a string (invalid UTF-8 repaired).
+public func directoryEntryNameString(_ entry: UnsafeRawPointer) -> String {
+    String(cString: directoryEntryName(entry))
+}
+
 /// Small file helpers that never leave a half-written file behind.
 enum FileSystem {
     /// Creates `path` and its parents with `mode` when missing.

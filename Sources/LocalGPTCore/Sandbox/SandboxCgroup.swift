@@ -146,9 +146,7 @@ struct SandboxCgroup {
         guard let dir = opendir(folder) else { return }
         defer { closedir(dir) }
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) {
-                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
-            }
+            let name = directoryEntryNameString(entry)
             guard name.hasPrefix("run-") || name.hasPrefix("probe-") else { continue }
             let parts = name.split(separator: "-")
             guard parts.count >= 2, let pid = Int32(parts[1]), pid != getpid() else { continue }

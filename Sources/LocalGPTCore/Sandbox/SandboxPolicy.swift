@@ -448,9 +448,7 @@ public struct SandboxPolicy: Sendable, Equatable {
         defer { closedir(dir) }
         var out: [String] = []
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) {
-                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
-            }
+            let name = directoryEntryNameString(entry)
             if name == "." || name == ".." || excluded.contains(name) { continue }
             let inner = excluded.compactMap { $0.hasPrefix(name + "/") ? String($0.dropFirst(name.count + 1)) : nil }
             if inner.isEmpty || entry.pointee.d_type != UInt8(DT_DIR) {

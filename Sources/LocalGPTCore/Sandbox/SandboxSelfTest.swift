@@ -266,9 +266,7 @@ public struct SandboxSelfTest: Sendable {
         var out: [Int32] = []
         let me = getpid()
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) {
-                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
-            }
+            let name = directoryEntryNameString(entry)
             guard let pid = Int32(name), pid != me else { continue }
             if let cmdline = SandboxCgroup.readText("/proc/\(pid)/cmdline"), cmdline.contains(needle) {
                 out.append(pid)

@@ -150,9 +150,7 @@ enum SandboxSlotPool {
         guard let dir = opendir(parent) else { return }
         var stale: [String] = []
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) {
-                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
-            }
+            let name = directoryEntryNameString(entry)
             let parts = name.split(separator: ".")
             guard parts.count == 3, parts[0] == "lgpt-sandbox", let pid = Int32(parts[1]), pid != getpid() else {
                 continue

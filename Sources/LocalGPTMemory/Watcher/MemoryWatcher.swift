@@ -4,6 +4,7 @@
 
 import Foundation
 import Glibc
+import LocalGPTCore
 import Synchronization
 
 /// Watches folders recursively with inotify and reports changed files in debounced batches.
@@ -205,9 +206,7 @@ private final class WatchLoop: @unchecked Sendable {
         guard let handle = opendir(dir) else { return true }
         var subdirs: [String] = []
         while let entry = readdir(handle) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
+            let name = directoryEntryNameString(entry)
             if name.hasPrefix(".") { continue }
             let path = dir + "/" + name
             let type = Int32(entry.pointee.d_type)

@@ -3,6 +3,7 @@
 //===----------------------------------------------------------------------===//
 
 import Glibc
+import LocalGPTCore
 
 /// A folder outside the workspace whose markdown files are indexed too (`memory.paths`).
 public struct ExtraRoot: Sendable, Equatable {
@@ -153,24 +154,24 @@ struct WorkspaceScanner {
         while let entry = readdir(handle) {
             let type = entry.pointee.d_type
             var invalidName: String?
-            let name: String? = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: UInt8.self, capacity: 256) { bytes in
-                    // ., .., hidden files and folders (.git, .cache)
-                    if bytes[0] == UInt8(ascii: ".") { return nil }
-                    let length = strlen(UnsafeRawPointer(bytes).assumingMemoryBound(to: CChar.self))
-                    // In the workspace only markdown files count: skip other files before making strings.
-                    if pattern == nil && Int32(type) == Int32(DT_REG) && !Self.hasMarkdownSuffix(bytes, length) {
-                        return nil
-                    }
-                    var name = String(decoding: UnsafeBufferPointer(start: bytes, count: length), as: UTF8.self)
-                    // Decoding replaced invalid bytes (cheaper to compare than to validate first):
-                    // a String cannot name this file, so it can be neither opened nor keyed.
-                    let exact = name.withUTF8 { $0.count == length && memcmp($0.baseAddress!, bytes, length) == 0 }
-                    if exact { return name }
-                    invalidName = name
+            // Read in place: copying `d_name` reads past a short entry (see directoryEntryName).
+            let bytes = UnsafeRawPointer(directoryEntryName(entry)).assumingMemoryBound(to: UInt8.self)
+            let name: String? = {
+                // ., .., hidden files and folders (.git, .cache)
+                if bytes[0] == UInt8(ascii: ".") { return nil }
+                let length = strlen(UnsafeRawPointer(bytes).assumingMemoryBound(to: CChar.self))
+                // In the workspace only markdown files count: skip other files before making strings.
+                if pattern == nil && Int32(type) == Int32(DT_REG) && !Self.hasMarkdownSuffix(bytes, length) {
                     return nil
                 }
-            }
+                var name = String(decoding: UnsafeBufferPointer(start: bytes, count: length), as: UTF8.self)
+                // Decoding replaced invalid bytes (cheaper to compare than to validate first):
+                // a String cannot name this file, so it can be neither opened nor keyed.
+                let exact = name.withUTF8 { $0.count == length && memcmp($0.baseAddress!, bytes, length) == 0 }
+                if exact { return name }
+                invalidName = name
+                return nil
+            }()
             if let invalidName,
                 Int32(type) != Int32(DT_REG) || (pattern?.matches(Self.join(relative, invalidName)) ?? true)
             {

@@ -6,6 +6,7 @@ import CLocalGPTEmbed
 import Foundation
 import GRDB
 import Glibc
+import Synchronization
 import Testing
 
 @testable import LocalGPTMemory
@@ -55,6 +56,42 @@ import Testing
                 #expect(a.map(\.chunk) == b.map(\.chunk), "query \(i), k \(k)")
                 #expect(a.map(\.score) == b.map(\.score), "query \(i), k \(k)")
             }
+        }
+    }
+
+    /// A scan dropped without ``PrefilteredScan/finish()`` (a search that failed after starting
+    /// the helper) frees buffers the helper writes: `stop()`, which its deinit calls, hands out no
+    /// more blocks and returns only once the helper's block is done, whatever state it is in.
+    @Test func stopLeavesNoBlockRunning() {
+        final class Counter: Sendable {
+            let started = Atomic<Int>(0)
+            let ended = Atomic<Int>(0)
+        }
+        for round in 0..<40 {
+            let counter = Counter()
+            let total = round % 8 == 5 ? 200 : 100_000
+            let blocks = SharedBlocks(count: total) { _, _ in
+                counter.started.add(1, ordering: .relaxed)
+                usleep(20)
+                counter.ended.add(1, ordering: .relaxed)
+            }
+            if round % 4 != 0 { blocks.startHelper() }
+            if round % 2 == 1 { usleep(500) }
+            if round % 8 == 5 { blocks.finish() }
+            blocks.stop()
+            let started = counter.started.load(ordering: .relaxed)
+            #expect(counter.ended.load(ordering: .relaxed) == started, "round \(round): a block still running")
+            usleep(2_000)
+            #expect(counter.started.load(ordering: .relaxed) == started, "round \(round): a block after stop")
+            blocks.stop()  // again: returns at once
+            #expect(round % 8 == 5 ? started == total : started < total)
+        }
+        // A scan released with its helper running.
+        let prefiltered = Self.matrix(rows: 40_000, dims: 64, quantizeFrom: 0)
+        var g = SyntheticWorkspace.Generator(state: 3)
+        for _ in 0..<20 {
+            let scan = PrefilteredScan(prefiltered, query: (0..<64).map { _ in g.unit() }, k: 50)
+            scan?.startHelper()
         }
     }
 

@@ -369,6 +369,9 @@ final class PrefilteredScan: @unchecked Sendable {
     }
 
     deinit {
+        // The helper may still be on a block (a search that failed before ``finish()``): it
+        // writes into the buffers freed below.
+        blocks.stop()
         lower.deallocate()
         upper.deallocate()
         best.deallocate()

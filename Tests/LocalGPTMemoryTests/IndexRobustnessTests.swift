@@ -78,14 +78,19 @@ import Testing
             }
         }
         var short: [Int] = []
-        for mode in [SearchMode.hybrid, .keyword] {
-            for _ in 0..<150 {
-                let results = try reader.search("walnut", limit: 10, mode: mode, refresh: false).results
-                if results.count != 10 { short.append(results.count) }
+        do {
+            // The writer stops even when a search throws.
+            defer {
+                stop.store(true, ordering: .relaxed)
+                done.wait()
+            }
+            for mode in [SearchMode.hybrid, .keyword] {
+                for _ in 0..<150 {
+                    let results = try reader.search("walnut", limit: 10, mode: mode, refresh: false).results
+                    if results.count != 10 { short.append(results.count) }
+                }
             }
         }
-        stop.store(true, ordering: .relaxed)
-        done.wait()
         #expect(writerFailure.withLock { $0 } == nil)
         #expect(rounds.load(ordering: .relaxed) > 0)
         #expect(short == [], "searches that lost results: \(short.count) of 300")

@@ -4,7 +4,6 @@
 
 import Foundation
 import GRDB
-import GRDBSQLite
 import Synchronization
 
 extension MemoryIndex {
@@ -102,9 +101,11 @@ extension MemoryIndex {
 
     /// The best window's cosine with `vector` of each chunk in `chunks` that has several windows.
     ///
-    /// The products are taken on the blobs as SQLite returns them, without copying them out. (A
-    /// helper thread reading a share of the chunks on a second connection was measured no faster:
-    /// docs/PERFORMANCE.md, "Tenth pass".)
+    /// One rowid lookup per chunk through GRDB. (Driving the cached statement with SQLite's own
+    /// calls, to score each blob where SQLite returned it, took 0.8–1.0 ms against 1.2–1.3, but the full test
+    /// suite aborted with a corrupted heap in most runs while a hybrid search ran beside another
+    /// manager's reindex; never with this. A helper thread reading a share of the chunks on a second
+    /// connection was measured no faster: docs/PERFORMANCE.md, "Tenth pass".)
     func windowScores(_ vector: [Float], of chunks: [Int64]) throws(MemoryError) -> [Int64: Float] {
         try read("loading window vectors") { db throws(MemoryError) in try Self.windowScores(db, vector, of: chunks) }
     }
@@ -124,32 +125,19 @@ extension MemoryIndex {
         }
     }
 
-    /// ``windowScores(_:of:)``: one rowid lookup per chunk, through SQLite's own calls (no row
-    /// objects).
+    /// ``windowScores(_:of:)`` on one connection.
     private static func bestWindows(_ db: Database, _ vector: [Float], of chunks: [Int64]) throws -> [Int64: Float] {
         var out: [Int64: Float] = [:]
-        out.reserveCapacity(chunks.count)
         var scratch: [Float] = []
         let statement = try db.cachedStatement(sql: "SELECT embedding FROM chunk_windows WHERE chunk_id = ?")
-        let handle = statement.sqliteStatement
-        defer { sqlite3_reset(handle) }
         try vector.withUnsafeBufferPointer { q in
             for chunk in chunks {
-                sqlite3_reset(handle)
-                sqlite3_bind_int64(handle, 1, chunk)
-                let code = sqlite3_step(handle)
-                guard code == SQLITE_ROW else {
-                    if code == SQLITE_DONE { continue }
-                    throw DatabaseError(
-                        resultCode: ResultCode(rawValue: code),
-                        message: String(cString: sqlite3_errmsg(db.sqliteConnection))
-                    )
+                guard let row = try Row.fetchOne(statement, arguments: [chunk]) else { continue }
+                let best: Float? = try row.withUnsafeData(atIndex: 0) { d in
+                    guard let d else { return nil }
+                    return d.withUnsafeBytes { bestWindow(in: $0, q, scratch: &scratch) }
                 }
-                let blob = UnsafeRawBufferPointer(
-                    start: sqlite3_column_blob(handle, 0),
-                    count: Int(sqlite3_column_bytes(handle, 0))
-                )
-                if let best = bestWindow(in: blob, q, scratch: &scratch) { out[chunk] = best }
+                if let best { out[chunk] = best }
             }
         }
         return out

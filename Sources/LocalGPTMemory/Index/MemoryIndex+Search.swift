@@ -102,11 +102,10 @@ extension MemoryIndex {
     /// The best window's cosine with `vector` of each chunk in `chunks` that has several windows.
     ///
     /// One rowid lookup per chunk through GRDB. (Driving the cached statement with SQLite's own
-    /// calls, to score each blob where SQLite returned it, took 0.8–1.0 ms against 1.2–1.3 ms, but
-    /// the full test suite then aborted with a corrupted heap in 3 runs of 4 while a hybrid search
-    /// ran beside another manager's reindex; in none of the runs since. A helper thread reading a
-    /// share of the chunks on a second connection was measured no faster: docs/PERFORMANCE.md,
-    /// "Eleventh pass" and "Tenth pass".)
+    /// calls, to score each blob where SQLite returned it, took 0.8–1.0 ms against 1.2–1.3 ms; it
+    /// was set aside while a corrupted heap in the test suite was chased, and was not its cause. A
+    /// helper thread reading a share of the chunks on a second connection was measured no faster:
+    /// docs/PERFORMANCE.md, "Eleventh pass" and "Tenth pass".)
     func windowScores(_ vector: [Float], of chunks: [Int64]) throws(MemoryError) -> [Int64: Float] {
         try read("loading window vectors") { db throws(MemoryError) in try Self.windowScores(db, vector, of: chunks) }
     }

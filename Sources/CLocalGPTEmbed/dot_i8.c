@@ -120,6 +120,7 @@ void lgpt_embed_bounds_i8(const uint8_t *codes, size_t rows, size_t dims, const 
 
 void lgpt_embed_keep_largest(const float *values, size_t n, size_t k, float *heap, size_t *heap_size) {
     /* Most values are rejected by one comparison once the heap is full. */
+    if (k == 0) return; /* no room: heap[0] does not exist */
     size_t size = *heap_size;
     for (size_t i = 0; i < n; i++) {
         const float v = values[i];

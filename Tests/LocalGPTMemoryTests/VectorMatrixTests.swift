@@ -86,7 +86,8 @@ import Testing
             blocks.stop()  // again: returns at once
             #expect(round % 8 == 5 ? started == total : started < total)
         }
-        // A scan released with its helper running.
+        // Scans released with their helpers running: without the deinit's stop(), AddressSanitizer
+        // (`swift test --sanitize=address`) reports the helper writing into freed buffers here.
         let prefiltered = Self.matrix(rows: 40_000, dims: 64, quantizeFrom: 0)
         var g = SyntheticWorkspace.Generator(state: 3)
         for _ in 0..<20 {
@@ -173,8 +174,8 @@ import Testing
         #expect(try single.windowScores(query, of: []) == [:])
     }
 
-    /// A window blob is scored alike wherever it starts (SQLite returns a blob stored inside its
-    /// page at any byte); a blob that is not whole vectors, or empty, has no score.
+    /// A window blob is scored alike wherever it starts (bytes handed over by a database need not
+    /// be aligned for floats); a blob that is not whole vectors, or empty, has no score.
     @Test func aWindowBlobIsScoredAlikeAtAnyAlignment() {
         var g = SyntheticWorkspace.Generator(state: 21)
         let query = (0..<64).map { _ in g.unit() }

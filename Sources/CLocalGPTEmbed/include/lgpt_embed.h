@@ -137,10 +137,10 @@ void lgpt_embed_dot_i8(const uint8_t *_Nonnull codes, size_t rows, size_t dims, 
 /* What bounds the error of row r's int8 product (see VectorMatrix.Quantized in LocalGPTMemory): each
  * array holds one value per row. */
 typedef struct lgpt_embed_row_bounds {
-    const float *scales;     /* the row's step: x is about scales[r] * codes */
-    const float *l1;         /* |x|_1 */
-    const float *residual;   /* |x - scales[r] * codes|_2 */
-    const float *coded_norm; /* |scales[r] * codes|_2 */
+    const float *_Nonnull scales;     /* the row's step: x is about scales[r] * codes */
+    const float *_Nonnull l1;         /* |x|_1 */
+    const float *_Nonnull residual;   /* |x - scales[r] * codes|_2 */
+    const float *_Nonnull coded_norm; /* |scales[r] * codes|_2 */
 } lgpt_embed_row_bounds;
 
 /* The same for the query y, quantized as t * p. */

@@ -284,28 +284,25 @@ extension MemoryIndex {
     ) throws(MemoryError) -> [(chunk: Int64, score: Double)] {
         let terms = plan.terms.filter { plan.common.contains($0.term) }.sorted { $0.documents < $1.documents }
         guard let rarest = terms.first, let within = KeywordQuery.build(terms: [rarest.term]) else { return [] }
-        var scores: [Int64: Double] = [:]
-        for c in try matching(db, within.expression, floor: rarest.floor, limit: budget + 1) {
-            scores[c] = plan.commonWeight(rarest.term)
-        }
-        var others: [Int64: Double] = [:]
+        let window = try matching(db, within.expression, floor: rarest.floor, limit: budget + 1)
+        let others = terms.dropFirst().map { (term: $0.term, weight: plan.commonWeight($0.term)) }
+        var scores = try boosted(
+            db,
+            Dictionary(window.map { ($0, plan.commonWeight(rarest.term)) }, uniquingKeysWith: { a, _ in a }),
+            within: within,
+            floor: rarest.floor,
+            terms: others,
+            budget: budget
+        )
+        var without: [Int64: Double] = [:]
         for t in terms.dropFirst() {
             guard let q = KeywordQuery.build(terms: [t.term]) else { continue }
-            let weight = plan.commonWeight(t.term)
-            let both = "(\(within.expression)) AND \(q.expression)"
-            for c in try matching(db, both, floor: rarest.floor, limit: budget + 1, newestFirst: false)
-            where scores[c] != nil {
-                scores[c]! += weight
-            }
             for c in try matching(db, q.expression, floor: t.floor, limit: budget + 1) where scores[c] == nil {
-                others[c, default: 0] += weight
+                without[c, default: 0] += plan.commonWeight(t.term)
             }
         }
-        scores.merge(others) { a, _ in a }
-        let sorted = scores.map { (chunk: $0.key, score: $0.value) }.sorted {
-            $0.score > $1.score || ($0.score == $1.score && $0.chunk > $1.chunk)
-        }
-        return Array(sorted.prefix(depth))
+        scores.merge(without) { a, _ in a }
+        return best(scores, depth: depth)
     }
 
     /// Adds to each chunk of `base` the weight of every term of `terms` it holds, and returns
@@ -319,15 +316,41 @@ extension MemoryIndex {
         depth: Int,
         budget: Int
     ) throws(MemoryError) -> [(chunk: Int64, score: Double)] {
-        var scores = Dictionary(base.map { ($0.chunk, $0.score) }, uniquingKeysWith: { a, _ in a })
+        let scores = try boosted(
+            db,
+            Dictionary(base.map { ($0.chunk, $0.score) }, uniquingKeysWith: { a, _ in a }),
+            within: within,
+            floor: floor,
+            terms: terms,
+            budget: budget
+        )
+        return best(scores, depth: depth)
+    }
+
+    /// `scores` (chunks matching `within`, not older than `floor`) with the weight of every term
+    /// of `terms` added to the chunks that also hold it.
+    private static func boosted(
+        _ db: Database,
+        _ scores: [Int64: Double],
+        within: KeywordQuery,
+        floor: Int64?,
+        terms: [(term: String, weight: Double)],
+        budget: Int
+    ) throws(MemoryError) -> [Int64: Double] {
+        var scores = scores
         for (term, weight) in terms {
             guard let t = KeywordQuery.build(terms: [term]) else { continue }
             let both = "(\(within.expression)) AND \(t.expression)"
-            for c in try Self.matching(db, both, floor: floor, limit: budget + 1, newestFirst: false)
-            where scores[c] != nil {
+            for c in try matching(db, both, floor: floor, limit: budget + 1, newestFirst: false) where scores[c] != nil
+            {
                 scores[c]! += weight
             }
         }
+        return scores
+    }
+
+    /// The best `depth` of `scores`, ties to the newest chunk.
+    private static func best(_ scores: [Int64: Double], depth: Int) -> [(chunk: Int64, score: Double)] {
         let sorted = scores.map { (chunk: $0.key, score: $0.value) }.sorted {
             $0.score > $1.score || ($0.score == $1.score && $0.chunk > $1.chunk)
         }

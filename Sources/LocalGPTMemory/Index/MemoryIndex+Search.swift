@@ -117,35 +117,30 @@ extension MemoryIndex {
         of chunks: [Int64]
     ) throws(MemoryError) -> [Int64: Float] {
         guard !chunks.isEmpty else { return [:] }
-        do {
-            // In id order: neighbouring rows share pages.
-            return try bestWindows(db, vector, of: chunks.sorted())
-        } catch {
-            throw .database("loading window vectors", error)
-        }
-    }
-
-    /// ``windowScores(_:of:)`` on one connection.
-    private static func bestWindows(_ db: Database, _ vector: [Float], of chunks: [Int64]) throws -> [Int64: Float] {
         var out: [Int64: Float] = [:]
         var scratch: [Float] = []
-        let statement = try db.cachedStatement(sql: "SELECT embedding FROM chunk_windows WHERE chunk_id = ?")
-        try vector.withUnsafeBufferPointer { q in
-            for chunk in chunks {
-                guard let row = try Row.fetchOne(statement, arguments: [chunk]) else { continue }
-                let best: Float? = try row.withUnsafeData(atIndex: 0) { d in
-                    guard let d else { return nil }
-                    return d.withUnsafeBytes { bestWindow(in: $0, q, scratch: &scratch) }
+        do {
+            let statement = try db.cachedStatement(sql: "SELECT embedding FROM chunk_windows WHERE chunk_id = ?")
+            try vector.withUnsafeBufferPointer { q in
+                // In id order: neighbouring rows share pages.
+                for chunk in chunks.sorted() {
+                    guard let row = try Row.fetchOne(statement, arguments: [chunk]) else { continue }
+                    let best: Float? = try row.withUnsafeData(atIndex: 0) { d in
+                        guard let d else { return nil }
+                        return d.withUnsafeBytes { bestWindow(in: $0, q, scratch: &scratch) }
+                    }
+                    if let best { out[chunk] = best }
                 }
-                if let best { out[chunk] = best }
             }
+        } catch {
+            throw .database("loading window vectors", error)
         }
         return out
     }
 
     /// The best product of `query` with the float32 vectors packed in `blob`, nil when the blob
-    /// is empty or not a whole number of vectors. A blob SQLite returns from inside its page may
-    /// start at any byte: such a one is copied to `scratch` first.
+    /// is empty or not a whole number of vectors. A blob that does not start on a float's
+    /// alignment is copied to `scratch` first.
     static func bestWindow(
         in blob: UnsafeRawBufferPointer,
         _ query: UnsafeBufferPointer<Float>,

@@ -275,7 +275,7 @@ public final class Agent: @unchecked Sendable {
     public func send(_ input: String, hooks: TurnHooks = TurnHooks()) async throws -> TurnResult {
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<TurnResult, any Error>) in
-                Thread.detachNewThread {
+                detachThread(named: "localgpt.turn") {
                     do {
                         continuation.resume(returning: try self.runTurn(input, hooks: hooks))
                     } catch {

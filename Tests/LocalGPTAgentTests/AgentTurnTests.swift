@@ -167,7 +167,7 @@ private typealias S = ScriptedProvider
         let box = Box()
         let done = DispatchSemaphore(value: 0)
         let started = ContinuousClock.now
-        Thread.detachNewThread {
+        detachThread {
             box.result = Result { () throws(AgentError) in try agent.runTurn("Say hello slowly.", hooks: hooks) }
             done.signal()
         }
@@ -202,7 +202,7 @@ private typealias S = ScriptedProvider
         final class Box: @unchecked Sendable { var result: TurnResult? }
         let box = Box()
         let done = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
+        detachThread {
             box.result = try? agent.runTurn("Sleep.", hooks: hooks)
             done.signal()
         }

@@ -136,7 +136,7 @@ struct CosinePair: Sendable, CustomTestStringConvertible {
         let group = DispatchGroup()
         for worker in 0..<4 {
             group.enter()
-            let thread = Thread {
+            detachThread {
                 defer { group.leave() }
                 for round in 0..<3 {
                     // Each worker embeds a different rotation, singly and in batches.
@@ -156,7 +156,6 @@ struct CosinePair: Sendable, CustomTestStringConvertible {
                     }
                 }
             }
-            thread.start()
         }
         #expect(group.wait(timeout: .now() + 120) == .success)
         #expect(failures.withLock { $0 } == [])

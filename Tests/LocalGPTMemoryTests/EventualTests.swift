@@ -5,6 +5,7 @@
 import Dispatch
 import Foundation
 import Glibc
+import LocalGPTCore
 import Synchronization
 import Testing
 
@@ -67,7 +68,7 @@ import Testing
         eventual.start(on: held)
         let answered = DispatchSemaphore(value: 0)
         let got = Mutex<String?>(nil)
-        Thread.detachNewThread {
+        detachThread {
             got.withLock { $0 = eventual.value }
             answered.signal()
         }

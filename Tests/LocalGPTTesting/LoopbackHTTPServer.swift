@@ -4,6 +4,7 @@
 
 import Foundation
 import Glibc
+import LocalGPTCore
 
 /// A request as the ``LoopbackHTTPServer`` received it.
 public struct LoopbackHTTPRequest: Sendable {
@@ -118,9 +119,7 @@ public final class LoopbackHTTPServer: @unchecked Sendable {
         }
         core = LoopbackHTTPServerCore(listener: fd, port: port, handler: handler)
         let core = core
-        let thread = Thread { core.acceptLoop() }
-        thread.name = "LoopbackHTTPServer:\(port)"
-        thread.start()
+        detachThread(named: "LoopbackHTTPServer:\(port)") { core.acceptLoop() }
     }
 
     deinit { core.stop() }
@@ -237,15 +236,13 @@ private final class LoopbackHTTPServerCore: @unchecked Sendable {
                 close(fd)
                 return
             }
-            let thread = Thread { [self] in
+            detachThread(named: "LoopbackHTTPServer:\(port):connection") { [self] in
                 serve(fd)
                 lock.withLock {
                     connections.remove(fd)
                     close(fd)
                 }
             }
-            thread.name = "LoopbackHTTPServer:\(port):connection"
-            thread.start()
         }
     }
 

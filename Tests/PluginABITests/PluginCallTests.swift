@@ -153,13 +153,12 @@ import Testing
         let h = try loaded()
         let id = h.host.makeCallID()
         let done = Mutex<Result<String, ToolCallError>?>(nil)
-        let thread = Thread { [host = h.host] in
+        detachThread { [host = h.host] in
             let r = Result { () throws(ToolCallError) -> String in
                 try host.invoke(tool: "wait_cancel", arguments: "{}", callID: id)
             }
             done.withLock { $0 = r }
         }
-        thread.start()
         Thread.sleep(forTimeInterval: 0.1)
         h.host.cancel(callID: id)
         let deadline = Date().addingTimeInterval(5)
@@ -186,19 +185,17 @@ import Testing
         let h = try loaded()
         let id = h.host.makeCallID()
         let outcome = Mutex<Result<String, ToolCallError>?>(nil)
-        let caller = Thread { [host = h.host] in
+        detachThread { [host = h.host] in
             let r = Result { () throws(ToolCallError) -> String in
                 try host.invoke(tool: "wait_cancel", arguments: "{}", callID: id)
             }
             outcome.withLock { $0 = r }
         }
-        caller.start()
         Thread.sleep(forTimeInterval: 0.1)
-        let canceller = Thread { [host = h.host] in
+        detachThread { [host = h.host] in
             Thread.sleep(forTimeInterval: 0.3)
             host.cancel(callID: id)
         }
-        canceller.start()
         let start = ContinuousClock.now
         h.host.shutdown()
         let took = ContinuousClock.now - start

@@ -463,7 +463,7 @@ final class ServerProcess: @unchecked Sendable {
         let launched = DispatchSemaphore(value: 0)
         final class Outcome: @unchecked Sendable { var error: LocalModelError? }
         let outcome = Outcome()
-        let thread = Thread { [self] in
+        detachThread(named: "llama-server:\(model)") { [self] in
             let child: lgpt_sandbox_child
             do throws(LocalModelError) {
                 child = try Self.spawn(argv: argv, environment: environment, workingDirectory: workingDirectory)
@@ -479,8 +479,6 @@ final class ServerProcess: @unchecked Sendable {
             launched.signal()
             supervise(child)
         }
-        thread.name = "llama-server:\(model)"
-        thread.start()
         launched.wait()
         if let error = outcome.error { throw error }
     }

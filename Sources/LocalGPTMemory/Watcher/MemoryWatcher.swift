@@ -100,13 +100,11 @@ public final class MemoryWatcher: Sendable {
         // Watches exist before start() returns, so a write right after start is seen.
         loop.addInitialWatches()
         let done = DispatchSemaphore(value: 0)
-        let thread = Thread {
+        state.withLock { $0.done = done }
+        detachThread(named: "localgpt.memory.watcher") {
             loop.run()
             done.signal()
         }
-        thread.name = "localgpt.memory.watcher"
-        state.withLock { $0.done = done }
-        thread.start()
     }
 
     /// Stops watching and waits for the thread to end (a batch being delivered finishes first).

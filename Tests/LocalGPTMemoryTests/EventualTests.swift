@@ -54,6 +54,35 @@ import Testing
         held.sync {}
     }
 
+    /// `discard()` releases the value on the owner's thread even while the helper's block still
+    /// holds the object (it does until it returns): a memory index closed later, on the helper's
+    /// thread, after its manager was gone, and the next manager read a file replaced in the
+    /// meantime through the old index's WAL. Work not started is dropped unrun.
+    @Test func discardReleasesTheValueWhileAHelperStillHoldsTheObject() {
+        final class Box: Sendable {}
+        weak var box: Box?
+        let eventual = Eventual<Box> { Box() }
+        let heldByHelper = eventual
+        box = eventual.value
+        #expect(box != nil)
+        eventual.discard()
+        #expect(box == nil, "released by discard(), not by the helper's last reference")
+        withExtendedLifetime(heldByHelper) {}
+
+        let runs = Atomic<Int>(0)
+        let unstarted = Eventual<Int> {
+            runs.add(1, ordering: .relaxed)
+            return 1
+        }
+        let held = DispatchQueue(label: "held")
+        held.suspend()
+        unstarted.start(on: held)
+        unstarted.discard()
+        held.resume()
+        held.sync {}
+        #expect(runs.load(ordering: .relaxed) == 0)
+    }
+
     /// A caller that asks while the helper is still queued computes the value itself rather than
     /// wait for it: the helper's queue is held suspended, so a caller that waited would not answer
     /// within the 10 s allowed. Once the queue runs, the helper finds nothing left to do.

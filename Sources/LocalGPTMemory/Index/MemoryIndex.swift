@@ -94,6 +94,14 @@ public final class MemoryIndex: Sendable {
         }
     }
 
+    deinit {
+        // The database closes here, with its index, even while the opening's helper block still
+        // holds `opening` (it does until it returns): closed later, on the helper's thread, a
+        // one-shot command's WAL could outlive its process, and a file replaced right after
+        // (a test's damage) was read through the old WAL by the next manager.
+        opening.discard()
+    }
+
     /// Opens the file; one that is not an SQLite database is moved aside and replaced. Under the
     /// index's opening lock (``IndexLock/Kind/opening``): two processes opening a new or damaged
     /// index at once would otherwise both create its tables, or each move the other's new file

@@ -4,6 +4,7 @@
 
 import Foundation
 import GRDB
+import GRDBSQLite
 import Synchronization
 
 extension MemoryIndex {
@@ -101,16 +102,16 @@ extension MemoryIndex {
 
     /// The best window's cosine with `vector` of each chunk in `chunks` that has several windows.
     ///
-    /// One rowid lookup per chunk through GRDB. (Driving the cached statement with SQLite's own
-    /// calls, to score each blob where SQLite returned it, took 0.8–1.0 ms against 1.2–1.3 ms; it
-    /// was set aside while a corrupted heap in the test suite was chased, and was not its cause. A
-    /// helper thread reading a share of the chunks on a second connection was measured no faster:
-    /// docs/PERFORMANCE.md, "Eleventh pass" and "Tenth pass".)
+    /// One rowid lookup per chunk, each blob scored where SQLite returns it. (A helper thread
+    /// reading a share of the chunks on a second connection was measured no faster:
+    /// docs/PERFORMANCE.md, "Tenth pass".)
     func windowScores(_ vector: [Float], of chunks: [Int64]) throws(MemoryError) -> [Int64: Float] {
         try read("loading window vectors") { db throws(MemoryError) in try Self.windowScores(db, vector, of: chunks) }
     }
 
-    /// ``windowScores(_:of:)`` in a read transaction.
+    /// ``windowScores(_:of:)`` in a read transaction: the cached statement is driven by SQLite's
+    /// own calls, without row objects (0.8–1.0 ms against 1.2–1.3 ms through `Row.fetchOne` for
+    /// ~250 chunks: docs/PERFORMANCE.md, "Twelfth pass").
     static func windowScores(
         _ db: Database,
         _ vector: [Float],
@@ -121,15 +122,28 @@ extension MemoryIndex {
         var scratch: [Float] = []
         do {
             let statement = try db.cachedStatement(sql: "SELECT embedding FROM chunk_windows WHERE chunk_id = ?")
+            let handle = statement.sqliteStatement
+            // Left reset, as GRDB expects its cached statements.
+            defer { sqlite3_reset(handle) }
             try vector.withUnsafeBufferPointer { q in
                 // In id order: neighbouring rows share pages.
                 for chunk in chunks.sorted() {
-                    guard let row = try Row.fetchOne(statement, arguments: [chunk]) else { continue }
-                    let best: Float? = try row.withUnsafeData(atIndex: 0) { d in
-                        guard let d else { return nil }
-                        return d.withUnsafeBytes { bestWindow(in: $0, q, scratch: &scratch) }
+                    sqlite3_reset(handle)
+                    sqlite3_bind_int64(handle, 1, chunk)
+                    let code = sqlite3_step(handle)
+                    guard code == SQLITE_ROW else {
+                        if code == SQLITE_DONE { continue }
+                        throw DatabaseError(
+                            resultCode: ResultCode(rawValue: code),
+                            message: String(cString: sqlite3_errmsg(db.sqliteConnection))
+                        )
                     }
-                    if let best { out[chunk] = best }
+                    // Valid until the next step or reset of `handle`: scored before either.
+                    let blob = UnsafeRawBufferPointer(
+                        start: sqlite3_column_blob(handle, 0),
+                        count: Int(sqlite3_column_bytes(handle, 0))
+                    )
+                    if let best = bestWindow(in: blob, q, scratch: &scratch) { out[chunk] = best }
                 }
             }
         } catch {

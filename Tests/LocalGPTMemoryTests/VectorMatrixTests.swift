@@ -174,8 +174,8 @@ import Testing
         #expect(try single.windowScores(query, of: []) == [:])
     }
 
-    /// A window blob is scored alike wherever it starts (bytes handed over by a database need not
-    /// be aligned for floats); a blob that is not whole vectors, or empty, has no score.
+    /// A window blob is scored alike wherever it starts (SQLite returns a blob stored inside its
+    /// page at any byte); a blob that is not whole vectors, or empty, has no score.
     @Test func aWindowBlobIsScoredAlikeAtAnyAlignment() {
         var g = SyntheticWorkspace.Generator(state: 21)
         let query = (0..<64).map { _ in g.unit() }

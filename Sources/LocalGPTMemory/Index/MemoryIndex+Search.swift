@@ -153,8 +153,8 @@ extension MemoryIndex {
     }
 
     /// The best product of `query` with the float32 vectors packed in `blob`, nil when the blob
-    /// is empty or not a whole number of vectors. A blob that does not start on a float's
-    /// alignment is copied to `scratch` first.
+    /// is empty or not a whole number of vectors. A blob SQLite returns from inside its page may
+    /// start at any byte: such a one is copied to `scratch` first.
     static func bestWindow(
         in blob: UnsafeRawBufferPointer,
         _ query: UnsafeBufferPointer<Float>,

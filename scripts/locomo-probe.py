@@ -17,9 +17,11 @@ re-done here (and checked against `--mode hybrid`'s figure), so a probe changes 
                 mean; fused with the product's keyword list, and three-way with MiniLM's list;
                 also with the lines of speakers the question does not name lowered
 
-Usage: scripts/locomo-probe.py SPLIT_DIR SCRATCH [--llm-url URL] [--e5-wheel WHEEL]
+Usage: scripts/locomo-probe.py SPLIT_DIR SCRATCH [--llm-url URL] [--e5-wheel WHEEL] [--probes LIST]
   SPLIT_DIR  the split (questions.jsonl, conv-*/workspace)
   SCRATCH    a folder for the copies, indexes and candidate lists (reused between runs)
+  --probes   which to run, comma-separated (default: fusion,vocab, plus hyde and e5 when their
+             option is given)
   LOCALGPT   the binary (default .build/release/localgpt)
 Needs numpy; the e5 probe builds the wheel's e5.c with gcc -fopenmp.
 """
@@ -136,6 +138,22 @@ def hybrid_with(expansions):
         return [c for c, _ in search(q["conv"], (q["question"] + " " + extra).strip(), "hybrid", 10)]
     with ThreadPoolExecutor(2) as pool:
         return list(pool.map(one, zip(QUESTIONS, expansions)))
+
+
+def probe_fusion(lists):
+    report("product keyword", [[c for c, _ in l["keyword"]] for l in lists])
+    report("product vector (MiniLM)", [[c for c, _ in l["vector"]] for l in lists])
+    fused = [fuse([l["keyword"], l["vector"]], [0.7, 0.3]) for l in lists]
+    report("fusion re-done here (0.7 / 0.3)", fused)
+    for reserved in (1, 2, 3, 4):
+        # The last `reserved` of the k places go to the best vector chunks the fused list left out.
+        merged = {}
+        for k in (5, 10):
+            merged[k] = []
+            for f, l in zip(fused, lists):
+                head = f[: k - reserved]
+                merged[k].append(head + [c for c, _ in l["vector"] if c not in head][:reserved])
+        report(f"  last {reserved} places for vectors", merged[5], merged[10])
 
 
 def probe_vocab():
@@ -286,29 +304,25 @@ def main():
     parser.add_argument("scratch")
     parser.add_argument("--llm-url")
     parser.add_argument("--e5-wheel")
+    parser.add_argument("--probes")
     args = parser.parse_args()
+    probes = set((args.probes or "fusion,vocab,hyde,e5").split(","))
+    if "hyde" in probes and args.probes and not args.llm_url:
+        sys.exit("the hyde probe needs --llm-url")
+    if "e5" in probes and args.probes and not args.e5_wheel:
+        sys.exit("the e5 probe needs --e5-wheel")
     SCRATCH = os.path.abspath(args.scratch)
     os.makedirs(SCRATCH, exist_ok=True)
     QUESTIONS = [json.loads(l) for l in open(os.path.join(args.split, "questions.jsonl")) if l.strip()]
     lists = prepare(args.split)
     report("product hybrid (--mode hybrid)", [[c for c, _ in l["hybrid"]] for l in lists])
-    report("product keyword", [[c for c, _ in l["keyword"]] for l in lists])
-    report("product vector (MiniLM)", [[c for c, _ in l["vector"]] for l in lists])
-    fused = [fuse([l["keyword"], l["vector"]], [0.7, 0.3]) for l in lists]
-    report("fusion re-done here (0.7 / 0.3)", fused)
-    for reserved in (1, 2, 3, 4):
-        # The last `reserved` of the k places go to the best vector chunks the fused list left out.
-        merged = {}
-        for k in (5, 10):
-            merged[k] = []
-            for f, l in zip(fused, lists):
-                head = f[: k - reserved]
-                merged[k].append(head + [c for c, _ in l["vector"] if c not in head][:reserved])
-        report(f"  last {reserved} places for vectors", merged[5], merged[10])
-    probe_vocab()
-    if args.llm_url:
+    if "fusion" in probes:
+        probe_fusion(lists)
+    if "vocab" in probes:
+        probe_vocab()
+    if "hyde" in probes and args.llm_url:
         probe_hyde(args.llm_url)
-    if args.e5_wheel:
+    if "e5" in probes and args.e5_wheel:
         probe_e5(args.e5_wheel, lists)
 
 

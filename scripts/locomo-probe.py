@@ -10,6 +10,7 @@ re-done here (and checked against `--mode hybrid`'s figure), so a probe changes 
                 1-4 of the k places given to the best vector chunks the fused list left out
   dates         a bonus for the daily logs (memory/YYYY-MM-DD.md) of a day or month the question
                 names ("3 June, 2023", "June 2023")
+  mask          the vector query without the content words that most chunks hold
   vocab         the question plus corpus words whose MiniLM vector is near a question word's
                 (cosine >= 0.6 / 0.7), searched through the product's hybrid search
   hyde          the question plus a hypothetical answer written by the local chat model at
@@ -22,7 +23,7 @@ re-done here (and checked against `--mode hybrid`'s figure), so a probe changes 
 Usage: scripts/locomo-probe.py SPLIT_DIR SCRATCH [--llm-url URL] [--e5-wheel WHEEL] [--probes LIST]
   SPLIT_DIR  the split (questions.jsonl, conv-*/workspace)
   SCRATCH    a folder for the copies, indexes and candidate lists (reused between runs)
-  --probes   which to run, comma-separated (default: fusion,dates,vocab, plus hyde and e5 when their
+  --probes   which to run, comma-separated (default: fusion,dates,mask,vocab, plus hyde and e5 when their
              option is given)
   LOCALGPT   the binary (default .build/release/localgpt)
 Needs numpy; the e5 probe builds the wheel's e5.c with gcc -fopenmp.
@@ -203,6 +204,33 @@ def probe_dates(lists):
         report(f"  day +{day_bonus}, month +{month_bonus}", ranked)
 
 
+def probe_mask(lists):
+    """The vector query without the content words most chunks hold (in this split, the speakers'
+    names: every line starts with one); the keyword list is the product's."""
+    frequency = {}
+    for conv in sorted({q["conv"] for q in QUESTIONS}):
+        db_path = glob.glob(os.path.join(SCRATCH, "home-" + conv, "memory", "*.sqlite"))[0]
+        db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        texts = [r[0] for r in db.execute("SELECT text FROM chunks")]
+        db.close()
+        counts = collections.Counter(w for t in texts for w in set(re.findall(r"[a-z0-9]+", t.lower())))
+        frequency[conv] = {w: n / len(texts) for w, n in counts.items()}
+    for share in (0.5, 0.3):
+        def masked(q):
+            def keep(m):
+                word = m[1].lower()
+                return m[0] if word in STOP or frequency[q["conv"]].get(word, 0) < share else ""
+            text = re.sub(r"\b([A-Za-z0-9]+)(?:'s)?\b", keep, q["question"])
+            return re.sub(r"\s+([?.,!])", r"\1", re.sub(r"\s+", " ", text)).strip() or q["question"]
+
+        with ThreadPoolExecutor(2) as pool:
+            vector = list(pool.map(lambda q: search(q["conv"], masked(q), "vector", 50), QUESTIONS))
+        print(f"  e.g. {masked(QUESTIONS[0])!r}, {masked(QUESTIONS[4])!r}")
+        report(f"vector without words in >= {share:.0%} of chunks", [[c for c, _ in v] for v in vector])
+        for wk in (0.5, 0.6, 0.7, 0.8):
+            report(f"  keyword {wk} + that", [fuse([l["keyword"], v], [wk, 1 - wk]) for l, v in zip(lists, vector)])
+
+
 def probe_vocab():
     words = collections.defaultdict(set)
     for conv in sorted({q["conv"] for q in QUESTIONS}):
@@ -353,7 +381,7 @@ def main():
     parser.add_argument("--e5-wheel")
     parser.add_argument("--probes")
     args = parser.parse_args()
-    probes = set((args.probes or "fusion,dates,vocab,hyde,e5").split(","))
+    probes = set((args.probes or "fusion,dates,mask,vocab,hyde,e5").split(","))
     if "hyde" in probes and args.probes and not args.llm_url:
         sys.exit("the hyde probe needs --llm-url")
     if "e5" in probes and args.probes and not args.e5_wheel:
@@ -367,6 +395,8 @@ def main():
         probe_fusion(lists)
     if "dates" in probes:
         probe_dates(lists)
+    if "mask" in probes:
+        probe_mask(lists)
     if "vocab" in probes:
         probe_vocab()
     if "hyde" in probes and args.llm_url:

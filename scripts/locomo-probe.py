@@ -3,7 +3,7 @@
 
 Every probe starts from the product's own candidate lists: each conversation's workspace is
 copied to SCRATCH, indexed by `localgpt memory reindex`, and every question is searched by
-`localgpt memory search --json --mode keyword|vector --limit 50`. The product's score fusion is
+`localgpt memory search --json --mode keyword|vector|hybrid --limit 50`. The product's score fusion is
 re-done here (and checked against `--mode hybrid`'s figure), so a probe changes one thing:
 
   fusion        the product's lists, fused as Ranking.swift does: the baseline; then the last
@@ -23,8 +23,8 @@ re-done here (and checked against `--mode hybrid`'s figure), so a probe changes 
 Usage: scripts/locomo-probe.py SPLIT_DIR SCRATCH [--llm-url URL] [--e5-wheel WHEEL] [--probes LIST]
   SPLIT_DIR  the split (questions.jsonl, conv-*/workspace)
   SCRATCH    a folder for the copies, indexes and candidate lists (reused between runs)
-  --probes   which to run, comma-separated (default: fusion,dates,mask,vocab, plus hyde and e5 when their
-             option is given)
+  --probes   which to run, comma-separated (default: fusion,dates,mask,vocab, plus hyde and e5
+             when their option is given)
   LOCALGPT   the binary (default .build/release/localgpt)
 Needs numpy; the e5 probe builds the wheel's e5.c with gcc -fopenmp.
 """
@@ -311,7 +311,7 @@ def probe_e5(wheel, lists):
 
     cache = os.path.join(SCRATCH, "e5.npz")
     per_conv = {}
-    stored = dict(np.load(cache, allow_pickle=True)) if os.path.exists(cache) else {}
+    stored = dict(np.load(cache)) if os.path.exists(cache) else {}
     for conv in sorted({q["conv"] for q in QUESTIONS}):
         db_path = glob.glob(os.path.join(SCRATCH, "home-" + conv, "memory", "*.sqlite"))[0]
         db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
@@ -335,8 +335,9 @@ def probe_e5(wheel, lists):
     np.savez(cache, **stored)
     keyword = [l["keyword"] for l in lists]
     minilm = [l["vector"] for l in lists]
+
     def e5_lists(form, speaker_bias=0.0):
-        lists = []
+        ranked = []
         for q, qv in zip(QUESTIONS, stored["questions"]):
             chunks, cv, lv, owner, speakers = per_conv[q["conv"]]
             line_scores = lv @ qv
@@ -347,8 +348,8 @@ def probe_e5(wheel, lists):
             best = np.full(len(chunks), -1.0)
             np.maximum.at(best, owner, line_scores)
             score = {"chunk": whole, "best line": best, "mean of both": (whole + best) / 2}[form]
-            lists.append([(chunks[j], float(score[j])) for j in np.argsort(-score)[:50]])
-        return lists
+            ranked.append([(chunks[j], float(score[j])) for j in np.argsort(-score)[:50]])
+        return ranked
 
     for form in ("chunk", "best line", "mean of both"):
         e5 = e5_lists(form)

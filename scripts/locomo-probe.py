@@ -92,6 +92,13 @@ def report(label, ranked_lists, ranked_lists_at_10=None):
     print(f"{label:34s} R@5 {r5:.3f}  R@10 {r10:.3f}   {cats}", flush=True)
 
 
+def report_oracle(label, first, second):
+    """R@k of an oracle that takes, for each question, whichever of two lists recalls more."""
+    at = {k: sum(max(recall(q, [c for c, _ in a], k), recall(q, [c for c, _ in b], k))
+                 for q, a, b in zip(QUESTIONS, first, second)) / len(QUESTIONS) for k in (5, 10)}
+    print(f"{label:34s} R@5 {at[5]:.3f}  R@10 {at[10]:.3f}   (the better list per question)", flush=True)
+
+
 def normalised(candidates):
     if not candidates:
         return {}
@@ -148,6 +155,7 @@ def probe_fusion(lists):
     report("product vector (MiniLM)", [[c for c, _ in l["vector"]] for l in lists])
     fused = [fuse([l["keyword"], l["vector"]], [0.7, 0.3]) for l in lists]
     report("fusion re-done here (0.7 / 0.3)", fused)
+    report_oracle("oracle: keyword or MiniLM", [l["keyword"] for l in lists], [l["vector"] for l in lists])
     for reserved in (1, 2, 3, 4):
         # The last `reserved` of the k places go to the best vector chunks the fused list left out.
         merged = {}
@@ -227,6 +235,7 @@ def probe_mask(lists):
             vector = list(pool.map(lambda q: search(q["conv"], masked(q), "vector", 50), QUESTIONS))
         print(f"  e.g. {masked(QUESTIONS[0])!r}, {masked(QUESTIONS[4])!r}")
         report(f"vector without words in >= {share:.0%} of chunks", [[c for c, _ in v] for v in vector])
+        report_oracle("  oracle: keyword or that", [l["keyword"] for l in lists], vector)
         for wk in (0.5, 0.6, 0.7, 0.8):
             report(f"  keyword {wk} + that", [fuse([l["keyword"], v], [wk, 1 - wk]) for l, v in zip(lists, vector)])
 
@@ -369,6 +378,7 @@ def probe_e5(wheel, lists):
                 missed += 1
                 both += not found(v)
     print(f"evidence lines keyword misses at 10: {missed}; e5 (mean) misses {both} of them too")
+    report_oracle("oracle: keyword or e5 (mean)", keyword, e5)
     for w in ((0.6, 0.2, 0.2), (0.5, 0.2, 0.3), (0.5, 0.25, 0.25), (0.4, 0.3, 0.3)):
         report(f"  keyword + MiniLM + e5 {w}", [fuse([k, m, v], w) for k, m, v in zip(keyword, minilm, e5)])
 

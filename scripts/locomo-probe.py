@@ -107,8 +107,16 @@ def normalised(candidates):
     return {c: ((s - lo) / span if span > 1e-6 else 1.0) for c, s in candidates}
 
 
-def fuse(lists, weights, floor=0.05):
-    """Ranking.swift's score fusion: the first list (keyword) by bm25 / best, the others min-max."""
+def fuse(lists, weights, floor=0.05, bonus=None):
+    """Ranking.swift's score fusion: the first list (keyword) by bm25 / best, the others min-max;
+    `bonus` (chunk -> score added) is applied before the floor."""
+    fused = fused_scores(lists, weights)
+    for c, extra in (bonus or {}).items():
+        fused[c] += extra
+    return [c for c, s in sorted(fused.items(), key=lambda x: -x[1]) if s >= floor]
+
+
+def fused_scores(lists, weights):
     keyword, others = lists[0], lists[1:]
     total = sum(w for w, l in zip(weights, lists) if l)
     fused = collections.defaultdict(float)
@@ -122,7 +130,17 @@ def fuse(lists, weights, floor=0.05):
         for w, l in zip(weights[1:], others):
             for c, s in normalised(l).items():
                 fused[c] += w / total * s
-    return [c for c, s in sorted(fused.items(), key=lambda x: -x[1]) if s >= floor]
+    return fused
+
+
+def chunk_rows(conv, columns):
+    """`columns` of every chunk of `conv`'s index, in id order."""
+    path = glob.glob(os.path.join(SCRATCH, "home-" + conv, "memory", "*.sqlite"))[0]
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return [tuple(r) for r in db.execute(f"SELECT {columns} FROM chunks ORDER BY id")]
+    finally:
+        db.close()
 
 
 def prepare(split):
@@ -186,29 +204,19 @@ def named_dates(text):
 
 def probe_dates(lists):
     """Daily logs of a day (or month) the question names get a bonus added to their fused score."""
-    chunks = {}
-    for conv in sorted({q["conv"] for q in QUESTIONS}):
-        db_path = glob.glob(os.path.join(SCRATCH, "home-" + conv, "memory", "*.sqlite"))[0]
-        db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-        chunks[conv] = [tuple(r) for r in db.execute("SELECT path, start_line, end_line FROM chunks")]
-        db.close()
+    chunks = {conv: chunk_rows(conv, "path, start_line, end_line") for conv in {q["conv"] for q in QUESTIONS}}
     print(f"questions naming a day or a month: {sum(1 for q in QUESTIONS if any(named_dates(q['question'])))}")
     for day_bonus, month_bonus in ((0.1, 0), (0.3, 0), (0.5, 0), (0.3, 0.1), (0.3, 0.2), (0, 0.1)):
         ranked = []
         for q, l in zip(QUESTIONS, lists):
             days, months = named_dates(q["question"])
-            scores = collections.defaultdict(float)
-            if l["keyword"] and l["keyword"][0][1] > 0:
-                for c, s in l["keyword"]:
-                    scores[c] += 0.7 * s / l["keyword"][0][1]
-            for c, s in normalised(l["vector"]).items():
-                scores[c] += 0.3 * s
+            bonus = {}
             for c in chunks[q["conv"]]:
                 m = re.search(r"(\d{4})-(\d{2})-(\d{2})", c[0])
                 if m:
                     date = (int(m[1]), int(m[2]), int(m[3]))
-                    scores[c] += day_bonus if date in days else month_bonus if date[:2] in months else 0
-            ranked.append([c for c, s in sorted(scores.items(), key=lambda x: -x[1]) if s >= 0.05])
+                    bonus[c] = day_bonus if date in days else month_bonus if date[:2] in months else 0
+            ranked.append(fuse([l["keyword"], l["vector"]], [0.7, 0.3], bonus=bonus))
         report(f"  day +{day_bonus}, month +{month_bonus}", ranked)
 
 
@@ -217,10 +225,7 @@ def probe_mask(lists):
     names: every line starts with one); the keyword list is the product's."""
     frequency = {}
     for conv in sorted({q["conv"] for q in QUESTIONS}):
-        db_path = glob.glob(os.path.join(SCRATCH, "home-" + conv, "memory", "*.sqlite"))[0]
-        db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-        texts = [r[0] for r in db.execute("SELECT text FROM chunks")]
-        db.close()
+        texts = [r[0] for r in chunk_rows(conv, "text")]
         counts = collections.Counter(w for t in texts for w in set(re.findall(r"[a-z0-9]+", t.lower())))
         frequency[conv] = {w: n / len(texts) for w, n in counts.items()}
     for share in (0.5, 0.3):
@@ -322,10 +327,7 @@ def probe_e5(wheel, lists):
     per_conv = {}
     stored = dict(np.load(cache)) if os.path.exists(cache) else {}
     for conv in sorted({q["conv"] for q in QUESTIONS}):
-        db_path = glob.glob(os.path.join(SCRATCH, "home-" + conv, "memory", "*.sqlite"))[0]
-        db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-        rows = db.execute("SELECT path, start_line, end_line, text FROM chunks ORDER BY id").fetchall()
-        db.close()
+        rows = chunk_rows(conv, "path, start_line, end_line, text")
         lines, owner, speakers = [], [], []
         for i, r in enumerate(rows):
             for line in r[3].split("\n"):

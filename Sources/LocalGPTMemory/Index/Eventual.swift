@@ -35,13 +35,13 @@ final class Eventual<Value: Sendable>: Sendable {
     /// otherwise stayed open past its manager, its WAL not yet emptied.)
     func start(on queue: DispatchQueue = .global(qos: .userInitiated)) {
         queue.async { [weak self] in
-            _ = self?.computeIfPending()
+            self?.computeIfPending()
         }
     }
 
     /// The value: computed on this thread when no thread has started it, else waited for.
     var value: Value {
-        _ = computeIfPending()
+        computeIfPending()
         if let value = finishedValue() { return value }
         ready.wait()
         ready.signal()
@@ -73,18 +73,17 @@ final class Eventual<Value: Sendable>: Sendable {
         }
     }
 
-    /// Runs the computation if no thread has started it (true), and keeps no copy of the value:
-    /// the helper's block must not hold it past ``discard()``.
-    private func computeIfPending() -> Bool {
+    /// Runs the computation if no thread has started it, and keeps no copy of the value: the
+    /// helper's block must not hold it past ``discard()``.
+    private func computeIfPending() {
         let work: (@Sendable () -> Value)? = state.withLock { s in
             guard case .pending(let work) = s else { return nil }
             s = .running
             return work
         }
-        guard let work else { return false }
+        guard let work else { return }
         var value: Value? = work()
         state.withLock { $0 = .finished(value.take()!) }
         ready.signal()
-        return true
     }
 }

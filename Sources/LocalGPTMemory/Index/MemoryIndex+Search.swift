@@ -238,7 +238,7 @@ extension MemoryIndex {
         _ db: Database,
         _ query: String,
         ranking: RankingOptions,
-        today: NamedDates.Day = .today()
+        today: NamedDates.Day = .local()
     ) throws(MemoryError) -> [Int64: Double] {
         guard ranking.dayBonus > 0 || ranking.nearDayBonus > 0 else { return [:] }
         let dates = NamedDates.find(in: query, today: today)

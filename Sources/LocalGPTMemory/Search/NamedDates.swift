@@ -32,9 +32,9 @@ struct NamedDates: Sendable, Equatable {
         /// `YYYY-MM-DD`.
         var description: String { String(format: "%04d-%02d-%02d", year, month, day) }
 
-        /// Today in the local time zone (the zone daily logs are named in).
-        static func today(_ now: Date = Date()) -> Day {
-            var t = time_t(now.timeIntervalSince1970)
+        /// The day of `date` in the local time zone (the zone daily logs are named in).
+        static func local(_ date: Date = Date()) -> Day {
+            var t = time_t(date.timeIntervalSince1970)
             var parts = tm()
             localtime_r(&t, &parts)
             return Day(year: Int(parts.tm_year) + 1900, month: Int(parts.tm_mon) + 1, day: Int(parts.tm_mday))
@@ -254,7 +254,9 @@ struct NamedDates: Sendable, Equatable {
             case "week" where text(i - 1) == "last" || text(i - 1) == "past":
                 for back in 1...7 { add(today.adding(days: -back), near: true) }
             case "month" where text(i - 1) == "last":
-                let m = today.month == 1 ? Month(year: today.year - 1, month: 12) : Month(year: today.year, month: today.month - 1)
+                let m =
+                    today.month == 1
+                    ? Month(year: today.year - 1, month: 12) : Month(year: today.year, month: today.month - 1)
                 addMonth(m)
             case "month" where text(i - 1) == "this":
                 addMonth(Month(year: today.year, month: today.month))

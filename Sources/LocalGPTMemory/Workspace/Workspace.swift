@@ -90,10 +90,7 @@ public struct Workspace: Sendable, Equatable {
 
     /// `YYYY-MM-DD` in the local time zone.
     public static func dayString(_ date: Date) -> String {
-        var t = time_t(date.timeIntervalSince1970)
-        var tmv = tm()
-        localtime_r(&t, &tmv)
-        return String(format: "%04d-%02d-%02d", Int(tmv.tm_year) + 1900, Int(tmv.tm_mon) + 1, Int(tmv.tm_mday))
+        NamedDates.Day.local(date).description
     }
 
     /// A path as results show it: relative to the workspace when inside it, else absolute.

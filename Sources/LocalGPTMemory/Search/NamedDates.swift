@@ -189,6 +189,17 @@ struct NamedDates: Sendable, Equatable {
             return n
         }
 
+        /// Adds the day, with the year at token `at` when one is there (else the latest such day);
+        /// returns the index of the token after it.
+        func addDay(month: Int, day: Int, yearAt at: Int) -> Int {
+            guard let y = year(at) else {
+                add(latest(month: month, day: day))
+                return at
+            }
+            add(Day(year: y, month: month, day: day))
+            return at + 1
+        }
+
         var i = 0
         while i < t.count {
             // 2023-06-03 and 2023-06
@@ -206,26 +217,14 @@ struct NamedDates: Sendable, Equatable {
             if let d = dayNumber(i) {
                 let at = text(i + 1) == "of" ? i + 2 : i + 1
                 if let m = monthNumber(at, abbreviated: true) {
-                    if let y = year(at + 1) {
-                        add(Day(year: y, month: m, day: d))
-                        i = at + 2
-                    } else {
-                        add(latest(month: m, day: d))
-                        i = at + 1
-                    }
+                    i = addDay(month: m, day: d, yearAt: at + 1)
                     continue
                 }
             }
             // June 3, 2023; June 3rd; June 2023; in June
             if let m = monthNumber(i, abbreviated: dayNumber(i + 1) != nil) {
                 if let d = dayNumber(i + 1) {
-                    if let y = year(i + 2) {
-                        add(Day(year: y, month: m, day: d))
-                        i += 3
-                    } else {
-                        add(latest(month: m, day: d))
-                        i += 2
-                    }
+                    i = addDay(month: m, day: d, yearAt: i + 2)
                     continue
                 }
                 if let y = year(i + 1) {

@@ -141,7 +141,7 @@ struct NamedDates: Sendable, Equatable {
             current = ""
             separator = ""
         }
-        for ch in query.lowercased().prefix(20_000) {
+        for ch in query.prefix(20_000).lowercased() {
             if ch.isASCII && (ch.isLetter || ch.isNumber) {
                 current.append(ch)
             } else {

@@ -11,6 +11,8 @@ re-done here (and checked against `--mode hybrid`'s figure), so a probe changes 
   dates         a bonus for the daily logs (memory/YYYY-MM-DD.md) of a day or month the question
                 names ("3 June, 2023", "June 2023")
   mask          the vector query without the content words that most chunks hold
+  speaker       bm25 over single lines (only those of the speaker a question names, or all),
+                a chunk scored by its best 1-3 lines, as a third list
   vocab         the question plus corpus words whose MiniLM vector is near a question word's
                 (cosine >= 0.6 / 0.7), searched through the product's hybrid search
   hyde          the question plus a hypothetical answer written by the local chat model at
@@ -27,7 +29,7 @@ Usage: scripts/locomo-probe.py SPLIT_DIR SCRATCH [--llm-url URL] [--e5-wheel WHE
                                [--convs LIST]
   SPLIT_DIR  the split (questions.jsonl, conv-*/workspace)
   SCRATCH    a folder for the copies, indexes and candidate lists (reused between runs)
-  --probes   which to run, comma-separated (default: fusion,dates,mask,vocab, plus hyde, d2q and
+  --probes   which to run, comma-separated (default: fusion,dates,mask,speaker,vocab, plus hyde, d2q and
              e5 when their option is given)
   --convs    score only the questions of these conversations, comma-separated (conv-26,conv-30)
   LOCALGPT   the binary (default .build/release/localgpt)
@@ -250,6 +252,46 @@ def probe_mask(lists):
             report(f"  keyword {wk} + that", [fuse([l["keyword"], v], [wk, 1 - wk]) for l, v in zip(lists, vector)])
 
 
+def probe_speaker(lists):
+    """bm25 over the dialogue lines, a chunk scored by the sum of its best `top` lines; with
+    `only`, just the lines of the one speaker the question names (the names left out of the query)."""
+    indexes = {}
+    for conv in sorted({q["conv"] for q in QUESTIONS}):
+        db = sqlite3.connect(":memory:")
+        db.execute("CREATE VIRTUAL TABLE l USING fts5(body, speaker UNINDEXED, chunk UNINDEXED, "
+                   "tokenize='porter unicode61')")
+        for row in chunk_rows(conv, "path, start_line, end_line, text"):
+            for line in row[3].split("\n"):
+                turn = re.match(r"- \[D\d+:\d+\] (\w+): (.*)", line)
+                if turn:
+                    db.execute("INSERT INTO l VALUES (?, ?, ?)", (turn[2], turn[1], json.dumps(row[:3])))
+        indexes[conv] = (db, {s for (s,) in db.execute("SELECT DISTINCT speaker FROM l")})
+
+    def lines_list(q, only, top):
+        db, speakers = indexes[q["conv"]]
+        asked = {s for s in speakers if re.search(r"\b" + s + r"\b", q["question"])}
+        names = {s.lower() for s in speakers}
+        words = sorted({w for w in re.findall(r"[a-z0-9]+", q["question"].lower())
+                        if w not in STOP and len(w) > 1 and w not in names})
+        if not words:
+            return []
+        best = collections.defaultdict(list)
+        for chunk, speaker, score in db.execute("SELECT chunk, speaker, -bm25(l) FROM l WHERE l MATCH ?",
+                                                (" OR ".join(f'"{w}"' for w in words),)):
+            if not (only and len(asked) == 1 and speaker not in asked):
+                best[tuple(json.loads(chunk))].append(score)
+        ranked = [(c, sum(sorted(v, reverse=True)[:top])) for c, v in best.items()]
+        return sorted(ranked, key=lambda x: -x[1])[:50]
+
+    for only in (True, False):
+        for top in (1, 2, 3):
+            third = [lines_list(q, only, top) for q in QUESTIONS]
+            report(f"line bm25, {'named speaker' if only else 'all'}, best {top}", [[c for c, _ in l] for l in third])
+            for w in ((0.7, 0.3, 0.2), (0.6, 0.3, 0.3), (0.5, 0.3, 0.4)):
+                report(f"  keyword + MiniLM + that {w}",
+                       [fuse([l["keyword"], l["vector"], s], w) for l, s in zip(lists, third)])
+
+
 def probe_vocab():
     words = collections.defaultdict(set)
     for conv in sorted({q["conv"] for q in QUESTIONS}):
@@ -454,7 +496,7 @@ def main():
     parser.add_argument("--probes")
     parser.add_argument("--convs")
     args = parser.parse_args()
-    probes = set((args.probes or "fusion,dates,mask,vocab,hyde,d2q,e5").split(","))
+    probes = set((args.probes or "fusion,dates,mask,speaker,vocab,hyde,d2q,e5").split(","))
     if probes & {"hyde", "d2q"} and args.probes and not args.llm_url:
         sys.exit("the hyde and d2q probes need --llm-url")
     if "e5" in probes and args.probes and not args.e5_wheel:
@@ -474,6 +516,8 @@ def main():
         probe_dates(lists)
     if "mask" in probes:
         probe_mask(lists)
+    if "speaker" in probes:
+        probe_speaker(lists)
     if "vocab" in probes:
         probe_vocab()
     if "hyde" in probes and args.llm_url:

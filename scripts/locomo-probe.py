@@ -252,6 +252,14 @@ def probe_mask(lists):
             report(f"  keyword {wk} + that", [fuse([l["keyword"], v], [wk, 1 - wk]) for l, v in zip(lists, vector)])
 
 
+def fts_match(text, leave_out=()):
+    """An FTS5 OR of the keywords of `text` (without `leave_out`), as the probes' own bm25 lists
+    query; None when it has none."""
+    words = sorted({w for w in re.findall(r"[a-z0-9]+", text.lower())
+                    if w not in STOP and len(w) > 1 and w not in leave_out})
+    return " OR ".join(f'"{w}"' for w in words) if words else None
+
+
 def probe_speaker(lists):
     """bm25 over the dialogue lines, a chunk scored by the sum of its best `top` lines; with
     `only`, just the lines of the one speaker the question names (the names left out of the query)."""
@@ -270,14 +278,11 @@ def probe_speaker(lists):
     def lines_list(q, only, top):
         db, speakers = indexes[q["conv"]]
         asked = {s for s in speakers if re.search(r"\b" + s + r"\b", q["question"])}
-        names = {s.lower() for s in speakers}
-        words = sorted({w for w in re.findall(r"[a-z0-9]+", q["question"].lower())
-                        if w not in STOP and len(w) > 1 and w not in names})
-        if not words:
+        match = fts_match(q["question"], leave_out={s.lower() for s in speakers})
+        if not match:
             return []
         best = collections.defaultdict(list)
-        for chunk, speaker, score in db.execute("SELECT chunk, speaker, -bm25(l) FROM l WHERE l MATCH ?",
-                                                (" OR ".join(f'"{w}"' for w in words),)):
+        for chunk, speaker, score in db.execute("SELECT chunk, speaker, -bm25(l) FROM l WHERE l MATCH ?", (match,)):
             if not (only and len(asked) == 1 and speaker not in asked):
                 best[tuple(json.loads(chunk))].append(score)
         ranked = [(c, sum(sorted(v, reverse=True)[:top])) for c, v in best.items()]
@@ -384,10 +389,9 @@ def probe_d2q(url, lists):
         qv = vectors[q["question"]]
         near = [(c, max(float(vectors[t] @ qv) for t in v)) for (cv, c), v in written.items() if cv == q["conv"] and v]
         by_vector.append(sorted(near, key=lambda x: -x[1])[:50])
-        words = sorted({w for w in re.findall(r"[a-z0-9]+", q["question"].lower()) if w not in STOP and len(w) > 1})
-        match = " OR ".join(f'"{w}"' for w in words)
+        match = fts_match(q["question"])
         rows = indexes[q["conv"]].execute("SELECT path, s, t, -bm25(e) FROM e WHERE e MATCH ? ORDER BY bm25(e) LIMIT 50",
-                                          (match,)).fetchall() if words else []
+                                          (match,)).fetchall() if match else []
         by_keyword.append([((p, int(s), int(t)), score) for p, s, t, score in rows])
     print(f"  e.g. {written[next(iter(written))][:2]}")
     report("written questions, MiniLM", [[c for c, _ in l] for l in by_vector])

@@ -237,11 +237,10 @@ extension MemoryIndex {
     static func namedDayBonus(
         _ db: Database,
         _ query: String,
-        ranking: RankingOptions,
-        today: NamedDates.Day = .local()
+        ranking: RankingOptions
     ) throws(MemoryError) -> [Int64: Double] {
         guard ranking.dayBonus > 0 || ranking.nearDayBonus > 0 else { return [:] }
-        let dates = NamedDates.find(in: query, today: today)
+        let dates = NamedDates.find(in: query, today: .local())
         guard !dates.isEmpty else { return [:] }
         var bonus: [Int64: Double] = [:]
         do {

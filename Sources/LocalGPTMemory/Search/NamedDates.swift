@@ -285,24 +285,18 @@ struct NamedDates: Sendable, Equatable {
 
     /// The day of a daily log `memory/YYYY-MM-DD.md` or `memory/YYYY-MM-DD-slug.md`, else nil.
     static func logDay(_ path: String) -> Day? {
-        let u = Array(path.utf8)
-        let prefix = Array("memory/".utf8)
-        guard u.count >= prefix.count + 13, u.starts(with: prefix) else { return nil }
-        let s = u[prefix.count...]
-        func number(_ from: Int, _ length: Int) -> Int? {
-            var n = 0
-            for b in s.dropFirst(from).prefix(length) {
-                guard b >= 0x30, b <= 0x39 else { return nil }
-                n = n * 10 + Int(b - 0x30)
-            }
-            return n
-        }
-        let b = Array(s)
-        guard b[4] == 0x2D, b[7] == 0x2D, b[10] == 0x2E || b[10] == 0x2D,
-            let y = number(0, 4), let m = number(5, 2), let d = number(8, 2)
+        guard path.hasPrefix("memory/"), path.hasSuffix(".md") else { return nil }
+        // "2023-06-03" or "2023-06-03-slug", in `memory/` itself
+        let name = Array(path.utf8.dropFirst(7).dropLast(3))
+        let hyphen = UInt8(ascii: "-")
+        guard name.count >= 10, name[4] == hyphen, name[7] == hyphen, name.count == 10 || name[10] == hyphen,
+            !name.contains(UInt8(ascii: "/"))
         else { return nil }
-        guard path.hasSuffix(".md") || path.hasSuffix(".markdown") else { return nil }
-        if b[10] == 0x2D, path.dropFirst(prefix.count + 11).contains("/") { return nil }
+        func number(_ digits: Range<Int>) -> Int? {
+            guard name[digits].allSatisfy({ (0x30...0x39).contains($0) }) else { return nil }
+            return name[digits].reduce(0) { $0 * 10 + Int($1 - 0x30) }
+        }
+        guard let y = number(0..<4), let m = number(5..<7), let d = number(8..<10) else { return nil }
         let day = Day(year: y, month: m, day: d)
         return day.isValid ? day : nil
     }

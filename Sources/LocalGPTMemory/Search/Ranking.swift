@@ -105,26 +105,31 @@ public struct RankingOptions: Sendable, Equatable {
                 }
             }
         }
-        for (chunk, extra) in bonus where extra > 0 { fused[chunk, default: 0] += extra }
-        let scale = 1 / (1 + (bonus.values.max() ?? 0))
-        return Self.sorted(fused.filter { $0.value >= minimumScore }, scale: scale)
+        return Self.ranked(fused, bonus: bonus, floor: minimumScore)
     }
 
     /// Adds `bonus` to a ranked list (chunks only in `bonus` join it) and divides every score by
-    /// 1 + the largest bonus; the list as it is when `bonus` is empty.
+    /// 1 + the largest bonus; the list as it is when no bonus is above 0.
     static func adding(
         _ bonus: [Int64: Double],
         to ranked: [(chunk: Int64, score: Double)]
     ) -> [(chunk: Int64, score: Double)] {
-        guard let largest = bonus.values.max(), largest > 0 else { return ranked }
-        var scores = Dictionary(ranked.map { ($0.chunk, $0.score) }, uniquingKeysWith: max)
-        for (chunk, extra) in bonus where extra > 0 { scores[chunk, default: 0] += extra }
-        return sorted(scores, scale: 1 / (1 + largest))
+        guard bonus.values.contains(where: { $0 > 0 }) else { return ranked }
+        let scores = Dictionary(ranked.map { ($0.chunk, $0.score) }, uniquingKeysWith: max)
+        return Self.ranked(scores, bonus: bonus, floor: -.infinity)
     }
 
-    /// Best first, ties to the lower id; each score times `scale`.
-    private static func sorted(_ scores: [Int64: Double], scale: Double) -> [(chunk: Int64, score: Double)] {
-        scores.map { (chunk: $0.key, score: $0.value * scale) }.sorted {
+    /// `scores` with `bonus` added (chunks only in `bonus` join them), those below `floor` left
+    /// out, then divided by 1 + the largest bonus; best first, ties to the lower id.
+    private static func ranked(
+        _ scores: [Int64: Double],
+        bonus: [Int64: Double],
+        floor: Double
+    ) -> [(chunk: Int64, score: Double)] {
+        var scores = scores
+        for (chunk, extra) in bonus where extra > 0 { scores[chunk, default: 0] += extra }
+        let scale = 1 / (1 + max(0, bonus.values.max() ?? 0))
+        return scores.filter { $0.value >= floor }.map { (chunk: $0.key, score: $0.value * scale) }.sorted {
             $0.score > $1.score || ($0.score == $1.score && $0.chunk < $1.chunk)
         }
     }

@@ -55,24 +55,13 @@ struct ConfigCommand: ParsableCommand {
             case "json": print(config.redactedDocument().encoded(pretty: true))
             case "toml":
                 let text = (try? String(contentsOfFile: paths.configFile, encoding: .utf8)) ?? ""
-                print(redactTOML(text), terminator: "")
+                do {
+                    print(try Configuration.redactedTOML(text), terminator: "")
+                } catch {
+                    throw CLIError(error.description)
+                }
             default: throw ValidationError("--format must be toml or json")
             }
-        }
-
-        /// Hides the values of [secrets] entries and of keys that look like secrets.
-        private func redactTOML(_ text: String) -> String {
-            var section = ""
-            return text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
-                let t = line.trimmingCharacters(in: .whitespaces)
-                if t.hasPrefix("[") { section = t }
-                guard !t.hasPrefix("#"), let eq = t.firstIndex(of: "=") else { return String(line) }
-                let key = t[..<eq].trimmingCharacters(in: .whitespaces)
-                if section == "[secrets]" || Configuration.isSecretKey(key) {
-                    return "\(key) = \"********\""
-                }
-                return String(line)
-            }.joined(separator: "\n")
         }
     }
 
@@ -95,13 +84,11 @@ struct ConfigCommand: ParsableCommand {
             } catch {
                 throw CLIError(error.description)
             }
-            guard let value = config.value(at: key) else { throw CLIError("\(key) is not set") }
-            let isSecret =
-                key.hasPrefix("secrets.") || Configuration.isSecretKey(String(key.split(separator: ".").last ?? ""))
+            guard let value = config.redactedValue(at: key) else { throw CLIError("\(key) is not set") }
             if case .string(let s) = value {
-                print(isSecret ? "********" : s)
+                print(s)
             } else {
-                print(isSecret ? "\"********\"" : value.encoded(pretty: true))
+                print(value.encoded(pretty: true))
             }
         }
     }

@@ -177,6 +177,14 @@ import Testing
         #expect(!show.stdout.contains("sk-very-secret"))
         #expect(show.stdout.contains("********"))
         #expect(!(try home.run("config", "show", "--format", "toml").stdout.contains("sk-very-secret")))
+        // A table holding a key shows it hidden; `get` of the key itself too.
+        try home.run("config", "set", "providers.openai.api_key", "sk-provider-secret")
+        for key in ["providers", "providers.openai", "providers.openai.api_key", "secrets"] {
+            let get = try home.run("config", "get", key)
+            #expect(get.status == 0, "\(key)")
+            #expect(!get.stdout.contains("secret\""), "\(key): \(get.stdout)")
+            #expect(get.stdout.contains("********"), "\(key)")
+        }
     }
 
     @Test func installListAndRemoveAThirdPartyPlugin() throws {

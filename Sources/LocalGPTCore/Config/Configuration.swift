@@ -81,9 +81,14 @@ public struct Configuration: Sendable {
 
     /// The value at a dotted key as written in the file.
     public func rawValue(at key: String) -> JSONValue? {
+        Self.value(at: key, in: .object(document))
+    }
+
+    /// The value at a dotted key inside `root`.
+    static func value(at key: String, in root: JSONValue) -> JSONValue? {
         let parts = key.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
         guard !parts.isEmpty, !parts.contains(where: \.isEmpty) else { return nil }
-        var current: JSONValue = .object(document)
+        var current = root
         for part in parts {
             guard let next = current[part] else { return nil }
             current = next
@@ -126,7 +131,7 @@ public struct Configuration: Sendable {
         Self.redact(expand(.object(document)), key: nil, underSecrets: false)
     }
 
-    private static func redact(_ v: JSONValue, key: String?, underSecrets: Bool) -> JSONValue {
+    static func redact(_ v: JSONValue, key: String?, underSecrets: Bool) -> JSONValue {
         switch v {
         case .object(let o):
             var out: [String: JSONValue] = [:]

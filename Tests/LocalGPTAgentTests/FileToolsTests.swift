@@ -101,7 +101,13 @@ import Testing
         try "token = 1\n".write(toFile: h.paths.configFile, atomically: true, encoding: .utf8)
         #expect(link(h.paths.configFile, h.paths.workspace + "/innocent.txt") == 0)
         #expect(failure(h, "write_file", ["path": "innocent.txt", "content": "x"])?.status == -4)
-        #expect(h.events.events.filter { $0.action == "write_blocked" }.count == 5)
+        let blocked = h.events.events.filter { $0.action == "write_blocked" }
+        #expect(blocked.count == 5)
+        // The audit names the file in the workspace, not one below the process's current folder.
+        #expect(
+            blocked.compactMap { $0.details["path"]?.stringValue }
+                == ["LocalGPT.md", ".localgpt_manifest.json", "IDENTITY.md", "LocalGPT.md", "innocent.txt"]
+        )
     }
 
     @Test func bashRunsOnlyThroughTheHostsExec() throws {

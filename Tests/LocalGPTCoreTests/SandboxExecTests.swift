@@ -93,7 +93,9 @@ struct SandboxExecTests {
             let (status, _, text) = try h.exec(["shell": "true", "env": [name: "/tmp/evil.so"]])
             #expect(status == -2, "\(name): \(text)")
         }
-        for cwd in ["..", "/etc", "../../"] {
+        // A symlink in the workspace does not lead out of it either.
+        try FileManager.default.createSymbolicLink(atPath: h.paths.workspace + "/etclink", withDestinationPath: "/etc")
+        for cwd in ["..", "/etc", "../../", "etclink", "etclink/ssl"] {
             let (status, _, text) = try h.exec(["shell": "pwd", "cwd": .string(cwd)])
             #expect(status == -2, "\(cwd): \(text)")
             #expect(text.contains("cwd must be inside the workspace"))

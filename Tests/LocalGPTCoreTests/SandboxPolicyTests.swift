@@ -134,6 +134,31 @@ struct SandboxPolicyTests {
         #expect(relative.writePaths == [sub])
     }
 
+    @Test func pluginPathsAreReadAsTheFileServiceReadsThem() throws {
+        // `$WORKSPACE` and `$WORKSPACE/sub`, as the bundled tools declare them, are the workspace's:
+        // no note (every command used to print two warnings), and no second rule for the workspace.
+        let sub = paths.workspace + "/sub"
+        try FileManager.default.createDirectory(atPath: sub, withIntermediateDirectories: true)
+        let own = try policy("", permissions: PluginPermissions(fsRead: ["$WORKSPACE"], fsWrite: ["$WORKSPACE/sub"]))
+        #expect(own.notes.isEmpty, "\(own.notes)")
+        #expect(own.readPaths.isEmpty)
+        #expect(own.writePaths == [sub])
+        // A credential folder of the user's home stays closed to commands, as to the file service.
+        let userHome = TestSupport.makeTemporaryDirectory("lgpt-userhome")
+        try FileManager.default.createDirectory(atPath: userHome + "/.ssh/keys", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: userHome + "/notes", withIntermediateDirectories: true)
+        let configuration = try Configuration(toml: "", environment: ["HOME": userHome])
+        let grants = PluginPermissions(fsRead: ["~/.ssh", "~/notes", userHome + "/.ssh/keys"])
+        let p = try SandboxPolicy(configuration: configuration, paths: paths, permissions: grants)
+        #expect(p.readPaths == [userHome + "/notes"])
+        for refused in [userHome + "/.ssh", userHome + "/.ssh/keys"] {
+            #expect(
+                p.notes.contains { $0.contains("\(refused) is skipped: it overlaps \(userHome)/.ssh") },
+                "\(p.notes)"
+            )
+        }
+    }
+
     @Test func pluginGrantsAddPathsAndDecideTheNetwork() throws {
         let dir = TestSupport.makeTemporaryDirectory("lgpt-grant")
         let permissions = PluginPermissions(

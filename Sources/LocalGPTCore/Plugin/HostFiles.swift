@@ -130,12 +130,10 @@ public struct HostFilePolicy: Sendable {
     public func resolve(_ path: String, for access: Access) throws(HostFilesError) -> String {
         guard !path.isEmpty else { throw .invalidArgument("path is empty") }
         guard !path.contains("\0") else { throw .invalidArgument("path contains a NUL byte") }
-        var p = path
-        if p == "~" || p.hasPrefix("~/") {
+        if path == "~" || path.hasPrefix("~/") {
             throw .invalidArgument("paths starting with ~ are not supported; use a path in the workspace")
         }
-        if !p.hasPrefix("/") { p = workspace + "/" + p }
-        let target = Self.canonical(p)
+        let target = canonicalTarget(path)
         let roots = access == .read ? readRoots : writeRoots
         guard roots.contains(where: { Self.isWithin(target, $0) }) else {
             throw .permissionDenied(
@@ -152,6 +150,11 @@ public struct HostFilePolicy: Sendable {
             )
         }
         return target
+    }
+
+    /// A request's path, canonical: a relative path is the workspace's.
+    public func canonicalTarget(_ path: String) -> String {
+        Self.canonical(path.hasPrefix("/") ? path : workspace + "/" + path)
     }
 
     /// Whether a canonical path is a protected file: by path, or by inode when it exists (hard links).
@@ -442,7 +445,7 @@ extension PluginHost {
                     SecurityEvent(
                         action: "write_blocked",
                         source: plugin.id,
-                        details: ["path": .string(String(policy.display(HostFilePolicy.canonical(path)).prefix(300)))]
+                        details: ["path": .string(String(policy.display(policy.canonicalTarget(path)).prefix(300)))]
                     )
                 )
                 logger.warning("write to a protected file refused", metadata: ["plugin.id": "\(plugin.id)"])

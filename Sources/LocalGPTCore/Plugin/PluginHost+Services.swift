@@ -144,8 +144,9 @@ extension PluginHost {
             guard let s = c.stringValue, !s.contains("\0") else {
                 return invalid("exec: cwd must be a string", out: out)
             }
-            cwd = LocalGPTPaths.absolutePath(s, relativeTo: workspace)
-            guard cwd == workspace || cwd.hasPrefix(workspace + "/") else {
+            // Symlinks resolved, as the kernel will: a link in the workspace must not lead out of it.
+            cwd = HostFilePolicy.canonical(LocalGPTPaths.absolutePath(s, relativeTo: workspace))
+            guard HostFilePolicy.isWithin(cwd, HostFilePolicy.canonical(workspace)) else {
                 return invalid("exec: cwd must be inside the workspace (\(s))", out: out)
             }
         }

@@ -337,7 +337,11 @@ public struct SandboxPolicy: Sendable, Equatable {
             protectedPaths: [paths.home]
         )
         self.networkPolicy = networkPolicy
-        var checked = CheckedPaths(workspace: workspace, protected: paths.home)
+        var checked = CheckedPaths(
+            workspace: workspace,
+            protected: paths.home,
+            userHome: configuration.environment["HOME"]
+        )
         readPaths = checked.accept(try reader.strings("allow_paths.read"), source: "sandbox.allow_paths.read")
         writePaths = checked.accept(try reader.strings("allow_paths.write"), source: "sandbox.allow_paths.write")
         if let permissions {
@@ -642,43 +646,50 @@ private struct ConfigReader {
 }
 
 /// Resolves extra paths and refuses the ones that would open the LocalGPT home (config.toml,
-/// grants.json, the device key, the audit log) or that do not exist.
+/// grants.json, the device key, the audit log) or a credential folder of the user's home
+/// (`~/.ssh`, `~/.aws`, ... as the file service refuses them), or that do not exist.
+///
+/// An entry is written as a plugin's `fs` permissions are: `$WORKSPACE`, `$WORKSPACE/sub`, `~/x`,
+/// absolute, or relative to the workspace.
 private struct CheckedPaths {
     let workspace: String
     let protected: String
+    let userHome: String?
     var notes: [String] = []
+
+    init(workspace: String, protected: String, userHome: String?) {
+        self.workspace = workspace
+        self.protected = protected
+        self.userHome = userHome.flatMap { $0.isEmpty ? nil : $0 }
+    }
 
     mutating func accept(_ raw: [String], source: String) -> [String] {
         var out: [String] = []
+        let home = Self.real(protected) ?? protected
+        let realWorkspace = Self.real(workspace) ?? workspace
+        let credentials =
+            (userHome.map { home in
+                HostFilePolicy.credentialFolders.map { Self.real(home + "/" + $0) ?? (home + "/" + $0) }
+            }) ?? []
         for entry in raw {
             guard !entry.isEmpty, !entry.utf8.contains(0) else {
                 notes.append("\(source): an empty path is skipped")
                 continue
             }
-            let absolute = LocalGPTPaths.absolutePath(entry, relativeTo: workspace)
+            let absolute = LocalGPTPaths.absolutePath(
+                HostFilePolicy.expandRoot(entry, workspace: workspace, userHome: userHome),
+                relativeTo: workspace
+            )
             // Symlinks resolved: a link to the home must not open the home.
-            let resolved = realpath(absolute, nil).map { p in
-                defer { free(p) }
-                return String(cString: p)
-            }
-            guard let resolved else {
+            guard let resolved = Self.real(absolute) else {
                 notes.append("\(source): \(absolute) is skipped (\(ProcessRunner.errorText(errno)))")
                 continue
             }
-            let home =
-                realpath(protected, nil).map { p in
-                    defer { free(p) }
-                    return String(cString: p)
-                } ?? protected
-            let realWorkspace =
-                realpath(workspace, nil).map { p in
-                    defer { free(p) }
-                    return String(cString: p)
-                } ?? workspace
-            let insideWorkspace = resolved == realWorkspace || resolved.hasPrefix(realWorkspace + "/")
+            // The workspace itself has its own rule already.
+            if resolved == realWorkspace { continue }
+            let insideWorkspace = HostFilePolicy.isWithin(resolved, realWorkspace)
             let overlapsHome =
-                resolved == home || home.hasPrefix(resolved == "/" ? "/" : resolved + "/")
-                || (resolved.hasPrefix(home + "/") && !insideWorkspace)
+                HostFilePolicy.isWithin(home, resolved) || (HostFilePolicy.isWithin(resolved, home) && !insideWorkspace)
             if overlapsHome {
                 notes.append(
                     "\(source): \(absolute) is skipped: it overlaps the LocalGPT home \(protected) "
@@ -686,8 +697,25 @@ private struct CheckedPaths {
                 )
                 continue
             }
+            if let folder = credentials.first(where: {
+                HostFilePolicy.isWithin($0, resolved) || HostFilePolicy.isWithin(resolved, $0)
+            }) {
+                notes.append(
+                    "\(source): \(absolute) is skipped: it overlaps \(folder), which holds credentials "
+                        + "that commands may not read"
+                )
+                continue
+            }
             out.append(resolved)
         }
         return out
+    }
+
+    /// `realpath(3)`: nil (and `errno` set) when the path does not exist.
+    private static func real(_ path: String) -> String? {
+        realpath(path, nil).map { p in
+            defer { free(p) }
+            return String(cString: p)
+        }
     }
 }

@@ -80,10 +80,11 @@ struct PluginCommand: ParsableCommand {
             commandName: "install",
             abstract: "Check a plugin folder, show what it asks for, and install it with your grant.",
             discussion: """
-                The folder must hold plugin.json and the library it names. Everything is checked
-                (manifest, sha256, ABI, embedded manifest, create) before anything is copied into
-                ~/.localgpt/plugins/<id>/. The plugin gets the permissions it declares, minus the kinds
-                you --deny.
+                The folder must hold plugin.json and the library it names. The manifest is read and
+                what the plugin asks for is shown; only once you agree is its library loaded and
+                checked (sha256, ABI, embedded manifest, create(), with the permissions you grant),
+                before anything is copied into ~/.localgpt/plugins/<id>/. The plugin gets the
+                permissions it declares, minus the kinds you --deny.
                 """
         )
         @OptionGroup var options: GlobalOptions
@@ -116,19 +117,6 @@ struct PluginCommand: ParsableCommand {
                 throw CLIError("\(id) is already installed in \(target) (use --force to replace it)")
             }
 
-            // Check everything, including create(), in a scratch host: nothing is copied yet.
-            let scratch = PluginHost(
-                paths: context.paths,
-                configuration: context.configuration,
-                logger: context.logger
-            )
-            do {
-                try scratch.load(directory: source, origin: .config)
-            } catch {
-                throw CLIError(error.description)
-            }
-            scratch.shutdown()
-
             var permissions = sidecar.manifest.permissions
             for kind in deny {
                 switch kind {
@@ -142,7 +130,7 @@ struct PluginCommand: ParsableCommand {
                     permissions.memoryAppend = false
                 case "secrets": permissions.secrets = []
                 case "config": permissions.config = []
-                default: throw ValidationError("--deny takes exec, net, fs, memory, secrets or config, not \(kind)")
+                default: throw CLIError("--deny takes exec, net, fs, memory, secrets or config, not \(kind)")
                 }
             }
             let m = sidecar.manifest
@@ -162,6 +150,26 @@ struct PluginCommand: ParsableCommand {
                 guard answer == "y" || answer == "yes" else { throw CLIError("not installed") }
             }
 
+            // Check everything, including create(), in a scratch host: nothing is copied yet. The plugin's
+            // code runs only now that the user agreed, and only with what they granted.
+            let grant = PluginGrant(
+                permissions: permissions,
+                grantedAt: ISO8601DateFormatter().string(from: Date()),
+                librarySHA256: sidecar.librarySHA256
+            )
+            let scratch = PluginHost(
+                paths: context.paths,
+                configuration: context.configuration,
+                grants: [id: grant],
+                logger: context.logger
+            )
+            do {
+                try scratch.load(directory: source, origin: .user)
+            } catch {
+                throw CLIError("not installed: \(error.description)")
+            }
+            scratch.shutdown()
+
             let key: DeviceKey
             do {
                 key = try DeviceKey.loadOrCreate(at: context.paths.deviceKey).key
@@ -170,14 +178,7 @@ struct PluginCommand: ParsableCommand {
             }
             do {
                 try PluginInstaller.install(from: source, id: id, into: context.paths.pluginsDirectory)
-                try PluginGrantStore(path: context.paths.grantsFile, key: key).set(
-                    PluginGrant(
-                        permissions: permissions,
-                        grantedAt: ISO8601DateFormatter().string(from: Date()),
-                        librarySHA256: sidecar.librarySHA256
-                    ),
-                    for: id
-                )
+                try PluginGrantStore(path: context.paths.grantsFile, key: key).set(grant, for: id)
             } catch {
                 throw CLIError("\(error)")
             }

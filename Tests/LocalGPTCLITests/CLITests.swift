@@ -218,6 +218,33 @@ import Testing
         #expect(try home.run("plugin", "remove", "org.localgpt.text").status != 0)
     }
 
+    @Test func aPluginsCodeRunsOnlyAfterConsentAndOnlyWithTheGrant() throws {
+        let home = Home()
+        try home.run("config", "init")
+        try home.run("config", "set", "fixture.probe", "x")
+        let src = TestSupport.makeTemporaryDirectory("lgpt-consent")
+        var f = FixturePlugin(id: "org.example.consent")
+        f.permissions = ["config": ["fixture"]]
+        f.defines = ["FIXTURE_CREATE_PROBE"]
+        try f.build(in: src)
+        // No consent (not a terminal, no --yes): the library is never loaded.
+        let refused = try home.run("plugin", "install", src)
+        #expect(refused.status != 0)
+        #expect(!refused.stderr.contains("fixture create probe"), "\(refused.stderr)")
+        // An unknown kind is refused before anything runs, with the command's own message.
+        let bad = try home.run("plugin", "install", src, "--yes", "--deny", "bogus")
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("--deny takes exec, net, fs, memory, secrets or config, not bogus"))
+        #expect(!bad.stderr.contains("fixture create probe"))
+        // create() runs with the grant: config denied, the call refused (-4).
+        let denied = try home.run("plugin", "install", src, "--yes", "--deny", "config")
+        #expect(denied.status == 0, "\(denied.stderr)")
+        #expect(denied.stderr.contains("fixture create probe: config_get status=-4"), "\(denied.stderr)")
+        let granted = try home.run("plugin", "install", src, "--yes", "--force")
+        #expect(granted.status == 0, "\(granted.stderr)")
+        #expect(granted.stderr.contains("fixture create probe: config_get status=0"), "\(granted.stderr)")
+    }
+
     @Test func installRefusesABrokenPluginAndCopiesNothing() throws {
         let home = Home()
         let src = TestSupport.makeTemporaryDirectory("lgpt-broken")

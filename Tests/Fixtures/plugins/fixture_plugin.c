@@ -104,6 +104,18 @@ static lgpt_status fixture_create(const lgpt_host_v1 *host, void **out_instance)
     host->log(host->host_ctx, LGPT_LOG_ERROR, reason, sizeof reason - 1);
     return LGPT_ERR_INTERNAL;
 #endif
+#ifdef FIXTURE_CREATE_PROBE
+    /* Reports what create() may read: the install check must run it with the user's grant only. */
+    {
+        buf b = {0};
+        lgpt_sink s = make_sink(&b);
+        lgpt_status cs = host->config_get(host->host_ctx, "fixture", 7, &s);
+        char line[128];
+        int n = snprintf(line, sizeof line, "fixture create probe: config_get status=%d", cs);
+        host->log(host->host_ctx, LGPT_LOG_WARN, line, (size_t)n);
+        free(b.data);
+    }
+#endif
     instance *inst = calloc(1, sizeof *inst);
     if (!inst) return LGPT_ERR_INTERNAL;
     inst->host = host;

@@ -106,6 +106,51 @@ struct SandboxExecTests {
         #expect(reply?["stdout"] == .string(h.paths.workspace + "/sub\n"))
     }
 
+    @Test func aCommandCannotChangeTheProtectedFilesOfTheWorkspace() throws {
+        let h = try Host(permissions: Self.bash)
+        let ws = h.paths.workspace
+        try "# Policy\n".write(toFile: ws + "/LocalGPT.md", atomically: true, encoding: .utf8)
+        try "{}\n".write(toFile: ws + "/.localgpt_manifest.json", atomically: true, encoding: .utf8)
+        #expect(chmod(ws + "/LocalGPT.md", 0o640) == 0)
+        // Names built at run time, which no reading of the command can see; IDENTITY.md did not exist.
+        let (status, reply, text) = try h.exec([
+            "shell": .string(
+                "p=Local; i=IDENT; m=.localgpt_manifest; echo evil > ${p}GPT.md; echo EvilBot > ${i}ITY.md; "
+                    + "rm ${m}.json; echo ok > notes.txt; echo done"
+            )
+        ])
+        #expect(status == 0, "\(text)")
+        #expect(reply?["stdout"] == "done\n")
+        #expect(try String(contentsOfFile: ws + "/LocalGPT.md", encoding: .utf8) == "# Policy\n")
+        #expect(try String(contentsOfFile: ws + "/.localgpt_manifest.json", encoding: .utf8) == "{}\n")
+        #expect(!FileManager.default.fileExists(atPath: ws + "/IDENTITY.md"))
+        let mode = try FileManager.default.attributesOfItem(atPath: ws + "/LocalGPT.md")[.posixPermissions] as? Int
+        #expect(mode == 0o640)
+        // Other files are the command's to write.
+        #expect(try String(contentsOfFile: ws + "/notes.txt", encoding: .utf8) == "ok\n")
+        // The command is told, the audit log has each file, and what it wrote is kept.
+        let stderr = reply?["stderr"]?.stringValue ?? ""
+        for name in ["LocalGPT.md", ".localgpt_manifest.json", "IDENTITY.md"] {
+            #expect(
+                stderr.contains("localgpt: \(name) is protected: the command's change to it was undone"),
+                "\(stderr)"
+            )
+        }
+        let blocked = h.events.all.filter { $0.action == "write_blocked" }
+        #expect(
+            Set(blocked.compactMap { $0.details["path"]?.stringValue }) == [
+                "LocalGPT.md", ".localgpt_manifest.json", "IDENTITY.md",
+            ]
+        )
+        #expect(blocked.allSatisfy { $0.details["restored"] == true && $0.details["by"] == "sandboxed command" })
+        let kept = try #require(blocked.first { $0.details["path"] == "IDENTITY.md" }?.details["kept_at"]?.stringValue)
+        #expect(kept.hasPrefix(h.paths.blockedWritesDirectory + "/"))
+        #expect(try String(contentsOfFile: kept, encoding: .utf8) == "EvilBot\n")
+        // A command that leaves them alone records nothing.
+        _ = try h.exec(["shell": "cat LocalGPT.md > copy.txt"])
+        #expect(h.events.all.filter { $0.action == "write_blocked" }.count == 3)
+    }
+
     @Test func anInvalidSandboxConfigurationRefusesToRunTheCommand() throws {
         let h = try Host(config: "[sandbox]\nlevel = \"ful\"\n", permissions: Self.bash)
         let (status, _, text) = try h.exec(["shell": "touch ran.txt"])

@@ -37,12 +37,15 @@ public struct LocalGPTPaths: Sendable, Equatable {
     public var agentLog: String { logsDirectory + "/agent.log" }
     public var deviceKey: String { home + "/.device_key" }
     public var auditLog: String { home + "/.security_audit.jsonl" }
+    /// Where a sandboxed command's change to a protected file is kept after it is undone.
+    public var blockedWritesDirectory: String { home + "/blocked-writes" }
 
     /// Every path a user may want to know, in display order.
     public var all: [(name: String, path: String)] {
         [
             ("home", home), ("config", configFile), ("workspace", workspace), ("plugins", pluginsDirectory),
             ("grants", grantsFile), ("logs", logsDirectory), ("device key", deviceKey), ("audit log", auditLog),
+            ("blocked writes", blockedWritesDirectory),
         ]
     }
 

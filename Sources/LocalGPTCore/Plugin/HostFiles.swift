@@ -164,6 +164,11 @@ public struct HostFilePolicy: Sendable {
 
     /// The path relative to the workspace when inside it, else absolute.
     public func display(_ canonicalPath: String) -> String {
+        Self.display(canonicalPath, workspace: workspace)
+    }
+
+    /// `canonicalPath` relative to the (canonical) workspace when inside it, else absolute.
+    public static func display(_ canonicalPath: String, workspace: String) -> String {
         if canonicalPath == workspace { return "." }
         if canonicalPath.hasPrefix(workspace + "/") { return String(canonicalPath.dropFirst(workspace.count + 1)) }
         return canonicalPath

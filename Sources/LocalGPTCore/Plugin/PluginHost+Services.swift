@@ -178,9 +178,15 @@ extension PluginHost {
         )
         let digest = Self.commandDigest(argv)
         let result: ProcessResult
-        do {
-            result = try ProcessRunner.run(request) { [self] in isCancelled(callID: call.call_id) }
-        } catch {
+        // The protected files the command could write (the workspace's) are put back if it changes them.
+        let guardToken = ProtectedFileGuard.shared.begin(Self.protectedFiles(writableUnder: policy, paths: paths))
+        let outcome = Result { () throws(ProcessRunnerError) -> ProcessResult in
+            try ProcessRunner.run(request) { [self] in isCancelled(callID: call.call_id) }
+        }
+        let changed = ProtectedFileGuard.shared.end(guardToken, keepingChangesIn: paths.blockedWritesDirectory)
+        switch outcome {
+        case .success(let r): result = r
+        case .failure(let error):
             let status: lgpt_status = error.code == .executableNotFound ? LGPT_ERR_NOT_FOUND : LGPT_ERR_IO
             if error.code == .sandboxFailed {
                 logger.error(
@@ -229,6 +235,32 @@ extension PluginHost {
                 ]
             )
         )
+        var stderr = String(decoding: result.standardError, as: UTF8.self)
+        for change in changed {
+            let name = HostFilePolicy.display(change.path, workspace: paths.workspace)
+            securityEvents?.record(
+                SecurityEvent(
+                    action: "write_blocked",
+                    source: plugin.id,
+                    details: [
+                        "path": .string(name), "by": "sandboxed command", "command_sha256": .string(digest),
+                        "restored": .bool(change.restored), "kept_at": change.keptAt.map(JSONValue.string) ?? .null,
+                    ]
+                )
+            )
+            logger.warning(
+                "a sandboxed command changed a protected file",
+                metadata: [
+                    "plugin.id": "\(plugin.id)", "exec.digest": "\(digest)", "path": "\(name)",
+                    "restored": "\(change.restored)",
+                ]
+            )
+            stderr +=
+                (stderr.isEmpty || stderr.hasSuffix("\n") ? "" : "\n")
+                + (change.restored
+                    ? "localgpt: \(name) is protected: the command's change to it was undone\n"
+                    : "localgpt: \(name) is protected: the command changed it and it could not be put back\n")
+        }
         if result.cancelled {
             write(errorDocument(code: "cancelled", message: "exec \(command) was cancelled"), to: out)
             return LGPT_ERR_CANCELLED
@@ -237,7 +269,7 @@ extension PluginHost {
             "exit_code": result.exitCode.map { .int(Int64($0)) } ?? .null,
             "signal": .int(Int64(result.signal ?? 0)),
             "stdout": .string(String(decoding: result.standardOutput, as: UTF8.self)),
-            "stderr": .string(String(decoding: result.standardError, as: UTF8.self)),
+            "stderr": .string(stderr),
             "stdout_truncated": .bool(result.isStandardOutputTruncated),
             "stderr_truncated": .bool(result.isStandardErrorTruncated),
             "stdout_bytes": .int(Int64(result.standardOutputBytes)),
@@ -251,6 +283,16 @@ extension PluginHost {
             ]),
         ])
         return write(reply.encoded(), to: out)
+    }
+
+    /// The protected files a command under `policy` could write: those in the workspace or in a
+    /// granted write path (the LocalGPT home around the workspace is never granted). The audit log
+    /// is left out: the host appends to it while commands run.
+    static func protectedFiles(writableUnder policy: SandboxPolicy, paths: LocalGPTPaths) -> [String] {
+        let roots = ([policy.workspace] + policy.writePaths).map(HostFilePolicy.canonical)
+        return ProtectedPaths(paths: paths).files.filter { $0.kind != .auditLog }.map {
+            HostFilePolicy.canonical($0.path)
+        }.filter { file in roots.contains { HostFilePolicy.isWithin(file, $0) } }
     }
 
     /// The sha256 of the argv (NUL-separated): identifies a command in logs without revealing it.

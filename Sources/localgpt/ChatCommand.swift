@@ -331,7 +331,7 @@ final class ChatREPL: @unchecked Sendable {
                 printer.finishLine()
                 let detail = request.detail.isEmpty ? "" : " (\(request.detail))"
                 FileHandle.standardOutput.write(Data("Execute \(request.tool)\(detail)? [y/N] ".utf8))
-                let answer = readLine()?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
+                let answer = standardInputLine()?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
                 return answer == "y" || answer == "yes"
             }
         )

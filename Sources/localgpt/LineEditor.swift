@@ -54,7 +54,7 @@ final class LineEditor {
     func readLine(prompt: String) -> String? {
         guard let library else {
             FileHandle.standardOutput.write(Data(prompt.utf8))
-            return Swift.readLine()
+            return standardInputLine()
         }
         guard let raw = prompt.withCString({ library.readline($0) }) else { return nil }
         defer { free(raw) }
@@ -86,4 +86,13 @@ final class LineEditor {
             stifle: stifle
         )
     }
+}
+
+/// `readLine()` that ends at the end of input whatever `errno` holds. The standard library retries
+/// `getline` while `errno` is `EINTR`, and `getline` leaves `errno` alone at the end of input: after a
+/// turn cancelled by Ctrl-C left `EINTR` there, a chat whose input then ended spun at 100 % CPU
+/// forever.
+func standardInputLine() -> String? {
+    errno = 0
+    return readLine()
 }

@@ -146,7 +146,7 @@ struct PluginCommand: ParsableCommand {
                     throw CLIError("standard input is not a terminal: pass --yes to grant these permissions")
                 }
                 print("Install and grant these permissions? [y/N] ", terminator: "")
-                let answer = readLine()?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
+                let answer = standardInputLine()?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
                 guard answer == "y" || answer == "yes" else { throw CLIError("not installed") }
             }
 

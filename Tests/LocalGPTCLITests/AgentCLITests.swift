@@ -101,6 +101,39 @@ private typealias S = ScriptedProvider
         #expect(!FileManager.default.fileExists(atPath: historyFile))
     }
 
+    /// Ctrl-C during a turn, then the end of the input: the chat says goodbye and exits. It used to spin
+    /// at 100 % CPU forever: the cancelled provider left EINTR in errno (the scripted one does so on
+    /// purpose, as libcurl's interrupted poll does), and readLine() retries while errno says EINTR.
+    @Test func chatEndsWithItsInputAfterACancelledTurn() throws {
+        let home = try Home(script: [[S.text("Once upon"), S.sleep(20_000), S.done()]])
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: TestSupport.localgptExecutable)
+        p.arguments = ["chat"]
+        p.environment = home.environment
+        let input = Pipe()
+        let output = Pipe()
+        p.standardInput = input
+        p.standardOutput = output
+        p.standardError = output
+        try p.run()
+        input.fileHandleForWriting.write(Data("Tell me a long story.\n".utf8))
+        // Interrupt once the turn has started (its request is on disk), then end the input.
+        let started = Date()
+        while home.requestDocuments.isEmpty && Date().timeIntervalSince(started) < 30 { usleep(20_000) }
+        usleep(200_000)
+        p.interrupt()
+        usleep(500_000)
+        try input.fileHandleForWriting.close()
+        let deadline = Date().addingTimeInterval(30)
+        while p.isRunning && Date() < deadline { usleep(50_000) }
+        let stuck = p.isRunning
+        if stuck { kill(p.processIdentifier, SIGKILL) }
+        p.waitUntilExit()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(!stuck, "chat did not exit at the end of its input: \(text)")
+        #expect(text.contains("[cancelled]"), "\(text)")
+    }
+
     @Test func askJSONAndStdin() throws {
         let home = try Home(script: [S.answer("Fine, thanks.")])
         let r = try home.run("ask", "-", "--format", "json", input: "How are you?\n")

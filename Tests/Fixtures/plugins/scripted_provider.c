@@ -159,6 +159,9 @@ static lgpt_status generate(void *ctx, const lgpt_call *call, const char *reques
             long ms = number_after(line, "\"ms\"");
             for (long t = 0; t < ms; t += 5) {
                 if (host->is_cancelled(host->host_ctx, call)) {
+                    /* As a provider whose poll() or nanosleep() was interrupted leaves it (libcurl does):
+                     * errno is the caller's thread's, and the host must not trip over a stale EINTR. */
+                    errno = EINTR;
                     status = LGPT_ERR_CANCELLED;
                     goto done;
                 }

@@ -93,6 +93,22 @@ private typealias S = ScriptedProvider
         #expect(h.events.events.contains { $0.action == "compaction" && $0.details["memory_flush"] == true })
     }
 
+    /// The providers' overflow errors are known by their words: llama-server's (the local default) too.
+    @Test(arguments: [
+        (
+            "invalid_argument",
+            "the local model answered HTTP 400: request (16980 tokens) exceeds the available "
+                + "context size (4096 tokens), try increasing it", true
+        ),
+        ("context_length_exceeded", "This model's maximum context length is 4096 tokens", true),
+        ("invalid_argument", "Anthropic answered HTTP 400: prompt is too long: 210000 tokens > 200000 maximum", true),
+        ("invalid_argument", "the local model answered HTTP 400: invalid temperature", false),
+        ("io", "the local model answered HTTP 500: the size of the context is fine", false),
+    ])
+    func overflowErrorsAreRecognised(code: String, message: String, overflow: Bool) {
+        #expect(ModelProviderError.isOverflow(code: code, message: message) == overflow)
+    }
+
     /// The overflow path: the provider reports an overflow, a flush turn runs anyway, then the summary,
     /// then the same request is retried once.
     @Test func overflowCompactsWithAFlushAndRetries() throws {

@@ -164,7 +164,7 @@ public struct ModelProviderError: Error, Sendable, CustomStringConvertible {
         let m = message.lowercased()
         return m.contains("context length") || m.contains("context window") || m.contains("maximum context")
             || m.contains("context_length") || m.contains("too many tokens") || m.contains("exceeds the context")
-            || m.contains("prompt is too long")
+            || m.contains("prompt is too long") || m.contains("exceeds the available context size")
     }
 }
 

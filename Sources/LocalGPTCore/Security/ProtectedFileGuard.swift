@@ -79,7 +79,9 @@ public final class ProtectedFileGuard: Sendable {
 
     /// Ends a command's watch: every file that differs from its reference is put back.
     ///
-    /// - Parameter directory: where the bytes of a changed file are kept (created, mode 0700).
+    /// - Parameters:
+    ///   - token: what ``begin(_:)`` returned for the command.
+    ///   - directory: where the bytes of a changed file are kept (created, mode 0700).
     /// - Returns: the files the command changed (empty when it left them alone).
     public func end(_ token: Token, keepingChangesIn directory: String) -> [Change] {
         watched.withLock { watched in

@@ -144,7 +144,12 @@ struct MDCommand: ParsableCommand {
             } catch {
                 row("Audit log", "unreadable: \(error.message)")
             }
-            row("Strict policy", context.configuration.strictPolicy ? "on (tamper stops the agent)" : "off")
+            row(
+                "Strict policy",
+                context.configuration.strictPolicyIsMistyped
+                    ? "on (security.strict_policy is not true or false; read as true)"
+                    : context.configuration.strictPolicy ? "on (tamper stops the agent)" : "off"
+            )
             let protected = ProtectedPaths(paths: paths).files
             row("Protected", "\(protected.count) files the assistant's tools cannot write:")
             for f in protected { print(String(repeating: " ", count: 15) + f.path) }

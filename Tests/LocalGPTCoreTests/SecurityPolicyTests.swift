@@ -391,6 +391,18 @@ import Testing
         #expect(try loader.load().status == .unsigned)
     }
 
+    /// A security switch fails closed: a value that is not a boolean turns strict mode on, and says so.
+    @Test(arguments: [
+        ("strict_policy = \"true\"", true, true), ("strict_policy = \"false\"", true, true),
+        ("strict_policy = 1", true, true), ("strict_policy = false", false, false),
+        ("strict_policy = true", true, false), ("", false, false),
+    ])
+    func strictPolicyOfTheWrongTypeIsReadAsOn(line: String, strict: Bool, mistyped: Bool) throws {
+        let config = try Configuration(toml: "[security]\n\(line)\n", environment: [:])
+        #expect(config.strictPolicy == strict)
+        #expect(config.strictPolicyIsMistyped == mistyped)
+    }
+
     @Test func defaultConfigTemplateHasStrictPolicyOff() throws {
         let config = try Configuration(toml: ConfigTemplate.text, environment: [:])
         #expect(config.rawValue(at: "security.strict_policy") == false)

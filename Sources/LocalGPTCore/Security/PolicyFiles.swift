@@ -16,8 +16,17 @@ extension LocalGPTPaths {
 extension Configuration {
     /// `security.strict_policy`: when true, a tampered or suspicious `LocalGPT.md` stops the agent
     /// from starting instead of only being left out. Default false.
+    ///
+    /// A value that is not a TOML boolean (`"true"`, `1`) is read as true: a security switch fails
+    /// closed, and ``strictPolicyIsMistyped`` lets the CLI say so.
     public var strictPolicy: Bool {
-        value(at: "security.strict_policy")?.boolValue ?? false
+        guard let value = value(at: "security.strict_policy") else { return false }
+        return value.boolValue ?? true
+    }
+
+    /// Whether `security.strict_policy` is set to something other than `true` or `false`.
+    public var strictPolicyIsMistyped: Bool {
+        value(at: "security.strict_policy").map { $0.boolValue == nil } ?? false
     }
 }
 

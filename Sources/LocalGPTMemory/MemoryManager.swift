@@ -253,7 +253,9 @@ public final class MemoryManager: Sendable {
     /// - Parameters:
     ///   - query: natural language or keywords; at most the first 32 keywords are used.
     ///   - limit: how many results (1...100).
-    ///   - mode: nil picks hybrid when a model is installed, else keyword.
+    ///   - mode: nil picks hybrid. Without a query vector (no model installed, embeddings
+    ///     disabled, a query the model cannot read) hybrid ranks by keywords, scored 0...1 and
+    ///     with the named days' preference, and vector becomes keyword; `notice` says so.
     ///   - refresh: bring the index up to date first (stat-based; cheap when nothing changed).
     ///     When that fails (a full disk, a read-only index, the model), the search answers from
     ///     the index as it is, with a notice.
@@ -299,19 +301,20 @@ public final class MemoryManager: Sendable {
                     vector = try MemoryIndex.embed([String(trimmed.prefix(4000))], embedder: embedder).first
                 } catch {
                     notices.append("keyword search only: \(error.message)")
-                    wanted = .keyword
                 }
                 if let v = vector, !v.contains(where: { $0 != 0 }) {
                     // The zero vector: no word of the query is known to the model (emoji, unknown
                     // characters), so its meaning cannot be compared.
                     notices.append("keyword search only: the embedding model knows no word of the query")
                     vector = nil
-                    wanted = .keyword
                 }
             } else {
                 notices.append("keyword search only: \(embedderUnavailableReason ?? "no embedding model")")
-                wanted = .keyword
             }
+            // Without a query vector a vector search becomes a keyword search; a hybrid search
+            // stays hybrid: it ranks by keywords as a keyword search does (scored 0...1), and
+            // still favours the logs of the days the query names, which keyword mode does not.
+            if vector == nil, wanted == .vector { wanted = .keyword }
         }
         let searchIndex = { [index, vector, wanted] () throws(MemoryError) -> [MemorySearchResult] in
             try index.search(

@@ -105,7 +105,7 @@ struct MemoryCommand: ParsableCommand {
         @Argument(help: "What to look for.") var query: [String]
         // `.unconditional`: `--limit -1` reaches validate() rather than reading as a flag.
         @Option(name: .shortAndLong, parsing: .unconditional, help: "How many results (1-100).") var limit = 10
-        @Option(help: "hybrid (default with a model), keyword or vector.") var mode: String?
+        @Option(help: "hybrid (the default; by keywords without a model), keyword or vector.") var mode: String?
         @Flag(help: #"Print {"results":[{"file","line_start","line_end","score","snippet"}]}."#) var json = false
 
         func validate() throws {

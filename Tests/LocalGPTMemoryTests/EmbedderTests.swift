@@ -209,7 +209,7 @@ struct CosinePair: Sendable, CustomTestStringConvertible {
         try t.write("tea.md", "Green tea in the morning.\n")
         let memory = try t.open(embedder: embedder)
         let r = try memory.search("😀🎉")
-        #expect(r.mode == .keyword)
+        #expect(r.mode == .hybrid, "without a query vector: ranked by keywords")
         #expect(r.notice?.contains("knows no word of the query") == true, "\(r.notice ?? "")")
         #expect(!r.results.contains { $0.file == "long.md" })
     }

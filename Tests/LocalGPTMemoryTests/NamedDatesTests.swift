@@ -178,4 +178,44 @@ import Testing
         }
         Issue.record("the day changed during both attempts")
     }
+
+    /// Without the model (or with `memory.embeddings = false`) a hybrid search became a keyword
+    /// search and lost the named day's preference: "what did I do yesterday?" found nothing,
+    /// yesterday's log sharing no keyword with the question.
+    @Test(arguments: [false, true])
+    func withoutVectorsAHybridSearchStillFavoursTheNamedDay(embeddingsDisabled: Bool) throws {
+        // Against the clock: retried once if midnight passes between the files and the search.
+        for _ in 0..<2 {
+            let t = TestMemory()
+            let now = Date()
+            let today = Workspace.dailyLogName(for: now)
+            let yesterday = Workspace.dailyLogName(for: now.addingTimeInterval(-86_400))
+            try t.write(today, "- Dinner: soup. The dinner guests stayed late after dinner.\n")
+            try t.write(yesterday, "- Dinner with Ana.\n")
+            try t.write("knowledge/lasagna.md", "- I cooked lasagna for dinner once.\n")
+            try FileManager.default.createDirectory(atPath: t.workspace, withIntermediateDirectories: true)
+            var configuration = t.configuration()
+            configuration.embeddingsEnabled = !embeddingsDisabled
+            let memory = try MemoryManager(
+                configuration: configuration,
+                embedder: embeddingsDisabled ? TrigramTestEmbedder() : nil,
+                bootstrap: false
+            )
+            let named = try memory.search("what did I do yesterday?", limit: 3)
+            let dinner = try memory.search("what was dinner yesterday?", limit: 3)
+            let keyword = try memory.search("what was dinner yesterday?", limit: 3, mode: .keyword)
+            if Workspace.dailyLogName(for: Date()) != today { continue }
+            #expect(named.results.map(\.file) == [yesterday], "no keyword: the bonus alone finds the log")
+            #expect(named.notice?.contains("keyword search only") == true, "\(named.notice ?? "-")")
+            #expect(dinner.results.first?.file == yesterday)
+            #expect(dinner.results.allSatisfy { (0...1).contains($0.score) }, "\(dinner.results.map(\.score))")
+            #expect(dinner.notice?.contains("keyword search only") == true)
+            // An explicit keyword search stays pure bm25: no bonus, scores as bm25 gives them.
+            #expect(keyword.mode == .keyword)
+            #expect(keyword.results.first?.file == today, "the fixture needs the bonus to rank yesterday first")
+            #expect(keyword.results.map(\.file).sorted() == dinner.results.map(\.file).sorted())
+            return
+        }
+        Issue.record("the day changed during both attempts")
+    }
 }

@@ -312,9 +312,14 @@ import Testing
     @Test func keywordOnlyWithoutEmbedderSaysSo() throws {
         let (_, memory) = try Self.fixture()
         let r = try memory.search("sharding")
-        #expect(r.mode == .keyword)
+        // Still hybrid (ranked by keywords, scored 0...1, with the named days' preference).
+        #expect(r.mode == .hybrid)
         #expect(r.notice?.contains("keyword search only") == true)
         #expect(r.results.first?.file == "memory/2024-03-03.md")
+        #expect(r.results.first?.score == 1)
+        let vector = try memory.search("sharding", mode: .vector)
+        #expect(vector.mode == .keyword)
+        #expect(vector.notice?.contains("keyword search only") == true)
     }
 
     @Test func vectorSearchRanksBySimilarity() throws {

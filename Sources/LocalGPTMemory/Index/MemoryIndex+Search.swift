@@ -287,8 +287,9 @@ extension MemoryIndex {
         return head + rest.map { (chunk: $0.chunk, score: min($0.score, ceiling)) }
     }
 
-    /// Ranks chunks for a query. `queryVector` (from `model`) is required for vector and hybrid;
-    /// without it a hybrid search is a keyword search.
+    /// Ranks chunks for a query. `queryVector` (from `model`) is required for vector search;
+    /// without it a hybrid search ranks as a keyword search does, scored 0...1 (bm25 / the best),
+    /// with the named days' bonus.
     ///
     /// - Throws: ``MemoryError`` when the index cannot be read.
     func search(
@@ -332,6 +333,9 @@ extension MemoryIndex {
         let keywordQuery = KeywordQuery.build(query)
         var keyword: [(chunk: Int64, score: Double)] = []
         var vector: [(chunk: Int64, score: Double)] = []
+        // A hybrid search without a query vector ranks as a keyword search does: its keyword
+        // list is filled up at once, rather than read twice.
+        let filledUp = mode == .keyword || (mode == .hybrid && (queryVector == nil || model == nil))
         if mode == .hybrid, let keywordQuery, let queryVector, let model {
             // A large matrix's centroid scan (memory-bound) starts on another thread while this
             // one runs the keyword stage (SQLite), then helps it finish; the window stage needs both.
@@ -361,7 +365,7 @@ extension MemoryIndex {
                     db,
                     keywordQuery,
                     depth: depth,
-                    fillUp: mode == .keyword,
+                    fillUp: filledUp,
                     budget: Self.keywordBudget
                 )
             }
@@ -384,10 +388,13 @@ extension MemoryIndex {
             if !vector.isEmpty {
                 ranked = Self.fuse(keyword: keyword, vector: vector, ranking: ranking, bonus: bonus)
             } else if let keywordQuery {
-                // Nothing to fuse (no vectors yet): rank as a keyword search does, with the words
-                // held by most chunks too, which the fused stage leaves to the vectors; scored as
-                // fusion scores keyword hits alone (bm25 / the best, 0...1).
-                let hits = try keywordStage(db, keywordQuery, depth: depth, fillUp: true, budget: Self.keywordBudget)
+                // Nothing to fuse (no query vector, or no vectors yet): rank as a keyword search
+                // does, with the words held by most chunks too, which the fused stage leaves to
+                // the vectors; scored as fusion scores keyword hits alone (bm25 / the best, 0...1).
+                let hits =
+                    filledUp
+                    ? keyword
+                    : try keywordStage(db, keywordQuery, depth: depth, fillUp: true, budget: Self.keywordBudget)
                 let best = hits.first?.score ?? 0
                 ranked = RankingOptions.adding(
                     bonus,

@@ -53,7 +53,9 @@ public struct MemorySearchResult: Sendable, Equatable {
 /// The answer to a search.
 public struct MemorySearchResponse: Sendable, Equatable {
     public var results: [MemorySearchResult]
-    /// The mode actually used (hybrid falls back to keyword without a model).
+    /// The mode actually used. Without a query vector (no model, embeddings disabled, a query
+    /// the model cannot read) hybrid stays hybrid, ranked by keywords (scored 0...1, with the
+    /// named days' preference), and vector falls back to keyword; ``notice`` says so.
     public var mode: SearchMode
     /// A one-line notice for the user (no model installed, chunks still waiting for vectors...).
     public var notice: String?

@@ -59,6 +59,29 @@ import Testing
         #expect(Self.days(query).isEmpty)
     }
 
+    /// "29 February" without a year was read as the 29 February of the latest year that had
+    /// passed it, which need not be a leap year: the invalid day was dropped, and the query named
+    /// nothing.
+    @Test(arguments: [
+        ("what did I do on February 29th?", "2026-11-23", "2024-02-29"),
+        ("on 29 February", "2026-11-23", "2024-02-29"),
+        ("the 29th of Feb", "2026-11-23", "2024-02-29"),
+        ("on 29 February", "2024-02-29", "2024-02-29"),
+        ("on 29 February", "2024-02-28", "2020-02-29"),
+        ("on 29 February", "2028-03-01", "2028-02-29"),
+        ("on 29 February", "2104-01-05", "2096-02-29"),
+    ])
+    func theTwentyNinthOfFebruaryIsTheLatestOne(_ query: String, _ today: String, _ expected: String) throws {
+        let parts = today.split(separator: "-").compactMap { Int($0) }
+        try #require(parts.count == 3)
+        #expect(Self.days(query, today: .init(year: parts[0], month: parts[1], day: parts[2])) == [expected])
+    }
+
+    @Test(arguments: ["31 June", "June 31st", "on 31 April", "29 February 2023", "February 29, 2100", "30 February"])
+    func daysThatNeverExistAreDropped(_ query: String) {
+        #expect(NamedDates.find(in: query, today: Self.today).isEmpty, "\(Self.days(query))")
+    }
+
     @Test func lastMonthInJanuaryIsDecember() {
         #expect(Self.months("last month", today: .init(year: 2027, month: 1, day: 10)) == ["2026-12"])
     }

@@ -16,7 +16,7 @@ import Foundation
 ///   "this month", "last week" (the seven days before today).
 ///
 /// Without a year, a date is the latest one on or before today ("3 June" asked in May 2026 is
-/// 3 June 2025). A weekday alone ("my Tuesday routine") names nothing; "on Tuesday" is the latest
+/// 3 June 2025, "29 February" 29 February 2024). A weekday alone ("my Tuesday routine") names nothing; "on Tuesday" is the latest
 /// Tuesday on or before today, "last Tuesday" the latest before today.
 struct NamedDates: Sendable, Equatable {
     /// A calendar day.
@@ -169,10 +169,15 @@ struct NamedDates: Sendable, Equatable {
             count += 1
             found.months.insert(m)
         }
-        /// The latest `month`/`day` on or before today.
+        /// The latest `month`/`day` on or before today; a day that exists in no year (31 June) is
+        /// returned invalid, and ``add`` drops it.
         func latest(month: Int, day: Int) -> Day {
-            let d = Day(year: today.year, month: month, day: day)
-            return d <= today || !d.isValid ? d : Day(year: today.year - 1, month: month, day: day)
+            // 29 February exists in leap years only, at most eight years apart (2096 and 2104).
+            for year in stride(from: today.year, through: today.year - 8, by: -1) {
+                let d = Day(year: year, month: month, day: day)
+                if d.isValid && d <= today { return d }
+            }
+            return Day(year: today.year, month: month, day: day)
         }
         func monthNumber(_ i: Int, abbreviated: Bool) -> Int? {
             guard i >= 0, i < t.count else { return nil }

@@ -187,10 +187,14 @@ struct MemoryCommand: ParsableCommand {
             bar.finish()
             MemoryCommand.noteDamage(report)
             for s in report.skipped { printError("skipped \(printable(s.file)): \(s.reason)") }
+            // files = indexed + unchanged + skipped; removed (gone, or no longer indexable) is
+            // apart, and so are the folders that could not be looked at.
             var line =
                 "\(report.filesScanned) files: \(report.filesUpdated) indexed, \(report.filesUnchanged) unchanged, "
                 + "\(report.filesRemoved) removed"
-            if !report.skipped.isEmpty { line += ", \(report.skipped.count) skipped" }
+            if report.filesSkipped > 0 { line += ", \(report.filesSkipped) skipped" }
+            let folders = report.skipped.count - report.filesSkipped
+            if folders > 0 { line += ", \(folders) folder\(folders == 1 ? "" : "s") skipped" }
             line += "; \(report.chunksWritten) chunks written"
             if ctx.memory.embedder != nil {
                 line += "; \(report.embeddingsComputed) embeddings computed, \(report.embeddingsFromCache) from cache"

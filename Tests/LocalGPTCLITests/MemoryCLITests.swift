@@ -228,6 +228,34 @@ import Testing
         }
     }
 
+    /// The file total left out a file whose name is not UTF-8, which `skipped` counted
+    /// ("6 files: 5 indexed, 0 unchanged, 0 removed, 2 skipped"); a folder is counted apart.
+    @Test func reindexFiguresAddUp() throws {
+        let home = Home()
+        try home.write("good.md", "good\n")
+        try home.write("bin.md", "b\u{0}in\n")
+        let workspace = Array((home.path + "/workspace/").utf8)
+        for (name, folder) in [("bad\u{FF}name.md", false), ("dir\u{FE}", true)] {
+            // Latin-1 bytes: 0xFF and 0xFE are not UTF-8.
+            let path = (workspace + name.unicodeScalars.map { UInt8($0.value) } + [0]).map { CChar(bitPattern: $0) }
+            if folder {
+                #expect(mkdir(path, 0o700) == 0)
+            } else {
+                let fd = Glibc.open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0o600)
+                #expect(fd >= 0)
+                close(fd)
+            }
+        }
+        // The four template notes, good.md, bin.md and the misnamed file.
+        let r = try home.run("memory", "reindex")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(
+            r.stdout.hasPrefix("7 files: 5 indexed, 0 unchanged, 0 removed, 2 skipped, 1 folder skipped;"),
+            "\(r.stdout)"
+        )
+        #expect(r.stderr.contains("skipped bin.md: binary file"), "\(r.stderr)")
+    }
+
     /// A damaged index file is moved aside and rebuilt by `stats` and `recent` too, and both say
     /// so (`stats` used to count the empty index that replaced it, in silence).
     @Test func statsAndRecentReportADamagedIndex() throws {

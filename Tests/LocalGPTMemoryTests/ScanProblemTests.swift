@@ -58,6 +58,45 @@ import Testing
         #expect(r.skipped == [SkippedFile(file: problem.display, reason: problem.reason)])
     }
 
+    /// Creates `name` (raw bytes) in `folder`: an empty file, or a folder when `directory` is true.
+    static func create(_ name: [UInt8], in folder: String, directory: Bool = false) {
+        let path = Array(folder.utf8) + [UInt8(ascii: "/")] + name + [0]
+        path.withUnsafeBufferPointer { p in
+            p.withMemoryRebound(to: CChar.self) { c in
+                if directory {
+                    precondition(mkdir(c.baseAddress!, 0o700) == 0)
+                } else {
+                    let fd = Glibc.open(c.baseAddress!, O_CREAT | O_WRONLY | O_CLOEXEC, 0o600)
+                    precondition(fd >= 0)
+                    close(fd)
+                }
+            }
+        }
+    }
+
+    /// `memory reindex` printed "6 files: 5 indexed, 0 unchanged, 0 removed, 2 skipped": the
+    /// total left out a file whose name is not UTF-8, which `skipped` counted. Files are every
+    /// file found, so that files = indexed + unchanged + skipped files; a folder that could not
+    /// be looked at is no file, and is counted apart.
+    @Test func theFileTotalCountsTheFilesSkipped() throws {
+        let t = TestMemory()
+        try t.write("good.md", "good\n")
+        try t.write("bin.md", Data("b\0in\n".utf8))
+        Self.create(Array("bad".utf8) + [0xFF] + Array("name.md".utf8), in: t.workspace)
+        Self.create(Array("dir".utf8) + [0xFE], in: t.workspace, directory: true)
+        let memory = try t.open()
+        let first = try memory.reindex(force: true)
+        #expect(first.filesScanned == 3, "good.md, bin.md and the misnamed file")
+        #expect(first.filesUpdated == 1)
+        #expect(first.skipped.count == 3, "\(first.skipped)")
+        #expect(first.filesScanned == first.filesUpdated + first.filesUnchanged + 2)
+        #expect(first.filesSkipped == 2, "the folder named in bytes that are not UTF-8 is no file")
+        let again = try memory.reindex()
+        #expect(again.filesScanned == 3)
+        #expect(again.filesUnchanged == 1)
+        #expect(again.filesScanned == again.filesUpdated + again.filesUnchanged + again.filesSkipped)
+    }
+
     @Test func filesUnderAFolderThatCouldNotBeListedAreKept() throws {
         let t = TestMemory()
         try t.write("memory/2024-01-01.md", "the lighthouse keeper\n")

@@ -39,12 +39,17 @@ public struct SkippedFile: Sendable, Equatable {
 
 /// What a reindex did.
 public struct ReindexReport: Sendable, Equatable {
+    /// The files found: ``filesUpdated`` + ``filesUnchanged`` + ``filesSkipped``.
     public var filesScanned = 0
     /// New files and files whose content changed.
     public var filesUpdated = 0
-    /// Files gone from disk whose chunks were dropped.
+    /// Indexed files whose chunks were dropped: gone from disk (so not in ``filesScanned``), or
+    /// no longer indexable (binary, too large: in ``filesSkipped`` too).
     public var filesRemoved = 0
     public var filesUnchanged = 0
+    /// Files found but not indexed: a name that is not UTF-8, a binary, unreadable or too large
+    /// file. Each is in ``skipped``, which also holds the folders that could not be looked at.
+    public var filesSkipped = 0
     public var chunksWritten = 0
     /// Vectors computed by the embedder.
     public var embeddingsComputed = 0
@@ -53,6 +58,8 @@ public struct ReindexReport: Sendable, Equatable {
     public var embeddingsFromCache = 0
     /// Chunks still without a vector of the current model.
     public var pendingEmbeddings = 0
+    /// What was left out, with the reason: the ``filesSkipped`` files and the folders that could
+    /// not be listed (or are named in bytes that are not UTF-8).
     public var skipped: [SkippedFile] = []
     /// True when every row was replaced (forced, or the index identity changed).
     public var rebuilt = false
@@ -113,7 +120,9 @@ extension MemoryIndex {
         progress: (@Sendable (ReindexProgress) -> Void)? = nil
     ) throws(MemoryError) -> ReindexReport {
         var report = ReindexReport()
-        report.filesScanned = files.count
+        // The files a name kept out of the list were found too.
+        report.filesSkipped = scanProblems.filter(\.isFile).count
+        report.filesScanned = files.count + report.filesSkipped
         report.skipped = scanProblems.map { SkippedFile(file: $0.display, reason: $0.reason) }
         let rebuild = force || needsRebuild
         report.rebuilt = rebuild
@@ -162,6 +171,7 @@ extension MemoryIndex {
             case .untouched, .touched: report.filesUnchanged += 1
             case .changed: report.filesUpdated += 1
             case .skipped(let reason, let keep):
+                report.filesSkipped += 1
                 report.skipped.append(SkippedFile(file: files[i].key, reason: reason))
                 if !keep && indexed[FileKey(files[i].key)] != nil { removed.append(files[i].key) }
             }

@@ -41,6 +41,9 @@ struct ScanProblem: Sendable, Equatable {
     /// files, or an unmounted drive) rather than dropping them as deleted; a full rebuild cannot.
     /// Empty for the workspace itself, which keeps every file.
     var keptPrefix: String?
+    /// Whether it is a file (a name that is not UTF-8), counted with the files a reindex found;
+    /// false for a folder.
+    var isFile = false
 }
 
 /// Finds the markdown files to index: `**/*.md` under the workspace, skipping hidden files and
@@ -176,11 +179,18 @@ struct WorkspaceScanner {
             if let invalidName,
                 Int32(type) != Int32(DT_REG) || (pattern?.matches(Self.join(relative, invalidName)) ?? true)
             {
+                // A folder, or a link to one, is no file; a link is followed by its raw name.
+                var isFile = Int32(type) == Int32(DT_REG)
+                if Int32(type) == Int32(DT_LNK) || Int32(type) == Int32(DT_UNKNOWN) {
+                    var st = Glibc.stat()
+                    isFile = fstatat(dfd, cName, &st, 0) != 0 || (st.st_mode & S_IFMT) != S_IFDIR
+                }
                 problems.append(
                     ScanProblem(
                         display: pattern == nil ? Self.join(relative, invalidName) : Self.join(dir, invalidName),
                         reason: "the name is not UTF-8; rename it to index it",
-                        keptPrefix: nil
+                        keptPrefix: nil,
+                        isFile: isFile
                     )
                 )
             }

@@ -34,7 +34,8 @@ public final class MemoryManager: Sendable {
         var lastError: String?
     }
 
-    /// Opens the workspace (creating it from templates when needed) and its index.
+    /// Opens the workspace (creating it from templates when needed, with `bootstrap`) and its
+    /// index.
     ///
     /// The index opens on a helper thread while the caller goes on (a search first looks at the
     /// workspace's files); an index that cannot be opened fails the first operation that needs it.
@@ -46,7 +47,8 @@ public final class MemoryManager: Sendable {
     ///   - logger: receives counts and timings, never memory contents (default: label
     ///     `localgpt.memory` on the application's logging backend).
     ///   - bootstrap: create the workspace and its template files when missing (false for a
-    ///     read-only corpus such as the benchmark's).
+    ///     folder used as it is: one the user points at with `--workspace`, a read-only corpus
+    ///     such as the benchmark's; `save` and `log` still create the files they write to).
     ///   - connections: `.single` for a command that runs once and exits (cheaper to open);
     ///     `.pool` (the default) lets searches go on while the index is written.
     /// - Throws: ``MemoryError`` when the workspace cannot be created or the index's folder

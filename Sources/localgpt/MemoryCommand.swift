@@ -27,7 +27,7 @@ struct MemoryCommand: ParsableCommand {
     /// Options every memory command takes.
     struct Options: ParsableArguments {
         @OptionGroup var global: GlobalOptions
-        @Option(help: "Use this workspace (an existing folder) instead of the configured one.")
+        @Option(help: "Use this workspace (an existing folder, used as it is) instead of the configured one.")
         var workspace: String?
 
         func validate() throws {
@@ -72,6 +72,9 @@ struct MemoryCommand: ParsableCommand {
                 embedder: embedder,
                 embedderUnavailableReason: reason,
                 logger: ctx.logger,
+                // The flag's folder is one the user has (a project, a notes folder): used as it
+                // is, without the workspace templates. The configured one is made on first use.
+                bootstrap: options.workspace == nil,
                 connections: .single  // every memory command runs once and exits
             )
             return Context(memory: memory, logger: ctx.logger, cli: ctx)

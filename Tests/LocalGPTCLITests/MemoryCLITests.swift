@@ -182,7 +182,10 @@ import Testing
         )
         let stats = try home.run("memory", "stats", "--workspace", other)
         #expect(stats.stdout.contains("Workspace:   \(other)"))
-        #expect(stats.stdout.contains("Files:       5 "), "a.md and the four templates")
+        #expect(
+            stats.stdout.contains("Files:       5 "),
+            "a.md and the four templates LOCALGPT_WORKSPACE's run wrote (the flag writes none)"
+        )
 
         // A missing folder (a typo) is an error; it used to be created, templates and all.
         let typo = home.path + "/elsewher"
@@ -198,6 +201,36 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: typo))
         let file = try home.run("memory", "search", "meerkat", "--workspace", other + "/a.md")
         #expect(file.stderr.contains("--workspace \(other)/a.md is not a folder"), "\(file.stderr)")
+    }
+
+    /// `--workspace DIR` names a folder the user already has (a project, a notes folder): every
+    /// memory command, even `stats`, wrote the workspace templates into it (`.gitignore`,
+    /// `MEMORY.md`, `SOUL.md`, `memory/`...). The folder is now used as it is.
+    @Test func theWorkspaceFlagsFolderIsUsedAsItIs() throws {
+        let home = Home()
+        let project = home.path + "/project"
+        try home.write("notes/a.md", "the meerkat colony\n", in: project)
+        try home.write("README.md", "a project\n", in: project)
+        func listing() throws -> [String] {
+            try FileManager.default.subpathsOfDirectory(atPath: project).sorted()
+        }
+        let before = try listing()
+        for command in [["stats"], ["search", "meerkat"], ["reindex"], ["recent"], ["reindex", "--force"]] {
+            let r = try TestSupport.run(
+                TestSupport.localgptExecutable,
+                ["memory"] + command + ["--workspace", project],
+                environment: home.environment
+            )
+            #expect(r.status == 0, "\(command): \(r.stderr)")
+            #expect(try listing() == before, "\(command) wrote into the folder")
+        }
+        let found = try home.run("memory", "search", "meerkat", "--workspace", project, "--json")
+        #expect(try JSONValue(parsing: found.stdout)["results"]?.arrayValue?.first?["file"] == "notes/a.md")
+        let stats = try home.run("memory", "stats", "--workspace", project)
+        #expect(stats.stdout.contains("Files:       2 "), "\(stats.stdout)")
+        // The configured workspace is still created, with its templates, on first use.
+        #expect(try home.run("memory", "stats").status == 0)
+        #expect(FileManager.default.fileExists(atPath: home.path + "/workspace/MEMORY.md"))
     }
 
     @Test func reindexStatsAndRecent() throws {

@@ -111,6 +111,28 @@ import Testing
         #expect(found["results"]?.arrayValue?.first?["file"] == "MEMORY.md")
     }
 
+    /// A folder used as it is (`--workspace DIR`, no templates written): memory_save and
+    /// memory_log create the files they write to.
+    @Test func saveAndLogCreateTheirFilesInAFolderWithoutTemplates() throws {
+        let t = TestMemory()
+        try t.write("notes/a.md", "a project note\n")
+        let memory = try t.open(bootstrap: false)
+        #expect(!FileManager.default.fileExists(atPath: t.workspace + "/MEMORY.md"))
+        let saved = try MemoryTools.call("memory_save", arguments: ["fact": "The user likes figs."], memory: memory)
+        #expect(saved["file"] == "MEMORY.md")
+        let text = try String(contentsOfFile: t.workspace + "/MEMORY.md", encoding: .utf8)
+        #expect(text == "# Memory\n\n- The user likes figs.\n")
+        let logged = try MemoryTools.call("memory_log", arguments: ["entry": "Planted a fig tree."], memory: memory)
+        let file = try #require(logged["file"]?.stringValue)
+        #expect(file.hasPrefix("memory/") && file.hasSuffix(".md"), "\(file)")
+        let log = try String(contentsOfFile: t.workspace + "/" + file, encoding: .utf8)
+        #expect(log.hasSuffix(" Planted a fig tree.\n"), "\(log)")
+        let listing = try FileManager.default.subpathsOfDirectory(atPath: t.workspace).sorted()
+        #expect(listing == ["MEMORY.md", "memory", file, "notes", "notes/a.md"])
+        let found = try memory.search("fig tree", limit: 3)
+        #expect(found.results.map(\.file).contains(file))
+    }
+
     @Test func argumentsAreCheckedAgainstTheSchema() throws {
         let (_, memory) = try Self.memory()
         #expect(throws: MemoryError.self) {

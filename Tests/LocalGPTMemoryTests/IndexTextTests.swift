@@ -59,6 +59,25 @@ import Testing
         #expect(Snippet.make(text: "\u{FEFF}# Title\nbody\n", terms: ["zebra"]) == "# Title body")
     }
 
+    /// Searching "marker150" in a chunk of lines "L1 marker1 …" … "L200 marker200 …" showed the
+    /// line of the first word sharing its first five letters ("marker133"), not the line that
+    /// holds the word itself.
+    @Test func aWordAsItIsBeatsAWordThatStartsLikeIt() {
+        let lines = (1...200).map { "L\($0) marker\($0) notes about the day" }
+        let text = lines[132...].joined(separator: "\n")
+        #expect(Snippet.make(text: text, terms: ["marker150"]).hasPrefix("L150 marker150 notes"))
+        #expect(Snippet.make(text: text, terms: ["marker"]).hasPrefix("L133 marker133"), "prefixes alone: the first")
+        #expect(Snippet.make(text: text, terms: ["marker1500"]).hasPrefix("L133 marker133"))
+        // Lines that are not ASCII take the other path, alike.
+        let accented = (1...20).map { "é\($0) marker\($0) café" }.joined(separator: "\n")
+        #expect(Snippet.make(text: accented, terms: ["marker15"]).hasPrefix("é15 marker15 café"))
+        // A long line is shown from shortly before the word itself.
+        let long = (1...60).map { "marker\($0)" }.joined(separator: " ") + " end\n"
+        let snippet = Snippet.make(text: long, terms: ["marker50"])
+        #expect(snippet.hasPrefix("… "), "\(snippet)")
+        #expect(snippet.contains("marker50 "), "\(snippet)")
+    }
+
     /// Text folds scalar by scalar from a table (``FoldTable``, the fast path) unless it holds a
     /// scalar Foundation folds differently beside others; it must fold exactly as Foundation folds
     /// the whole text, since a query may take the other path than the note it looks for.
@@ -167,12 +186,15 @@ import Testing
             """
         #expect(first(text, ["garden"]) == "A1 GARDEN-pa")
         #expect(first(text, ["garden", "alice"]) == "A1 GARDEN-pa")
-        #expect(first(text, ["garden", "alice", "paint"]) == "A2 garden pa")
         #expect(first(text, ["cafe", "garden", "alice", "paint"]) == "Ä4 café gard")
         #expect(first(text, ["2025"]) == "A3 gardenias")
         #expect(first(text, ["s"]) == "A1 GARDEN-pa", "\"Alice's\" holds the word s")
         #expect(first(text, ["ali"]) == "A0 nothing h", "under four letters: whole words only")
         #expect(first(text, ["zebra"]) == "A0 nothing h")
+        // As many keywords: a line holding them as they are comes before one holding a word
+        // that only starts like one ("paint" against "painted"); as many of those, the first.
+        #expect(first(text, ["garden", "alice", "paint"]) == "Ä4 café gard")
+        #expect(first(text, ["garden", "alice", "painting"]) == "A2 garden pa")
         // Only the first 512 words of a line count.
         let long = "x0\n" + String(repeating: "w ", count: 512) + "late\nz9"
         #expect(first(long, ["late"]).hasPrefix("x0 w"))

@@ -10,25 +10,29 @@ enum Snippet {
 
     /// The chunk's line with the most query keywords (a word sharing a keyword's first five
     /// letters counts, so "paint" finds "painted"), followed by the next lines while they fit;
-    /// the chunk's first non-blank line when nothing matches. Whitespace runs become one space;
-    /// other control characters become U+FFFD. A long line whose first keyword lies past the
-    /// first ~80 characters is shown from shortly before it, after "… ", so that the match is in
-    /// view (ASCII lines; others are shown from their start).
+    /// of lines with as many, the one holding the most keywords as they are ("marker150" before
+    /// "marker133"), then the first; the chunk's first non-blank line when nothing matches.
+    /// Whitespace runs become one space; other control characters become U+FFFD. A long line
+    /// whose first keyword (held as it is, when one is) lies past the first ~80 characters is
+    /// shown from shortly before it, after "… ", so that the match is in view (ASCII lines;
+    /// others are shown from their start).
     static func make(text: String, terms: [String]) -> String {
         let lines = text.utf8.split(separator: 0x0A, omittingEmptySubsequences: false)
         var bestLine = -1
         var bestHits = 0
+        var bestExact = 0
         var bestFirst = 0
         if !terms.isEmpty {
             let stems = terms.map { $0.count >= 4 ? String($0.prefix(5)) : "" }
             let keys = zip(terms, stems).map { Key(term: Array($0.utf8), stem: Array($1.utf8)) }
-            var found = [Bool](repeating: false, count: terms.count)
+            var found = [Match](repeating: .none, count: terms.count)
             for (i, line) in lines.enumerated() {
                 // A native string's lines are contiguous; other text takes the Unicode path.
                 let ascii = line.withContiguousStorageIfAvailable { Self.asciiHits($0, keys, found: &found) }
-                let (hits, first) = (ascii ?? nil) ?? (Self.unicodeHits(line, terms: terms, stems: stems), 0)
-                if hits > bestHits {
+                let (hits, exact, first) = (ascii ?? nil) ?? Self.unicodeHits(line, terms: terms, stems: stems)
+                if hits > bestHits || (hits > 0 && hits == bestHits && exact > bestExact) {
                     bestHits = hits
+                    bestExact = exact
                     bestLine = i
                     bestFirst = first
                 }
@@ -89,15 +93,34 @@ enum Snippet {
     /// How much of a long line is shown before its first keyword.
     static let leadCharacters = 60
 
-    /// How many keywords a line holds, by `TextAnalysis.words` (folded case and accents).
-    private static func unicodeHits(_ line: Substring.UTF8View, terms: [String], stems: [String]) -> Int {
+    /// How many keywords a line holds, and how many of them as they are (not by their first five
+    /// letters), by `TextAnalysis.words` (folded case and accents); `first` is always 0.
+    private static func unicodeHits(
+        _ line: Substring.UTF8View,
+        terms: [String],
+        stems: [String]
+    ) -> (hits: Int, exact: Int, first: Int) {
         let words = TextAnalysis.words(String(decoding: line, as: UTF8.self), limit: Self.wordsPerLine)
         var hits = 0
-        for (t, stem) in zip(terms, stems)
-        where words.contains(t) || (!stem.isEmpty && words.contains { $0.hasPrefix(stem) }) {
-            hits += 1
+        var exact = 0
+        for (t, stem) in zip(terms, stems) {
+            if words.contains(t) {
+                hits += 1
+                exact += 1
+            } else if !stem.isEmpty && words.contains(where: { $0.hasPrefix(stem) }) {
+                hits += 1
+            }
         }
-        return hits
+        return (hits, exact, 0)
+    }
+
+    /// How a line holds a keyword so far.
+    private enum Match {
+        case none
+        /// A word starting with its first five letters.
+        case prefix
+        /// The word itself.
+        case exact
     }
 
     /// A keyword as bytes, and its first five letters when it has four or more (else empty).
@@ -107,19 +130,22 @@ enum Snippet {
     }
 
     /// For a line of ASCII: how many keywords one of its first ``wordsPerLine`` words equals or,
-    /// for keywords of four letters or more, starts like (`stem`), and the byte offset of the
-    /// first word that matched (0 when none); nil when the line is not ASCII. The words are those
-    /// of `TextAnalysis.words` (runs of letters and digits, lower-cased), compared in place:
+    /// for keywords of four letters or more, starts like (`stem`), how many of them one equals,
+    /// and the byte offset of the first word that equals a keyword, else of the first that
+    /// matched (0 when none); nil when the line is not ASCII. The words are those of
+    /// `TextAnalysis.words` (runs of letters and digits, lower-cased), compared in place:
     /// `b | 0x20` lower-cases a letter and leaves a digit as it is. `found` is scratch space.
     private static func asciiHits(
         _ line: UnsafeBufferPointer<UInt8>,
         _ keys: [Key],
-        found: inout [Bool]
-    ) -> (hits: Int, first: Int)? {
+        found: inout [Match]
+    ) -> (hits: Int, exact: Int, first: Int)? {
         guard line.allSatisfy({ $0 < 0x80 }) else { return nil }
-        for i in found.indices { found[i] = false }
+        for i in found.indices { found[i] = .none }
         var hits = 0
+        var exact = 0
         var first = 0
+        var firstExact = 0
         var words = 0
         var start = -1
         func matches(_ key: [UInt8], _ from: Int, _ count: Int) -> Bool {
@@ -130,12 +156,18 @@ enum Snippet {
         func finishWord(_ end: Int) {
             let length = end - start
             words += 1
-            for (i, key) in keys.enumerated() where !found[i] {
-                if (length == key.term.count && matches(key.term, start, length))
-                    || (length >= key.stem.count && matches(key.stem, start, key.stem.count))
-                {
+            for (i, key) in keys.enumerated() where found[i] != .exact {
+                if length == key.term.count && matches(key.term, start, length) {
+                    if found[i] == .none {
+                        if hits == 0 { first = start }
+                        hits += 1
+                    }
+                    if exact == 0 { firstExact = start }
+                    found[i] = .exact
+                    exact += 1
+                } else if found[i] == .none && length >= key.stem.count && matches(key.stem, start, key.stem.count) {
                     if hits == 0 { first = start }
-                    found[i] = true
+                    found[i] = .prefix
                     hits += 1
                 }
             }
@@ -149,10 +181,10 @@ enum Snippet {
             } else if start >= 0 {
                 finishWord(i)
                 start = -1
-                if words >= wordsPerLine { return (hits, first) }
+                if words >= wordsPerLine { break }
             }
         }
         if start >= 0 && words < wordsPerLine { finishWord(line.count) }
-        return (hits, first)
+        return (hits, exact, exact > 0 ? firstExact : first)
     }
 }

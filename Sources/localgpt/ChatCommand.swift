@@ -299,6 +299,7 @@ final class ChatREPL: @unchecked Sendable {
         if usable > 0 { line += " | Skills: \(usable)" }
         say(line)
         if let notice = setup.policyNotice { printError(notice) }
+        if let damage = agent.session.file?.damageNotice { printError("warning: \(damage)") }
         if setup.welcome {
             say(
                 "Welcome! This is a fresh workspace at \(setup.workspace). Tell me about yourself and "
@@ -482,6 +483,7 @@ final class ChatREPL: @unchecked Sendable {
             let id = try setup.store.resolve(prefix: prefix)
             try agent.resume(id: id)
             say("Resumed session \(id.prefix(8)) (\(agent.session.messages.count) messages).")
+            if let damage = agent.session.file?.damageNotice { printError("warning: \(damage)") }
             replay(last: 6)
         } catch let error as SessionError {
             printError("Error: \(error.message)")

@@ -23,6 +23,9 @@ struct SessionsCommand: ParsableCommand {
         do {
             let id = try store.resolve(prefix: prefix)
             let contents = try SessionFile.read(path: store.path(for: id))
+            if let damage = contents.damage {
+                printError("warning: \(store.path(for: id)) is damaged: \(damage), left out")
+            }
             let header = contents.header ?? SessionHeader(id: id, created: 0, cwd: "")
             return Session(header: header, messages: contents.messages, compactions: contents.compactions, file: nil)
         } catch {
@@ -50,6 +53,7 @@ struct SessionsCommand: ParsableCommand {
                             "updated": .string(AgentDates.rfc3339(milliseconds: $0.updated)),
                             "messages": .int(Int64($0.messageCount)), "compactions": .int(Int64($0.compactionCount)),
                             "first": .string($0.firstPreview), "last": .string($0.lastPreview),
+                            "damage": $0.damage.map(JSONValue.string) ?? .null,
                         ]
                     }
                 )
@@ -63,7 +67,8 @@ struct SessionsCommand: ParsableCommand {
             for s in sessions {
                 print(
                     "\(s.id.prefix(8))  \(String(s.messageCount).leftPad(4)) msgs  "
-                        + "\(AgentDates.localShort(milliseconds: s.updated))  \(s.firstPreview)"
+                        + "\(AgentDates.localShort(milliseconds: s.updated))  "
+                        + (s.damage == nil ? "" : "(damaged) ") + s.firstPreview
                 )
             }
         }

@@ -147,6 +147,59 @@ import Testing
         }
     }
 
+    /// A damaged file (a line edited into garbage, a cut-off end, random bytes) is reported, and what
+    /// could not be read is kept: in the file while it is only appended to, in a copy before the file is
+    /// cut or rewritten.
+    @Test func aDamagedFileIsReportedAndNothingIsLost() throws {
+        let dir = TestSupport.makeTemporaryDirectory("lgpt-session")
+        let store = SessionStore(directory: dir, durable: false)
+        let session = try store.create(cwd: "/w")
+        for i in 0..<4 { try session.append(ChatMessage(role: .user, content: "message \(i)")) }
+        let path = store.path(for: session.id)
+        let good = try String(contentsOfFile: path, encoding: .utf8)
+        func copies() -> [String] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.contains(".damaged-") }
+        }
+
+        // A garbled middle line: left out, reported, still in the file after appends.
+        var lines = good.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        lines[2] = "{\"messa GARBAGE"
+        try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(try SessionFile.read(path: path).damage == "1 line that could not be read")
+        #expect(store.list().first?.damage == "1 line that could not be read")
+        var opened = try store.open(id: session.id)
+        #expect(opened.messages.count == 3)
+        let notice = try #require(opened.file?.damageNotice)
+        #expect(
+            notice.contains("is damaged: 1 line that could not be read") && notice.contains("the file itself keeps")
+        )
+        try opened.append(ChatMessage(role: .user, content: "later"))
+        #expect(try String(contentsOfFile: path, encoding: .utf8).contains("GARBAGE"))
+        #expect(copies().isEmpty)
+        // A compaction would drop it: the file goes aside first.
+        try opened.replaceMessages([ChatMessage(role: .user, content: "kept")], header: opened.header, record: nil)
+        #expect(!(try String(contentsOfFile: path, encoding: .utf8)).contains("GARBAGE"))
+        let aside = try #require(copies().first)
+        #expect(try String(contentsOfFile: dir + "/" + aside, encoding: .utf8).contains("GARBAGE"))
+        #expect(opened.file?.keptCopy == dir + "/" + aside)
+
+        // Random bytes: nothing to read, the file kept as it was before the cut.
+        let noise = (0..<500).map { _ in UInt8.random(in: 1...255) }.filter { $0 != UInt8(ascii: "\n") }
+        try Data(noise).write(to: URL(fileURLWithPath: path))
+        opened = try store.open(id: session.id)
+        #expect(opened.messages.isEmpty)
+        let kept = try #require(opened.file?.keptCopy)
+        #expect(try #require(FileManager.default.contents(atPath: kept)) == Data(noise))
+        #expect(opened.file?.damageNotice?.contains("of a cut-off last line") == true)
+        #expect(opened.file?.damageNotice?.contains("kept in \(kept)") == true)
+        var info = stat()
+        #expect(stat(kept, &info) == 0 && info.st_mode & 0o777 == 0o600)
+        // A whole file reports nothing.
+        let clean = try store.create(cwd: "/")
+        try clean.append(ChatMessage(role: .user, content: "fine"))
+        #expect(try store.open(id: clean.id).file?.damageNotice == nil)
+    }
+
     @Test func listingResolvingAndTheIndex() throws {
         let dir = TestSupport.makeTemporaryDirectory("lgpt-session")
         let store = SessionStore(directory: dir)

@@ -45,6 +45,17 @@ public struct SessionContents: Sendable {
     public var tornBytes: Int
     /// The file ends with a complete line that lacks its newline.
     public var isUnterminated: Bool = false
+
+    /// What could not be read, for a warning ("2 lines that could not be read and 40 bytes of a
+    /// cut-off last line"); nil when the file was read whole.
+    public var damage: String? {
+        var parts: [String] = []
+        if skippedLines > 0 {
+            parts.append("\(skippedLines) line\(skippedLines == 1 ? "" : "s") that could not be read")
+        }
+        if tornBytes > 0 { parts.append("\(tornBytes) byte\(tornBytes == 1 ? "" : "s") of a cut-off last line") }
+        return parts.isEmpty ? nil : parts.joined(separator: " and ")
+    }
 }
 
 /// A session transcript on disk: JSONL, mode 0600, one line per message, each appended with one
@@ -70,6 +81,15 @@ public final class SessionFile {
     /// The errno of a failed background flush, until it is reported.
     private let flushFailure = FlushFailure()
     private static let flushQueue = DispatchQueue(label: "org.localgpt.session-flush", qos: .userInitiated)
+
+    /// What could not be read when the file was opened (``SessionContents/damage``), and where the
+    /// file as it was is kept, for the warning the CLI prints.
+    public private(set) var damageNotice: String?
+    /// Lines the file holds that were not understood: a rewrite (compaction) would drop them, so
+    /// the file is copied aside first.
+    private var holdsUnreadLines = false
+    /// The copy of the damaged file, once made.
+    public private(set) var keptCopy: String?
 
     private init(path: String, fd: Int32, durable: Bool) {
         self.path = path
@@ -132,20 +152,44 @@ public final class SessionFile {
     }
 
     /// Opens an existing file for appending and returns what it holds. A torn last line (a crash
-    /// mid-write) is cut off first, so the next append starts on a fresh line.
+    /// mid-write) is cut off first, so the next append starts on a fresh line; the file as it was is
+    /// copied aside before (``keptCopy``), so that nothing is lost when it was more than a torn write.
+    /// A file with lines that could not be read is copied aside before the first rewrite.
     ///
     /// - Throws: ``SessionError`` (`.notFound`, `.io`).
     public static func open(path: String, durable: Bool = true) throws(SessionError) -> (SessionFile, SessionContents) {
         let contents = try read(path: path)
         let fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
         guard fd >= 0 else { throw .io("cannot open \(path): \(AgentFileIO.errnoText())") }
-        if contents.tornBytes > 0 {
-            var info = stat()
-            if fstat(fd, &info) == 0 { ftruncate(fd, info.st_size - off_t(contents.tornBytes)) }
-        }
         let file = SessionFile(path: path, fd: fd, durable: durable)
+        file.holdsUnreadLines = contents.skippedLines > 0
+        if contents.tornBytes > 0 {
+            if file.keepCopy() {
+                var info = stat()
+                if fstat(fd, &info) == 0 { ftruncate(fd, info.st_size - off_t(contents.tornBytes)) }
+            } else {
+                // No copy, no cut: the torn bytes stay, and the next message starts on its own line.
+                file.markUnterminated()
+            }
+        }
         if contents.isUnterminated { file.markUnterminated() }
+        if let damage = contents.damage {
+            file.damageNotice =
+                "\(path) is damaged: \(damage), left out of the conversation"
+                + (file.keptCopy.map { "; the file as it was is kept in \($0)" } ?? "; the file itself keeps them")
+        }
         return (file, contents)
+    }
+
+    /// Copies the file as it is now to `<path>.damaged-<time>` (mode 0600), once.
+    private func keepCopy() -> Bool {
+        if keptCopy != nil { return true }
+        guard let bytes = AgentFileIO.read(path) else { return false }
+        let stamp = AgentDates.rfc3339(milliseconds: ChatMessage.now()).replacingOccurrences(of: ":", with: "")
+        let copy = "\(path).damaged-\(stamp)"
+        guard AgentFileIO.writeAtomically(bytes, to: copy, mode: 0o600) else { return false }
+        keptCopy = copy
+        return true
     }
 
     /// Reads a session file: every complete line that parses is kept; a final line without its newline
@@ -238,6 +282,15 @@ public final class SessionFile {
     {
         // The new file is written and flushed whole: an earlier flush failure no longer matters.
         try? waitUntilDurable()
+        // Lines that could not be read would be gone: the file as it is goes aside first.
+        if holdsUnreadLines {
+            guard keepCopy() else {
+                throw .io(
+                    "cannot rewrite \(path): it holds lines that could not be read, and it could not be copied aside"
+                )
+            }
+            holdsUnreadLines = false
+        }
         var text = SessionCodec.encode(header) + "\n"
         for r in compactions { text += SessionCodec.encode(r) + "\n" }
         for m in messages { text += SessionCodec.encode(m) + "\n" }

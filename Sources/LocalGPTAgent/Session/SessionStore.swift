@@ -17,6 +17,8 @@ public struct SessionSummary: Sendable, Equatable {
     /// The first user message and the last user or assistant message, shortened.
     public var firstPreview: String
     public var lastPreview: String
+    /// What of the file could not be read (``SessionContents/damage``), if anything.
+    public var damage: String? = nil
 }
 
 /// The sessions of one agent: `<home>/agents/<agent>/sessions/<uuid>.jsonl` plus `sessions.json`, the
@@ -84,7 +86,8 @@ public struct SessionStore: Sendable {
                     messageCount: contents.messages.count,
                     compactionCount: contents.header?.compactionCount ?? 0,
                     firstPreview: Self.preview(first),
-                    lastPreview: Self.preview(last)
+                    lastPreview: Self.preview(last),
+                    damage: contents.damage
                 )
             )
         }

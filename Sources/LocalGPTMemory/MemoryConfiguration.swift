@@ -87,7 +87,7 @@ public struct MemoryConfiguration: Sendable, Equatable {
             workspace = LocalGPTPaths.absolutePath(w, relativeTo: paths.home)
         }
         workspace = Workspace.standardize(workspace)
-        let defaultWorkspace = Workspace.standardize(paths.workspace)
+        let defaultWorkspace = Workspace.standardize(paths.defaultWorkspace)
         let indexName =
             workspace == defaultWorkspace ? "main.sqlite" : "workspace-\(sha256Hex(workspace).prefix(16)).sqlite"
         // Numbers of the wrong type, or outside their range, are said, not silently replaced.

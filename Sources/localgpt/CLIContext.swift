@@ -14,10 +14,12 @@ struct CLIContext {
     let logger: Logger
 
     static func make(_ options: GlobalOptions) throws -> CLIContext {
-        let paths = LocalGPTPaths.fromEnvironment()
         let configuration: Configuration
+        let paths: LocalGPTPaths
         do {
-            configuration = try Configuration.load(paths: paths)
+            let home = LocalGPTPaths.fromEnvironment()
+            configuration = try Configuration.load(paths: home)
+            paths = home.resolvingWorkspace(configuration: configuration)
         } catch {
             throw CLIError(error.description)
         }

@@ -15,10 +15,11 @@ struct InitCommand: ParsableCommand {
     @OptionGroup var options: GlobalOptions
 
     func run() throws {
-        let paths = LocalGPTPaths.fromEnvironment()
+        let paths: LocalGPTPaths
         do {
+            let home = LocalGPTPaths.fromEnvironment()
+            paths = home.resolvingWorkspace(configuration: try Configuration.load(paths: home))
             try paths.createDirectories()
-            _ = try Configuration.load(paths: paths)
         } catch {
             throw CLIError("\(error)")
         }
@@ -41,7 +42,14 @@ struct PathsCommand: ParsableCommand {
     )
 
     func run() {
-        let paths = LocalGPTPaths.fromEnvironment()
+        let home = LocalGPTPaths.fromEnvironment()
+        // The workspace as config.toml moves it; a file that does not parse leaves the home's, and says so.
+        var paths = home
+        do {
+            paths = home.resolvingWorkspace(configuration: try Configuration.load(paths: home))
+        } catch {
+            printError("warning: \(error.description); the workspace shown is the home's")
+        }
         for (name, path) in paths.all {
             print("\((name + ":").padding(toLength: 12, withPad: " ", startingAt: 0)) \(path)")
         }

@@ -54,6 +54,33 @@ import Testing
         #expect(!(try home.run("md", "--help").stdout.contains("audit-append")))
     }
 
+    /// `memory.workspace` moves the one workspace: `paths` and `init` show it, `md sign` signs its
+    /// LocalGPT.md (the one the agent reads, next to the IDENTITY.md it reads), and plugin commands
+    /// run in it. It used to move the memory only, so the policy signed was not the one beside the
+    /// user's notes.
+    @Test func aMovedWorkspaceMovesThePolicyAndTheCommandsToo() throws {
+        let home = Home()
+        let notes = home.path + "/notes"
+        try home.run("init")
+        let config = home.path + "/config.toml"
+        #expect(try home.run("config", "set", "memory.workspace", "notes").status == 0)
+        #expect(try home.run("paths").stdout.contains("workspace:   \(notes)\n"))
+        #expect(try home.run("init").stdout.contains("Workspace:     \(notes)\n"))
+        try "# Rules\n\n- Be brief.\n".write(toFile: notes + "/LocalGPT.md", atomically: true, encoding: .utf8)
+        let sign = try home.run("md", "sign")
+        #expect(sign.status == 0, "\(sign.stderr)")
+        #expect(FileManager.default.fileExists(atPath: notes + "/.localgpt_manifest.json"))
+        #expect(!FileManager.default.fileExists(atPath: home.path + "/workspace/.localgpt_manifest.json"))
+        let verify = try home.run("md", "verify")
+        #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
+        // A workspace holding the LocalGPT home would open config, keys and the audit log to commands.
+        #expect(try home.run("config", "set", "memory.workspace", home.path).status == 0)
+        #expect(try String(contentsOfFile: config, encoding: .utf8).contains("workspace = \"\(home.path)\""))
+        let status = try home.run("sandbox", "status")
+        #expect(status.status != 0)
+        #expect(status.stderr.contains("holds \(home.path)"), "\(status.stdout) \(status.stderr)")
+    }
+
     @Test func signVerifyTamperAndAudit() throws {
         let home = Home()
         try home.writePolicy("# Rules\n\n- Answer in English.\n")

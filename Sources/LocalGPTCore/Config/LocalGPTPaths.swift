@@ -5,13 +5,41 @@
 import Foundation
 
 /// Where LocalGPT keeps its files. Everything lives under one home folder, `~/.localgpt/` by
-/// default (the seeds' layout); `LOCALGPT_HOME` moves all of it (tests use that).
+/// default (the seeds' layout); `LOCALGPT_HOME` moves all of it (tests use that). The workspace
+/// is `<home>/workspace` unless `LOCALGPT_WORKSPACE` (absolute) or `memory.workspace` moves it
+/// (``resolvingWorkspace(configuration:environment:)``): then the memory, the system prompt's
+/// files, the signed LocalGPT.md, the protected files and the sandbox's working folder all move
+/// with it.
 public struct LocalGPTPaths: Sendable, Equatable {
     /// The home folder (`~/.localgpt`).
     public var home: String
+    /// The workspace: `<home>/workspace` unless moved.
+    public var workspace: String
 
-    public init(home: String) {
+    public init(home: String, workspace: String? = nil) {
         self.home = home
+        self.workspace = workspace ?? home + "/workspace"
+    }
+
+    /// `<home>/workspace`, where the workspace is when nothing moves it.
+    public var defaultWorkspace: String { home + "/workspace" }
+
+    /// These paths with the workspace the user chose: the absolute `LOCALGPT_WORKSPACE`, else
+    /// `memory.workspace` of config.toml (`~` or relative to the home accepted), else the home's.
+    /// A relative `LOCALGPT_WORKSPACE` is ignored (the memory commands say so).
+    public func resolvingWorkspace(
+        configuration: Configuration,
+        environment: [String: String] = ProcessEnvironment.current
+    ) -> LocalGPTPaths {
+        var resolved = self
+        if let w = environment["LOCALGPT_WORKSPACE"], w.hasPrefix("/") {
+            resolved.workspace = Self.absolutePath(w)
+        } else if let w = configuration.value(at: "memory.workspace")?.stringValue, !w.isEmpty {
+            resolved.workspace = Self.absolutePath(w, relativeTo: home)
+        } else {
+            resolved.workspace = defaultWorkspace
+        }
+        return resolved
     }
 
     /// Resolves the home from `LOCALGPT_HOME`, else `$HOME/.localgpt`.
@@ -28,7 +56,6 @@ public struct LocalGPTPaths: Sendable, Equatable {
     }
 
     public var configFile: String { home + "/config.toml" }
-    public var workspace: String { home + "/workspace" }
     public var pluginsDirectory: String { home + "/plugins" }
     public var grantsFile: String { home + "/grants.json" }
     /// Plugin library hashes by file identity, signed with the device key (``LibraryHashCache``).
@@ -45,7 +72,7 @@ public struct LocalGPTPaths: Sendable, Equatable {
         [
             ("home", home), ("config", configFile), ("workspace", workspace), ("plugins", pluginsDirectory),
             ("grants", grantsFile), ("logs", logsDirectory), ("device key", deviceKey), ("audit log", auditLog),
-            ("blocked writes", blockedWritesDirectory),
+            ("kept aside", blockedWritesDirectory),
         ]
     }
 

@@ -323,6 +323,19 @@ public struct SandboxPolicy: Sendable, Equatable {
             )
         }
         let workspace = paths.workspace
+        // A workspace moved (memory.workspace, LOCALGPT_WORKSPACE) onto a folder that holds the LocalGPT
+        // home or a credential folder would open them to every command: refused, not run.
+        let realWorkspace = HostFilePolicy.canonical(workspace)
+        let userHome = configuration.environment["HOME"].flatMap { $0.isEmpty ? nil : $0 }
+        let closed =
+            [paths.home] + (userHome.map { home in HostFilePolicy.credentialFolders.map { home + "/" + $0 } } ?? [])
+        if let inside = closed.map(HostFilePolicy.canonical).first(where: { HostFilePolicy.isWithin($0, realWorkspace) }
+        ) {
+            throw .invalidConfiguration(
+                "the workspace \(workspace) holds \(inside), which commands may not reach: "
+                    + "choose another memory.workspace (or LOCALGPT_WORKSPACE)"
+            )
+        }
         var network = SandboxNetwork.denied
         if networkPolicy == "allow", let hosts = permissions?.netHosts, !hosts.isEmpty {
             network = .allowed(tcpPorts: Self.tcpPorts(of: hosts))

@@ -121,10 +121,21 @@ public final class LocalModelManager: Sendable {
                 ?? (URL(fileURLWithPath: models).deletingLastPathComponent().path + "/llama")
             serverBinary = llamaDir + "/build/bin/llama-server"
         }
-        threads = Int(configuration.value(at: "local_model.threads")?.intValue ?? 2)
-        contextSize = Int(configuration.value(at: "local_model.context")?.intValue ?? 4096)
+        // A wrong type or a value out of range is said and replaced by the default, never passed to the
+        // server (`context = -5` made llama-server abort, reported as a crash while starting).
+        func setting(_ key: String, _ fallback: Int, _ range: ClosedRange<Int64>) -> Int {
+            guard let value = configuration.value(at: "local_model." + key) else { return fallback }
+            guard let i = value.intValue, range.contains(i) else {
+                let bounds = "\(range.lowerBound) to \(range.upperBound)"
+                logger.warning("local_model.\(key) must be a whole number from \(bounds): using \(fallback)")
+                return fallback
+            }
+            return Int(i)
+        }
+        threads = setting("threads", 2, 1...1024)
+        contextSize = setting("context", 4096, 256...1_048_576)
         extraArguments = configuration.strings("local_model.extra_args")
-        readyTimeoutMilliseconds = Int(configuration.value(at: "local_model.ready_timeout_ms")?.intValue ?? 120_000)
+        readyTimeoutMilliseconds = setting("ready_timeout_ms", 120_000, 1_000...3_600_000)
         ompWaitPolicy = configuration.string("local_model.omp_wait_policy") ?? "PASSIVE"
         logsDirectory = paths.logsDirectory
         self.logger = logger

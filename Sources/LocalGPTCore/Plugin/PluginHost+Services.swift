@@ -496,7 +496,13 @@ extension PluginHost {
 
     func serviceConfigGet(_ plugin: LoadedPlugin, key: String, out: UnsafePointer<lgpt_sink>) -> lgpt_status {
         guard plugin.granted.allowsConfig(key) else {
-            return deny(plugin, service: "config_get", what: key, hint: "declare it in permissions.config", out: out)
+            return deny(
+                plugin,
+                service: "config_get",
+                what: key,
+                hint: "declare it in permissions.config and have the user grant it",
+                out: out
+            )
         }
         if key == "secrets" || key.hasPrefix("secrets.") {
             return deny(plugin, service: "config_get", what: key, hint: "secrets are read with secret_get", out: out)
@@ -507,7 +513,13 @@ extension PluginHost {
 
     func serviceSecretGet(_ plugin: LoadedPlugin, name: String, out: UnsafePointer<lgpt_sink>) -> lgpt_status {
         guard plugin.granted.allowsSecret(name) else {
-            return deny(plugin, service: "secret_get", what: name, hint: "declare it in permissions.secrets", out: out)
+            return deny(
+                plugin,
+                service: "secret_get",
+                what: name,
+                hint: "declare it in permissions.secrets and have the user grant it",
+                out: out
+            )
         }
         guard let value = configuration.secret(named: name) else { return LGPT_ERR_NOT_FOUND }
         logger.debug("secret read", metadata: ["plugin.id": "\(plugin.id)", "secret.name": "\(name)"])

@@ -113,7 +113,7 @@ public final class ProviderRouter: Sendable {
                 failovers.append((candidate.model, error.message))
                 lastError = error
                 logger.warning(
-                    "model failed; trying the next one",
+                    index < candidates.count - 1 ? "model failed; trying the next one" : "model failed",
                     metadata: ["model": "\(candidate.model)", "error.code": "\(error.code)"]
                 )
             }

@@ -125,6 +125,21 @@ import Testing
         #expect(failure.error.description.contains("duplicate plugin id org.test.fixture: already loaded from \(a)"))
     }
 
+    /// A tool's writes must form one JSON document: a result that is not JSON, or nothing at all, is
+    /// the plugin's error, not something to hand on as a result.
+    @Test(arguments: [(1, "a result that is not JSON (\"{\"oops\": tru\")"), (2, "returned nothing")])
+    func aResultThatIsNotJSONIsAnError(variant: Int, message: String) throws {
+        let h = try HostHarness()
+        var bad = FixturePlugin(id: "org.test.badresult")
+        bad.defines = ["FIXTURE_BAD_RESULT=\(variant)"]
+        try bad.build(in: h.pluginDirectory("bad"))
+        try h.host.load(directory: h.pluginDirectory("bad"), origin: .config)
+        let error = #expect(throws: ToolCallError.self) { try h.host.invoke(tool: "noop", arguments: "{}") }
+        #expect(error?.code == .invalidResult)
+        #expect(error?.message.contains(message) == true, "\(error?.message ?? "")")
+        #expect(error?.message.contains("a tool's writes must form one JSON document") == true)
+    }
+
     @Test func failingCreateLeavesTheHostAndOtherPluginsRunning() throws {
         let h = try HostHarness()
         var bad = FixturePlugin(id: "org.test.bad")

@@ -312,6 +312,15 @@ public final class PluginHost: Sendable {
                 Self.errorMessage(in: output) ?? "\(tool.name) failed with \(statusName(status))"
             )
         }
+        // The ABI's contract: a tool's writes form one JSON document. Anything else is the plugin's bug,
+        // said here rather than handed on as if it were a result.
+        guard sink.bytes.withUnsafeBufferPointer({ JSONSyntax.isValid($0) }) else {
+            let start = String(output.prefix(80)).unicodeScalars.map { $0.value < 0x20 ? "?" : String($0) }.joined()
+            throw .invalidResult(
+                "\(tool.name) returned \(sink.bytes.isEmpty ? "nothing" : "a result that is not JSON (\"\(start)\")"); "
+                    + "a tool's writes must form one JSON document"
+            )
+        }
         return output
     }
 
@@ -376,7 +385,7 @@ public final class PluginHost: Sendable {
 public struct ToolCallError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable {
         private enum Base: Hashable, Sendable {
-            case notFound, invalidArguments, pluginFailed, outputTooLarge, cancelled
+            case notFound, invalidArguments, pluginFailed, outputTooLarge, cancelled, invalidResult
         }
         private let base: Base
         public static let notFound = Code(base: .notFound)
@@ -384,6 +393,8 @@ public struct ToolCallError: Error, Sendable, CustomStringConvertible {
         public static let pluginFailed = Code(base: .pluginFailed)
         public static let outputTooLarge = Code(base: .outputTooLarge)
         public static let cancelled = Code(base: .cancelled)
+        /// The plugin reported success but its writes are not one JSON document.
+        public static let invalidResult = Code(base: .invalidResult)
     }
 
     public var code: Code
@@ -399,6 +410,7 @@ public struct ToolCallError: Error, Sendable, CustomStringConvertible {
     static func pluginFailed(_ s: Int32, _ m: String) -> Self { .init(code: .pluginFailed, status: s, message: m) }
     static func outputTooLarge(_ m: String) -> Self { .init(code: .outputTooLarge, status: LGPT_ERR_IO, message: m) }
     static func cancelled(_ m: String) -> Self { .init(code: .cancelled, status: LGPT_ERR_CANCELLED, message: m) }
+    static func invalidResult(_ m: String) -> Self { .init(code: .invalidResult, status: LGPT_ERR_IO, message: m) }
 }
 
 func monotonicMilliseconds() -> Int64 {

@@ -163,7 +163,13 @@ static lgpt_status fixture_invoke(void *p, const lgpt_call *call, const char *na
     char arg[512];
 
     if (strcmp(name, "noop") == 0) {
+#if defined(FIXTURE_BAD_RESULT) && FIXTURE_BAD_RESULT == 1
+        status = put(out, "{\"oops\": tru"); /* not JSON: the host must say so */
+#elif defined(FIXTURE_BAD_RESULT) && FIXTURE_BAD_RESULT == 2
+        status = LGPT_OK; /* nothing written */
+#else
         status = put(out, "{}");
+#endif
     } else if (strcmp(name, "echo") == 0) {
         put(out, "{\"echo\":");
         out->write(out->ctx, args, args_len);

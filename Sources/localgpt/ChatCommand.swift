@@ -283,7 +283,21 @@ final class ChatREPL: @unchecked Sendable {
             }
             turn(input)
         }
+        removeIfEmpty(agent.session)
         setup.host.shutdown()
+    }
+
+    /// A session left with no message (a chat opened and closed, or left with /new or /resume) is
+    /// removed, so that `sessions list` is not filled with empty rows. Only a file that holds its header
+    /// and nothing else goes: a damaged file, or one with compaction records, stays.
+    private func removeIfEmpty(_ session: Session) {
+        guard session.messages.isEmpty, let file = session.file,
+            let contents = try? SessionFile.read(path: file.path),
+            contents.header?.id == session.id, contents.messages.isEmpty, contents.compactions.isEmpty,
+            contents.damage == nil
+        else { return }
+        try? file.waitUntilDurable()
+        unlink(file.path)
     }
 
     private func say(_ s: String, newline: Bool = true) {
@@ -367,7 +381,9 @@ final class ChatREPL: @unchecked Sendable {
             return false
         case "new":
             do {
+                let previous = agent.session
                 let saved = try agent.newSession(saveMemory: true)
+                removeIfEmpty(previous)
                 if let saved { say("Saved the conversation to \(saved).") }
                 say("New session \(agent.session.id.prefix(8)); memory context reloaded.")
             } catch {
@@ -481,7 +497,9 @@ final class ChatREPL: @unchecked Sendable {
     private func resumeSession(_ prefix: String) {
         do {
             let id = try setup.store.resolve(prefix: prefix)
+            let previous = agent.session
             try agent.resume(id: id)
+            if previous.id != id { removeIfEmpty(previous) }
             say("Resumed session \(id.prefix(8)) (\(agent.session.messages.count) messages).")
             if let damage = agent.session.file?.damageNotice { printError("warning: \(damage)") }
             replay(last: 6)

@@ -134,6 +134,40 @@ private typealias S = ScriptedProvider
         #expect(text.contains("[cancelled]"), "\(text)")
     }
 
+    /// A chat that ends (or moves on with /new) without a message leaves no empty session behind; a
+    /// session with messages, or a damaged one, stays. A session path that is a folder is said so.
+    @Test func emptySessionsAreNotLeftBehind() throws {
+        let home = try Home(script: [S.answer("Hello.")])
+        let sessions = home.path + "/agents/main/sessions"
+        func files() -> [String] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: sessions)) ?? []).filter { $0.hasSuffix(".jsonl") }
+        }
+        #expect(try home.run("chat", input: "/quit\n").status == 0)
+        #expect(try home.run("chat", input: "/new\n/new\n").status == 0)
+        #expect(files().isEmpty, "\(files())")
+        #expect(try home.run("chat", input: "hi\n").status == 0)
+        #expect(files().count == 1)
+        // A damaged session that reads as empty is the user's: resuming it and leaving keeps it.
+        let damaged = "dddddddd-1111-2222-3333-444444444444"
+        try "garbage that is not a session\n".write(
+            toFile: sessions + "/\(damaged).jsonl",
+            atomically: true,
+            encoding: .utf8
+        )
+        let resumed = try home.run("chat", "--session", "dddd", input: "/quit\n")
+        #expect(resumed.stderr.contains("is damaged: 1 line that could not be read"), "\(resumed.stderr)")
+        #expect(files().contains("\(damaged).jsonl"))
+        // A folder where a session file should be is named as one.
+        let folder = "eeeeeeee-1111-2222-3333-444444444444"
+        try FileManager.default.createDirectory(
+            atPath: sessions + "/\(folder).jsonl",
+            withIntermediateDirectories: true
+        )
+        let show = try home.run("sessions", "show", "eeee")
+        #expect(show.status != 0)
+        #expect(show.stderr.contains("Is a directory"), "\(show.stderr)")
+    }
+
     @Test func askJSONAndStdin() throws {
         let home = try Home(script: [S.answer("Fine, thanks.")])
         let r = try home.run("ask", "-", "--format", "json", input: "How are you?\n")

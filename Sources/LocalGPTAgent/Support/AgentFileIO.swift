@@ -63,7 +63,16 @@ enum AgentFileIO {
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, Int(info.st_size) <= limit else { return nil }
+        guard fstat(fd, &info) == 0 else { return nil }
+        // errno says why, for the caller's message (it used to keep whatever an earlier call left there).
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            errno = (info.st_mode & S_IFMT) == S_IFDIR ? EISDIR : EINVAL
+            return nil
+        }
+        guard Int(info.st_size) <= limit else {
+            errno = EFBIG
+            return nil
+        }
         var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
         var got = 0
         while got < bytes.count {

@@ -28,6 +28,11 @@ struct ChatCommand: ParsableCommand {
 
     func run() throws {
         let setup = try AgentSetup(options: options, model: model, persistent: true)
+        if let model {
+            let check = setup.checkModel(model)
+            if let error = check.error { throw CLIError(error) }
+            if let warning = check.warning { printError("warning: \(warning)") }
+        }
         var resumeID: String? = nil
         if let session {
             do {
@@ -119,6 +124,25 @@ struct AgentSetup {
         )
         configuration = AgentConfiguration(configuration: context.configuration, model: model)
         self.persistent = persistent
+    }
+
+    /// Why `name` cannot be used (`error`: no rule resolves it), or what it lacks (`warning`: its
+    /// provider has no API key yet), before a turn finds out.
+    func checkModel(_ name: String) -> (error: String?, warning: String?) {
+        guard let router = (provider as? RouterModelProvider)?.router else { return (nil, nil) }
+        do {
+            let resolved = try router.resolver.resolve(name)
+            guard router.resolver.isConfigured(resolved.provider) else {
+                return (
+                    nil,
+                    "\(resolved.model): the \(resolved.provider) provider is not configured; add to "
+                        + "\(context.paths.configFile):\n" + ModelResolver.configurationHint(resolved.provider)
+                )
+            }
+            return (nil, nil)
+        } catch {
+            return (error.message, nil)
+        }
     }
 
     func makeAgent(resume: String?) throws -> Agent {
@@ -396,8 +420,14 @@ final class ChatREPL: @unchecked Sendable {
             if argument.isEmpty {
                 say("Model: \(agent.model)")
             } else {
-                agent.setModel(argument)
-                say("Model set to \(argument).")
+                let check = setup.checkModel(argument)
+                if let error = check.error {
+                    printError("Error: \(error) (the model stays \(agent.model))")
+                } else {
+                    agent.setModel(argument)
+                    say("Model set to \(argument).")
+                    if let warning = check.warning { printError("warning: \(warning)") }
+                }
             }
         case "models":
             let models = setup.provider.availableModels()

@@ -168,6 +168,22 @@ private typealias S = ScriptedProvider
         #expect(show.stderr.contains("Is a directory"), "\(show.stderr)")
     }
 
+    /// A model name is checked when it is chosen, not at the next message: an unknown one is refused
+    /// (the model stays), one whose provider lacks its key is taken with a warning naming what to add.
+    @Test func aModelIsCheckedWhenItIsChosen() throws {
+        let home = try Home(script: [S.answer("Hi.")])
+        let r = try home.run("chat", input: "/model nonsense-model\n/model\n/model gpt-4o\n/model\n/quit\n")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("Error: unknown model \"nonsense-model\""), "\(r.stderr)")
+        #expect(r.stderr.contains("(the model stays scripted/test)"))
+        #expect(r.stdout.contains("Model: scripted/test\n"))
+        #expect(r.stderr.contains("warning: openai/gpt-4o: the openai provider is not configured"), "\(r.stderr)")
+        #expect(r.stdout.contains("Model: gpt-4o\n"))
+        let bad = try home.run("chat", "-m", "nonsense-model", input: "/quit\n")
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("unknown model \"nonsense-model\""))
+    }
+
     @Test func askJSONAndStdin() throws {
         let home = try Home(script: [S.answer("Fine, thanks.")])
         let r = try home.run("ask", "-", "--format", "json", input: "How are you?\n")

@@ -55,6 +55,21 @@ import Testing
         try expectLoadError(f, code: .abiMismatch, messageContains: "ABI major 2")
     }
 
+    /// `plugin package` refuses what `install` and the loader would refuse, instead of writing a
+    /// plugin.json for it.
+    @Test func packagingRefusesADescriptorWithAnotherABIMajor() throws {
+        let dir = TestSupport.makeTemporaryDirectory("lgpt-package-abi")
+        var f = FixturePlugin()
+        f.defines = ["FIXTURE_ABI_MAJOR=2"]
+        try f.build(in: dir + "/src")
+        let error = #expect(throws: PluginLoadError.self) {
+            try PluginPackager.package(library: dir + "/src/libfixture.so", into: dir + "/out")
+        }
+        #expect(error?.code == .abiMismatch)
+        #expect(error?.description.contains("descriptor says ABI major 2") == true)
+        #expect(!FileManager.default.fileExists(atPath: dir + "/out/plugin.json"))
+    }
+
     @Test func rejectsSidecarWithAnotherABIMajorBeforeLoading() throws {
         let f = FixturePlugin()
         guard case .object(var m) = f.manifest else { return }

@@ -39,6 +39,14 @@ public enum PluginPackager {
         guard Int(descriptor.pointee.struct_size) >= MemoryLayout<lgpt_plugin_v1>.size else {
             throw PluginLoadError(.structTooSmall, file: lib, "descriptor too small: \(descriptor.pointee.struct_size)")
         }
+        // What the loader would refuse is not packaged either.
+        guard descriptor.pointee.abi_major == UInt32(LGPT_ABI_MAJOR) else {
+            throw PluginLoadError(
+                .abiMismatch,
+                file: lib,
+                "descriptor says ABI major \(descriptor.pointee.abi_major); this host speaks \(LGPT_ABI_MAJOR)"
+            )
+        }
         let manifest: PluginManifest
         do {
             manifest = try PluginManifest(text: String(cString: descriptor.pointee.manifest_json))

@@ -23,6 +23,7 @@ struct CLIContext {
         } catch {
             throw CLIError(error.description)
         }
+        for warning in configuration.typeWarnings { printError("warning: config.toml: \(warning)") }
         let logger = bootstrapLogging(paths: paths, configuration: configuration, verbose: options.verbose)
         return CLIContext(paths: paths, configuration: configuration, logger: logger)
     }

@@ -92,9 +92,6 @@ struct AgentSetup {
         welcome = brandNew
         // LocalGPT.md: only a verified policy is injected; strict mode stops here.
         let verification = PolicyVerifier(paths: paths).verify()
-        if context.configuration.strictPolicyIsMistyped {
-            printError("warning: security.strict_policy in config.toml is not true or false; it is read as true")
-        }
         if context.configuration.strictPolicy && verification.isFatalInStrictMode {
             throw CLIError(
                 "LocalGPT.md: \(verification.label). \(verification.explanation) "

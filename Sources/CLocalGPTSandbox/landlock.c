@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <stddef.h>
 #include <string.h>
@@ -119,7 +120,19 @@ int lgpt_sandbox_landlock_create(lgpt_sandbox_landlock_spec *spec, int *out_fd) 
             rule->result = EINVAL;
             continue;
         }
-        int target = open(rule->path, O_PATH | O_CLOEXEC);
+        int target;
+        if (rule->flags & LGPT_SANDBOX_RULE_NO_SYMLINKS) {
+            struct open_how how;
+            memset(&how, 0, sizeof how);
+            how.flags = O_PATH | O_CLOEXEC;
+            how.resolve = RESOLVE_NO_SYMLINKS;
+            target = (int)syscall(__NR_openat2, AT_FDCWD, rule->path, &how, sizeof how);
+            /* openat2 predates Landlock (5.6 < 5.13), so ENOSYS means a filter refused it: at least the
+             * last component must not be a link. */
+            if (target < 0 && errno == ENOSYS) target = open(rule->path, O_PATH | O_CLOEXEC | O_NOFOLLOW);
+        } else {
+            target = open(rule->path, O_PATH | O_CLOEXEC);
+        }
         if (target < 0) {
             rule->result = errno;
             continue;

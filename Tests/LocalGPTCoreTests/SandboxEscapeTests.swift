@@ -35,6 +35,20 @@ struct SandboxEscapeTests {
         #expect(try f.run("cat \"$SECRET\"", sandboxed: false).stdout.contains(SandboxFixture.secretText))
     }
 
+    /// An extra path is checked when the policy is built and opened when the command starts. A command
+    /// running meanwhile can swap a folder of it for a link to ~/.ssh (renameat2 RENAME_EXCHANGE in a
+    /// loop won that race in an audit): the rule is then opened without following links, and skipped.
+    @Test func anExtraPathSwappedForALinkAfterTheCheckCoversNothing() throws {
+        var f = self.f
+        let data = f.paths.workspace + "/data"
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        f.policy.readPaths.append(data)  // as CheckedPaths resolved and accepted it
+        try FileManager.default.removeItem(atPath: data)
+        try FileManager.default.createSymbolicLink(atPath: data, withDestinationPath: f.userHome + "/.ssh")
+        let r = try f.attempt("cat \"$USER_HOME/.ssh/id_rsa\"; cat data/id_rsa")
+        #expect(r.both.components(separatedBy: "Permission denied").count - 1 == 2, "\(r.both)")
+    }
+
     @Test func readingTheLocalGPTHomeIsDenied() throws {
         let r = try f.attempt(
             """

@@ -159,6 +159,21 @@ struct SandboxPolicyTests {
         }
     }
 
+    /// A workspace holding a credential folder is refused whichever home `~` names: `$HOME` or the
+    /// account's (they differ under sudo or a service; `~` used to expand to the account's while only
+    /// `$HOME`'s folders were checked, and without `$HOME` nothing was).
+    @Test func aWorkspaceHoldingEitherHomesCredentialsIsRefused() throws {
+        let other = TestSupport.makeTemporaryDirectory("lgpt-other-home")
+        let moved = LocalGPTPaths(home: paths.home, workspace: NSHomeDirectory())
+        for environment in [["HOME": other], [:]] {
+            let configuration = try Configuration(toml: "", environment: environment)
+            let error = #expect(throws: SandboxError.self) {
+                try SandboxPolicy(configuration: configuration, paths: moved)
+            }
+            #expect(error?.message.contains("which commands may not reach") == true, "\(environment)")
+        }
+    }
+
     @Test func pluginGrantsAddPathsAndDecideTheNetwork() throws {
         let dir = TestSupport.makeTemporaryDirectory("lgpt-grant")
         let permissions = PluginPermissions(

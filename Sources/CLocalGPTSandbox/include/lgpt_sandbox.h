@@ -306,18 +306,27 @@ int lgpt_sandbox_probe(lgpt_sandbox_capabilities *LGPT_SANDBOX_NONNULL out);
 #define LGPT_SANDBOX_LANDLOCK_RESTRICT_LOG_SAME_EXEC_OFF ((uint32_t)1u << 0)
 #define LGPT_SANDBOX_LANDLOCK_RESTRICT_LOG_NEW_EXEC_ON ((uint32_t)1u << 1)
 
+/** A path rule's flag: open the path without following any symbolic link in any of its components
+ *  (openat2 RESOLVE_NO_SYMLINKS); a link there (ELOOP) skips the rule. For a path the caller resolved and
+ *  checked: a sandboxed command that swaps a folder on the way for a link between the check and the
+ *  open cannot make the rule cover the link's target. */
+#define LGPT_SANDBOX_RULE_NO_SYMLINKS 1u
+
 /** One path rule of a ruleset. */
 typedef struct lgpt_sandbox_path_rule {
     /** Absolute path of a directory (the rule covers everything beneath it) or of a single file. It is
-     *  opened with O_PATH | O_CLOEXEC (following symlinks) only while the ruleset is built. */
+     *  opened with O_PATH | O_CLOEXEC (following symlinks unless LGPT_SANDBOX_RULE_NO_SYMLINKS) only
+     *  while the ruleset is built. */
     const char *LGPT_SANDBOX_NONNULL path;
     /** LGPT_SANDBOX_FS_* rights. Rights the ABI lacks are dropped; for a file that is not a directory
      *  only EXECUTE, WRITE_FILE, READ_FILE, TRUNCATE and IOCTL_DEV are kept. */
     uint64_t access;
     /** Written by lgpt_sandbox_landlock_create(): 0 when the rule was added, else the errno that made
-     *  it be skipped (ENOENT: the path does not exist; EACCES: it cannot be reached). */
+     *  it be skipped (ENOENT: the path does not exist; EACCES: it cannot be reached; ELOOP: a symbolic
+     *  link on the way with LGPT_SANDBOX_RULE_NO_SYMLINKS). */
     int32_t result;
-    uint32_t reserved; /* zero */
+    /** LGPT_SANDBOX_RULE_* flags (was reserved, zero). */
+    uint32_t flags;
 } lgpt_sandbox_path_rule;
 
 /** What lgpt_sandbox_landlock_create() builds. */

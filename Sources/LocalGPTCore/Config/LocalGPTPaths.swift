@@ -21,6 +21,14 @@ public struct LocalGPTPaths: Sendable, Equatable {
         self.workspace = workspace ?? home + "/workspace"
     }
 
+    /// The user's home folders, `~` first: `$HOME` when set, and the account's home (passwd) when it
+    /// differs. A check that keeps credential folders closed looks in both; `~` means the first.
+    public static func userHomes(environment: [String: String] = ProcessEnvironment.current) -> [String] {
+        let account = NSHomeDirectory()
+        guard let home = environment["HOME"], !home.isEmpty, home != account else { return [account] }
+        return [home, account]
+    }
+
     /// `<home>/workspace`, where the workspace is when nothing moves it.
     public var defaultWorkspace: String { home + "/workspace" }
 
@@ -89,7 +97,7 @@ public struct LocalGPTPaths: Sendable, Equatable {
     public static func absolutePath(_ path: String, relativeTo base: String? = nil) -> String {
         var p = path
         if p == "~" || p.hasPrefix("~/") {
-            p = NSHomeDirectory() + p.dropFirst()
+            p = userHomes().first! + p.dropFirst()
         }
         if !p.hasPrefix("/") {
             let b = base ?? FileManager.default.currentDirectoryPath

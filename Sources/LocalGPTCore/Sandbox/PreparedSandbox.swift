@@ -185,7 +185,14 @@ struct PreparedSandbox {
         defer { for p in cPaths { free(p) } }
         guard !cPaths.contains(where: { $0 == nil }) else { throw .setupFailed("out of memory") }
         var cRules = zip(rules, cPaths).map { rule, path in
-            lgpt_sandbox_path_rule(path: path!, access: rule.access.landlockRights, result: 0, reserved: 0)
+            // Extra paths were resolved and checked (CheckedPaths): they are opened as checked, never
+            // through a link a sandboxed command put on the way since.
+            lgpt_sandbox_path_rule(
+                path: path!,
+                access: rule.access.landlockRights,
+                result: 0,
+                flags: rule.origin == .configuration ? UInt32(LGPT_SANDBOX_RULE_NO_SYMLINKS) : 0
+            )
         }
         var fd: Int32 = -1
         let result = cRules.withUnsafeMutableBufferPointer { rulesBuffer in

@@ -326,9 +326,9 @@ public struct SandboxPolicy: Sendable, Equatable {
         // A workspace moved (memory.workspace, LOCALGPT_WORKSPACE) onto a folder that holds the LocalGPT
         // home or a credential folder would open them to every command: refused, not run.
         let realWorkspace = HostFilePolicy.canonical(workspace)
-        let userHome = configuration.environment["HOME"].flatMap { $0.isEmpty ? nil : $0 }
+        let userHomes = LocalGPTPaths.userHomes(environment: configuration.environment)
         let closed =
-            [paths.home] + (userHome.map { home in HostFilePolicy.credentialFolders.map { home + "/" + $0 } } ?? [])
+            [paths.home] + userHomes.flatMap { home in HostFilePolicy.credentialFolders.map { home + "/" + $0 } }
         if let inside = closed.map(HostFilePolicy.canonical).first(where: { HostFilePolicy.isWithin($0, realWorkspace) }
         ) {
             throw .invalidConfiguration(
@@ -350,11 +350,7 @@ public struct SandboxPolicy: Sendable, Equatable {
             protectedPaths: [paths.home]
         )
         self.networkPolicy = networkPolicy
-        var checked = CheckedPaths(
-            workspace: workspace,
-            protected: paths.home,
-            userHome: configuration.environment["HOME"]
-        )
+        var checked = CheckedPaths(workspace: workspace, protected: paths.home, userHomes: userHomes)
         readPaths = checked.accept(try reader.strings("allow_paths.read"), source: "sandbox.allow_paths.read")
         writePaths = checked.accept(try reader.strings("allow_paths.write"), source: "sandbox.allow_paths.write")
         if let permissions {
@@ -667,30 +663,24 @@ private struct ConfigReader {
 private struct CheckedPaths {
     let workspace: String
     let protected: String
-    let userHome: String?
+    /// `~` first (``LocalGPTPaths/userHomes(environment:)``): credential folders are closed in each.
+    let userHomes: [String]
     var notes: [String] = []
-
-    init(workspace: String, protected: String, userHome: String?) {
-        self.workspace = workspace
-        self.protected = protected
-        self.userHome = userHome.flatMap { $0.isEmpty ? nil : $0 }
-    }
 
     mutating func accept(_ raw: [String], source: String) -> [String] {
         var out: [String] = []
         let home = Self.real(protected) ?? protected
         let realWorkspace = Self.real(workspace) ?? workspace
-        let credentials =
-            (userHome.map { home in
-                HostFilePolicy.credentialFolders.map { Self.real(home + "/" + $0) ?? (home + "/" + $0) }
-            }) ?? []
+        let credentials = userHomes.flatMap { home in
+            HostFilePolicy.credentialFolders.map { Self.real(home + "/" + $0) ?? (home + "/" + $0) }
+        }
         for entry in raw {
             guard !entry.isEmpty, !entry.utf8.contains(0) else {
                 notes.append("\(source): an empty path is skipped")
                 continue
             }
             let absolute = LocalGPTPaths.absolutePath(
-                HostFilePolicy.expandRoot(entry, workspace: workspace, userHome: userHome),
+                HostFilePolicy.expandRoot(entry, workspace: workspace, userHome: userHomes.first),
                 relativeTo: workspace
             )
             // Symlinks resolved: a link to the home must not open the home.

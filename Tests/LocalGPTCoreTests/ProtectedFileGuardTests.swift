@@ -56,10 +56,32 @@ import Testing
         #expect(guarded.end(token, keepingChangesIn: kept).map(\.restored) == [true])
         #expect(read() == "mine\n")
         #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: file)) == nil)
-        // A folder in its place cannot be put back, and says so.
+        // A folder in its place is moved aside and the file comes back: leaving the folder made the next
+        // command's start take it as the file's state, and a second step could write anything there.
         token = guarded.begin([file])
         try FileManager.default.removeItem(atPath: file)
         try FileManager.default.createDirectory(atPath: file + "/x", withIntermediateDirectories: true)
-        #expect(guarded.end(token, keepingChangesIn: kept).map(\.restored) == [false])
+        var changes = guarded.end(token, keepingChangesIn: kept)
+        #expect(changes.map(\.restored) == [true])
+        #expect(read() == "mine\n")
+        let folder = try #require(changes.first?.keptAt)
+        #expect(FileManager.default.fileExists(atPath: folder + "/x"))
+        // A file too large to copy is moved aside whole, not lost.
+        token = guarded.begin([file])
+        try Data(count: ProtectedFileGuard.copyLimitForTests + 1).write(to: URL(fileURLWithPath: file))
+        changes = guarded.end(token, keepingChangesIn: kept)
+        #expect(changes.map(\.restored) == [true])
+        #expect(read() == "mine\n")
+        let large = try #require(changes.first?.keptAt)
+        #expect(
+            (try FileManager.default.attributesOfItem(atPath: large)[.size] as? Int) == ProtectedFileGuard
+                .copyLimitForTests + 1
+        )
+        // Created where there was none, as a folder: moved aside, the name free again.
+        try FileManager.default.removeItem(atPath: file)
+        token = guarded.begin([file])
+        try FileManager.default.createDirectory(atPath: file, withIntermediateDirectories: true)
+        #expect(guarded.end(token, keepingChangesIn: kept).map(\.restored) == [true])
+        #expect(!FileManager.default.fileExists(atPath: file))
     }
 }

@@ -28,7 +28,8 @@ public final class ProtectedFileGuard: Sendable {
         case absent
         case file(bytes: [UInt8], mode: mode_t)
         /// Something the guard does not copy: a symlink, a folder, a file over ``copyLimit``, or a
-        /// file it cannot read. Compared by identity, reported when changed, never rewritten.
+        /// file it cannot read. Compared by identity and reported when changed; as a reference it
+        /// cannot be rewritten, as a change it is moved aside.
         case other(device: UInt64, inode: UInt64, size: Int64, modified: Int64)
     }
 
@@ -38,7 +39,8 @@ public final class ProtectedFileGuard: Sendable {
         public var path: String
         /// Whether the file is as it was again.
         public var restored: Bool
-        /// Where the changed file's bytes were kept, when it was a file.
+        /// Where what the command left was kept: a copy of a file, or the thing itself moved (a
+        /// folder, a link, a large file).
         public var keptAt: String?
     }
 
@@ -54,6 +56,8 @@ public final class ProtectedFileGuard: Sendable {
 
     /// Files larger than this are compared by identity only (protected files are small).
     static let copyLimit = 4 << 20
+    /// ``copyLimit``, for tests.
+    public static var copyLimitForTests: Int { copyLimit }
 
     /// The guard of this process.
     public static let shared = ProtectedFileGuard()
@@ -90,7 +94,7 @@ public final class ProtectedFileGuard: Sendable {
                 guard var w = watched[path] else { continue }
                 let now = Self.state(of: path)
                 if now != w.reference {
-                    let kept = Self.keep(now, of: path, in: directory)
+                    let kept = Self.keep(now, of: path, in: directory, reference: w.reference)
                     changes.append(Change(path: path, restored: Self.restore(path, to: w.reference), keptAt: kept))
                 }
                 w.holders -= 1
@@ -118,28 +122,39 @@ public final class ProtectedFileGuard: Sendable {
         )
     }
 
-    /// Writes a changed file's bytes to `directory/<UTC time>-<name>`; nil when it is not a file.
-    private static func keep(_ state: State, of path: String, in directory: String) -> String? {
-        guard case .file(let bytes, _) = state, makeDirectories(atPath: directory, mode: 0o700) == nil else {
-            return nil
-        }
+    /// Keeps what the command left at `path` in `directory/<UTC time>-<name>`: a file's bytes are
+    /// copied; anything else (a folder, a link, a file over ``copyLimit``) is moved there whole, which
+    /// also clears the way for the restore, unless the reference itself is such a thing (it could
+    /// not be put back, so what is there stays). Nil when nothing was kept.
+    private static func keep(_ state: State, of path: String, in directory: String, reference: State) -> String? {
+        guard state != .absent, makeDirectories(atPath: directory, mode: 0o700) == nil else { return nil }
         let stamp = Timestamp.now().replacingOccurrences(of: ":", with: "")
-        let kept = "\(directory)/\(stamp)-\((path as NSString).lastPathComponent)"
-        do {
-            try FileSystem.writeAtomically(Data(bytes), to: kept, mode: 0o600)
-            return kept
-        } catch {
-            return nil
+        let name = (path as NSString).lastPathComponent
+        let kept = "\(directory)/\(stamp)-\(name)"
+        if case .file(let bytes, _) = state {
+            do {
+                try FileSystem.writeAtomically(Data(bytes), to: kept, mode: 0o600)
+                return kept
+            } catch {
+                return nil
+            }
         }
+        if case .other = reference { return nil }
+        if rename(path, kept) == 0 { return kept }
+        // Another file system: aside in the same folder, hidden, so that the file can come back.
+        let parent = (path as NSString).deletingLastPathComponent
+        let beside = "\(parent)/.\(name).blocked-\(stamp)"
+        return rename(path, beside) == 0 ? beside : nil
     }
 
-    /// Puts `path` back to `state`; false when it cannot (a folder in its place, or a state the
-    /// guard does not copy).
+    /// Puts `path` back to `state`; false when it cannot (a folder still in its place, or a state
+    /// the guard does not copy).
     private static func restore(_ path: String, to target: State) -> Bool {
         switch target {
         case .absent:
             var info = stat()
-            guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) != S_IFDIR else { return false }
+            guard lstat(path, &info) == 0 else { return errno == ENOENT }
+            guard (info.st_mode & S_IFMT) != S_IFDIR else { return false }
             return unlink(path) == 0
         case .file(let bytes, let mode):
             do {

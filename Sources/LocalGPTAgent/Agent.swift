@@ -560,7 +560,8 @@ public final class Agent: @unchecked Sendable {
             let request = ToolApprovalRequest(
                 tool: call.name,
                 detail: Self.detail(for: call),
-                arguments: call.argumentsJSON
+                arguments: call.argumentsJSON,
+                fullDetail: Self.approvalDetail(for: call)
             )
             if !hooks.approve(request) { decisions[i] = .reject("the user declined to run this tool call") }
         }
@@ -692,6 +693,23 @@ public final class Agent: @unchecked Sendable {
     }
 
     /// A short display hint for a call: a path, the start of a command, a query or a URL.
+    /// What an approval shows: the main argument whole (every line), else the arguments JSON, with
+    /// control characters replaced. The progress line's short form hid the rest of a command
+    /// (`echo harmless …; rm -rf ./*`) and let ESC sequences reach the terminal.
+    public static func approvalDetail(for call: ToolCall) -> String {
+        var text = call.argumentsJSON
+        for key in ["command", "path", "url", "query", "name", "expression", "text"] {
+            if let s = call.arguments[key]?.stringValue, call.arguments.objectValue?.count == 1 {
+                text = s
+                break
+            }
+            if call.arguments[key]?.stringValue != nil { break }
+        }
+        return text.split(separator: "\n", omittingEmptySubsequences: false).map {
+            DisplayText.replacingControlCharacters(String($0), with: "\u{FFFD}")
+        }.joined(separator: "\n")
+    }
+
     public static func detail(for call: ToolCall) -> String {
         for key in ["path", "command", "query", "url", "name", "expression", "text"] {
             if let s = call.arguments[key]?.stringValue {

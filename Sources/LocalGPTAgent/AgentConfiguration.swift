@@ -113,8 +113,12 @@ public enum AgentEvent: Sendable, Equatable {
 /// Asked before a tool listed in `tools.require_approval` runs.
 public struct ToolApprovalRequest: Sendable, Equatable {
     public var tool: String
+    /// The short form of the progress line (first line, 57 characters).
     public var detail: String
     public var arguments: String
+    /// What the user approves, whole: the main argument (the command, the path...) with every line,
+    /// else the arguments JSON; control characters shown as U+FFFD so that nothing is hidden.
+    public var fullDetail: String = ""
 }
 
 /// The caller's side of a turn: where events go, and who approves tools. Both are called on the turn's

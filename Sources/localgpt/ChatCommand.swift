@@ -68,6 +68,8 @@ struct AgentSetup {
     let provider: any ModelProvider
     let store: SessionStore
     let skills: [Skill]
+    /// Skills skipped or shadowed, and why (chat prints them).
+    let skillProblems: [String]
     let policy: String?
     /// Any LocalGPT.md state other than valid or missing (chat shows it in the banner).
     let policyNotice: String?
@@ -111,7 +113,7 @@ struct AgentSetup {
         provider = RouterModelProvider(router: ProviderRouter(host: host))
         store = SessionStore(paths: paths)
         let environment = ProcessInfo.processInfo.environment
-        skills = Skills.discover(
+        (skills, skillProblems) = Skills.discoverReporting(
             bundled: Skills.bundledDirectory(
                 executableDirectory: PluginDiscovery.executableDirectory(),
                 environment: environment
@@ -335,6 +337,12 @@ final class ChatREPL: @unchecked Sendable {
         say(line)
         if let notice = setup.policyNotice { printError(notice) }
         if let damage = agent.session.file?.damageNotice { printError("warning: \(damage)") }
+        for problem in setup.skillProblems { printError("warning: skill: \(problem)") }
+        for skill in setup.skills where skill.isUserInvocable && Self.builtinCommands.contains(skill.command) {
+            printError(
+                "warning: skill: the command /\(skill.command) of the skill \(skill.name) is a built-in one, which runs instead"
+            )
+        }
         if setup.welcome {
             say(
                 "Welcome! This is a fresh workspace at \(setup.workspace). Tell me about yourself and "
@@ -368,8 +376,19 @@ final class ChatREPL: @unchecked Sendable {
             onEvent: { printer.handle($0) },
             approve: { request in
                 printer.finishLine()
-                let detail = request.detail.isEmpty ? "" : " (\(request.detail))"
-                FileHandle.standardOutput.write(Data("Execute \(request.tool)\(detail)? [y/N] ".utf8))
+                // The whole of what is approved, every line, control characters shown: the progress line's
+                // 57 characters hid the end of a command ("echo harmless…; rm -rf ./*").
+                let shown = request.fullDetail.isEmpty ? request.detail : request.fullDetail
+                var prompt = "Execute \(request.tool)"
+                if shown.contains("\n") || shown.count > 60 {
+                    prompt +=
+                        ":\n"
+                        + shown.split(separator: "\n", omittingEmptySubsequences: false).map { "    " + $0 }
+                        .joined(separator: "\n") + "\n"
+                } else if !shown.isEmpty {
+                    prompt += " (\(shown))"
+                }
+                FileHandle.standardOutput.write(Data("\(prompt)? [y/N] ".utf8))
                 let answer = standardInputLine()?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
                 return answer == "y" || answer == "yes"
             }
@@ -466,6 +485,12 @@ final class ChatREPL: @unchecked Sendable {
         }
         return true
     }
+
+    /// The slash commands of the chat itself, which a skill's command cannot take over.
+    static let builtinCommands: Set<String> = [
+        "help", "h", "quit", "exit", "q", "new", "sessions", "resume", "search", "model", "models", "context",
+        "status", "memory", "reindex", "save", "compact", "export", "clear", "skills",
+    ]
 
     /// The user message that runs a skill: its instructions inline, delimited as data.
     static func skillMessage(_ skill: Skill, request: String) -> String {

@@ -146,11 +146,57 @@ import Testing
         #expect(skills[1].blockedReason == "needs the command definitely-not-installed-xyz")
         #expect(skills[2].description == "First line describes gamma.")
         let tool = ReadSkillTool(skills: skills)
-        #expect(try tool.run(arguments: ["name": "alpha-skill"]).contains("<skill_content name=\"Alpha Skill\">"))
+        let read = try tool.run(arguments: ["name": "alpha-skill"])
+        #expect(read.hasPrefix("The instructions of the skill Alpha Skill:\n\nBody A2"), "\(read)")
         #expect(throws: HostToolError.self) { try tool.run(arguments: ["name": "beta"]) }
         // The repository's bundled skills folder is found from the build folder.
         let found = Skills.bundledDirectory(executableDirectory: TestSupport.binDirectory, environment: [:])
         #expect(found.map { FileManager.default.fileExists(atPath: $0 + "/memory-curator/SKILL.md") } == true)
+    }
+
+    /// SKILL.md is read by the host, unsandboxed: one that leads out of its skills folder (a link a
+    /// sandboxed command can plant: `ln -s ../../../config.toml skills/x/SKILL.md`) is skipped and said,
+    /// and a link put in place after discovery is not followed. Skills that cannot be used are said too.
+    @Test func skillsStayInTheirFolderAndProblemsAreSaid() throws {
+        let ws = TestSupport.makeTemporaryDirectory("lgpt-ws")
+        let secret = TestSupport.makeTemporaryDirectory("lgpt-secret") + "/config.toml"
+        try "api_key = \"sk-SECRET\"\n".write(toFile: secret, atomically: true, encoding: .utf8)
+        func write(_ name: String, _ text: String) throws {
+            try FileManager.default.createDirectory(atPath: ws + "/skills/" + name, withIntermediateDirectories: true)
+            try text.write(toFile: ws + "/skills/\(name)/SKILL.md", atomically: true, encoding: .utf8)
+        }
+        try FileManager.default.createDirectory(atPath: ws + "/skills/evil", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: ws + "/skills/evil/SKILL.md", withDestinationPath: secret)
+        try write(
+            "good",
+            "---\nname: good\ndescription: >-\n  Folded over\n  two lines.\nmetadata:\n  author:\n    name: Jane Doe\n---\nGOOD BODY"
+        )
+        try write("hidden", "---\nname: hidden\ndisable-model-invocation: true\n---\nHIDDEN BODY")
+        try write("symbols", "---\nname: \"!!!\"\n---\nx")
+        try write("twin1", "---\nname: twin\n---\none")
+        try write("twin2", "---\nname: twin\n---\ntwo")
+        try write("open", "---\nname: open\nno closing line\n")
+        let (skills, problems) = Skills.discoverReporting(bundled: nil, workspace: ws, environment: [:])
+        #expect(skills.map(\.name) == ["good", "hidden", "open", "twin"])
+        #expect(problems.contains { $0.contains("evil/SKILL.md leads outside") }, "\(problems)")
+        #expect(problems.contains { $0.contains("has no letter or digit") })
+        #expect(problems.contains { $0.contains("two workspace skills are named \"twin\"") })
+        #expect(problems.contains { $0.contains("open/SKILL.md: its front matter") && $0.contains("not closed") })
+        let good = try #require(skills.first)
+        #expect(good.description == "Folded over two lines.", "a nested name is not the skill's; >- folds")
+        #expect(skills.first { $0.name == "open" }?.description != "---")
+        // read_skill: no wrapper for the sanitizer to filter; a skill kept from the model is not read.
+        let tool = ReadSkillTool(skills: skills)
+        let text = try tool.run(arguments: ["name": "good"])
+        #expect(text.contains("GOOD BODY") && !text.contains("[FILTERED]"), "\(text)")
+        let hidden = #expect(throws: HostToolError.self) { try tool.run(arguments: ["name": "hidden"]) }
+        #expect(hidden?.message.contains("no skill named") == true)
+        #expect(hidden?.message.contains("hidden,") == false && hidden?.message.hasSuffix("hidden") == false)
+        // A link put in SKILL.md's place after discovery is not followed.
+        try FileManager.default.removeItem(atPath: ws + "/skills/good/SKILL.md")
+        try FileManager.default.createSymbolicLink(atPath: ws + "/skills/good/SKILL.md", withDestinationPath: secret)
+        #expect(good.body().isEmpty)
+        #expect(!(try tool.run(arguments: ["name": "good"])).contains("sk-SECRET"))
     }
 
     @Test func memoryToolsWorkOnTheWorkspaceFiles() throws {

@@ -184,6 +184,26 @@ private typealias S = ScriptedProvider
         #expect(bad.stderr.contains("unknown model \"nonsense-model\""))
     }
 
+    /// The approval prompt shows the whole command, every line, with control characters made
+    /// visible: the short progress form hid "; rm -rf ./*" after 57 characters.
+    @Test func theApprovalPromptShowsTheWholeCommand() throws {
+        let command =
+            "echo listing the files in the workspace for you, nothing else; rm -rf ./* ; echo HIDDEN-TAIL\n"
+            + "echo second line \u{1B}[8mconcealed"
+        let home = try Home(script: [
+            [S.call("b", "bash", ["command": .string(command)]), S.done("tool_use")],
+            S.answer("Declined."),
+        ])
+        let config = home.path + "/config.toml"
+        try (String(contentsOfFile: config, encoding: .utf8) + "\n[tools]\nrequire_approval = [\"bash\"]\n")
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let r = try home.run("chat", input: "list my files\nn\n")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("Execute bash:\n    echo listing the files"), "\(r.stdout)")
+        #expect(r.stdout.contains("rm -rf ./* ; echo HIDDEN-TAIL\n    echo second line \u{FFFD}[8mconcealed\n? [y/N] "))
+        #expect(!r.stdout.contains("\u{1B}"))
+    }
+
     @Test func askJSONAndStdin() throws {
         let home = try Home(script: [S.answer("Fine, thanks.")])
         let r = try home.run("ask", "-", "--format", "json", input: "How are you?\n")

@@ -58,8 +58,8 @@ enum AgentFileIO {
     }
 
     /// The whole file, or nil.
-    static func read(_ path: String, limit: Int = 256 << 20) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+    static func read(_ path: String, limit: Int = 256 << 20, followingSymlinks: Bool = true) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | (followingSymlinks ? 0 : O_NOFOLLOW))
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var info = stat()
@@ -82,6 +82,12 @@ enum AgentFileIO {
             got += n
         }
         return got == bytes.count ? bytes : Array(bytes[0..<got])
+    }
+
+    /// Whether `path` is a symbolic link (a dangling one too).
+    static func isSymlink(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFLNK
     }
 
     static func exists(_ path: String) -> Bool {

@@ -291,17 +291,24 @@ public struct ReadSkillTool: AgentHostTool {
 
     public func run(arguments: JSONValue) throws(HostToolError) -> String {
         let wanted = arguments["name"]?.stringValue ?? ""
+        // Only what <available_skills> offers the model: a skill with disable-model-invocation is the
+        // user's to run (/name), and is neither read nor named here.
+        let offered = skills.filter(\.isModelInvocable)
         guard
-            let skill = skills.first(where: {
+            let skill = offered.first(where: {
                 $0.name == wanted || $0.command == wanted || $0.command == Skills.command(for: wanted)
             })
         else {
             throw HostToolError(
-                "no skill named \"\(wanted)\"; available: " + skills.map(\.name).joined(separator: ", ")
+                "no skill named \"\(wanted)\"; available: "
+                    + offered.filter { $0.blockedReason == nil }.map(\.name).joined(separator: ", ")
             )
         }
         if let reason = skill.blockedReason { throw HostToolError("the skill \(skill.name) is unavailable: \(reason)") }
-        return Self.content(of: skill)
+        // No <skill_content> wrapper here: the tool result is wrapped as tool output already, and the
+        // sanitizer would show the skill's own wrapper to the model as [FILTERED].
+        let body = ToolOutputSanitizer.neutralise(skill.body()).text
+        return "The instructions of the skill \(skill.name):\n\n\(body)"
     }
 
     /// The skill's body inside `<skill_content>`.

@@ -134,12 +134,15 @@ struct PluginCommand: ParsableCommand {
                 }
             }
             let m = sidecar.manifest
-            print("\(m.id) \(m.version)\(m.publisher.map { " by \($0)" } ?? "")")
-            if !m.description.isEmpty { print("  \(m.description)") }
-            if !m.tools.isEmpty { print("  tools: " + m.tools.map(\.name).joined(separator: ", ")) }
-            if !m.providers.isEmpty { print("  providers: " + m.providers.map(\.name).joined(separator: ", ")) }
+            // What the user consents to, with control characters shown: a manifest could otherwise move
+            // the cursor and erase a line ("run commands: bash") before the question.
+            func shown(_ text: String) -> String { DisplayText.replacingControlCharacters(text, with: "\u{FFFD}") }
+            print(shown("\(m.id) \(m.version)\(m.publisher.map { " by \($0)" } ?? "")"))
+            if !m.description.isEmpty { print("  " + shown(m.description)) }
+            if !m.tools.isEmpty { print("  tools: " + shown(m.tools.map(\.name).joined(separator: ", "))) }
+            if !m.providers.isEmpty { print("  providers: " + shown(m.providers.map(\.name).joined(separator: ", "))) }
             print(permissions.isEmpty ? "  asks for no permissions" : "  will be allowed to:")
-            for line in permissions.summary { print("    - \(line)") }
+            for line in permissions.summary { print("    - " + shown(line)) }
 
             if !yes {
                 guard isatty(0) == 1 else {

@@ -245,6 +245,21 @@ import Testing
         #expect(granted.stderr.contains("fixture create probe: config_get status=0"), "\(granted.stderr)")
     }
 
+    /// What the install asks consent for is shown with control characters made visible: a manifest
+    /// could move the cursor up and erase "run commands: bash" before the question.
+    @Test func theConsentTextCannotDriveTheTerminal() throws {
+        let home = Home()
+        let src = TestSupport.makeTemporaryDirectory("lgpt-esc")
+        var f = FixturePlugin(id: "org.example.esc")
+        f.permissions = ["exec": ["commands": ["bash"]], "config": [.string("weather\u{1B}[3A\r\u{1B}[J")]]
+        try f.build(in: src)
+        let r = try home.run("plugin", "install", src, "--yes")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(!r.stdout.contains("\u{1B}") && !r.stdout.contains("\r"), "\(r.stdout.debugDescription)")
+        #expect(r.stdout.contains("run commands: bash"))
+        #expect(r.stdout.contains("weather\u{FFFD}[3A\u{FFFD}\u{FFFD}[J"), "\(r.stdout.debugDescription)")
+    }
+
     @Test func installRefusesABrokenPluginAndCopiesNothing() throws {
         let home = Home()
         let src = TestSupport.makeTemporaryDirectory("lgpt-broken")

@@ -7,7 +7,9 @@ import Testing
 
 /// `config show` and `config get` never print a secret, whatever the file's layout.
 @Suite struct ConfigRedactionTests {
-    private static let secrets = ["sk-PROV-1", "ghp-PAT-2", "tok-3", "multi-4", "inline-5", "arr-6"]
+    private static let secrets = [
+        "sk-PROV-1", "ghp-PAT-2", "tok-3", "multi-4", "inline-5", "arr-6", "cred-7", "table-8", "comment-9",
+    ]
 
     private func expectHidden(_ text: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
         let shown = try Configuration.redactedTOML(text)
@@ -55,11 +57,25 @@ import Testing
                 + "secrets.GH_PAT = \"ghp-PAT-2\"\n",
             // An array under a key that looks secret.
             "[agent]\ndefault_model = \"m\"\n[providers.x]\napi_keys = [\"arr-6\", \"tok-3\"]\n",
+            // A multi-line secret whose lines read as comments once its first line is hidden.
+            "[secrets]\nOPENAI_API_KEY = \"\"\"\n# comment-9\n#comment-9\"\"\"\n",
         ]
         for text in layouts {
             try expectHidden(text)
             #expect(try Configuration.redactedTOML(text).hasPrefix("# config.toml with its secrets hidden"))
         }
+    }
+
+    /// A table or an inline table under a key that looks secret holds secrets whatever its keys are.
+    @Test func tablesNamedLikeSecretsAreHidden() throws {
+        let text = "[providers.openai]\ncredentials = { primary = \"cred-7\" }\n[auth.tokens]\ngithub = \"table-8\"\n"
+        try expectHidden(text)
+        let config = try Configuration(toml: text, environment: [:])
+        for key in ["auth.tokens.github", "auth.tokens", "providers.openai.credentials", "providers"] {
+            let shown = try #require(config.redactedValue(at: key)).encoded(pretty: false)
+            #expect(!shown.contains("cred-7") && !shown.contains("table-8"), "\(key): \(shown)")
+        }
+        #expect(!config.redactedDocument().encoded(pretty: false).contains("table-8"))
     }
 
     @Test func aTableHoldingASecretIsShownWithItHidden() throws {

@@ -142,7 +142,10 @@ import Testing
 
     /// A tool's writes must form one JSON document: a result that is not JSON, or nothing at all, is
     /// the plugin's error, not something to hand on as a result.
-    @Test(arguments: [(1, "a result that is not JSON (\"{\"oops\": tru\")"), (2, "returned nothing")])
+    @Test(arguments: [
+        (1, "a result that is not JSON (\"{\"oops\": tru\")"), (2, "returned nothing"),
+        (3, "a result that is not JSON"),
+    ])
     func aResultThatIsNotJSONIsAnError(variant: Int, message: String) throws {
         let h = try HostHarness()
         var bad = FixturePlugin(id: "org.test.badresult")

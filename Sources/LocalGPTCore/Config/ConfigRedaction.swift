@@ -31,8 +31,12 @@ extension Configuration {
     public static func redactedTOML(_ text: String) throws(ConfigurationError) -> String {
         let document = try Configuration(toml: text, environment: [:]).document
         let hidden = redact(.object(document), key: nil, underSecrets: false)
+        // A multi-line string can hold lines that read as comments once its first line is hidden: such
+        // a file is never shown line by line.
         let lines = redactedLines(text)
-        if let table = try? TOMLTable(string: lines), JSONValue.object(convert(table)) == hidden {
+        if !text.contains("\"\"\"") && !text.contains("\'\'\'"),
+            let table = try? TOMLTable(string: lines), JSONValue.object(convert(table)) == hidden
+        {
             return lines
         }
         guard case .object(let object) = hidden else { return "" }
@@ -52,8 +56,8 @@ extension Configuration {
             guard !trimmed.hasPrefix("#"), let eq = trimmed.firstIndex(of: "=") else { return String(line) }
             let path = table + keyPath(trimmed[..<eq])
             let value = trimmed[trimmed.index(after: eq)...].drop { $0 == " " || $0 == "\t" }
-            guard value.hasPrefix("\"") || value.hasPrefix("'"), let last = path.last,
-                path.first == "secrets" || isSecretKey(last)
+            guard value.hasPrefix("\"") || value.hasPrefix("'"),
+                path.first == "secrets" || path.contains(where: isSecretKey)
             else { return String(line) }
             let indent = line.prefix { $0 == " " || $0 == "\t" }
             return "\(indent)\(trimmed[..<eq].trimmingCharacters(in: .whitespaces)) = \"********\""

@@ -132,15 +132,18 @@ public struct Configuration: Sendable {
     }
 
     static func redact(_ v: JSONValue, key: String?, underSecrets: Bool) -> JSONValue {
+        // A table or array under a key that looks secret (`credentials = { primary = "…" }`,
+        // `[auth.tokens]`) holds secrets whatever its own keys are called.
+        let secretHere = underSecrets || (key.map(isSecretKey) ?? false)
         switch v {
         case .object(let o):
             var out: [String: JSONValue] = [:]
             for (k, child) in o {
-                out[k] = redact(child, key: k, underSecrets: underSecrets || (key == nil && k == "secrets"))
+                out[k] = redact(child, key: k, underSecrets: secretHere || (key == nil && k == "secrets"))
             }
             return .object(out)
         case .array(let a):
-            return .array(a.map { redact($0, key: key, underSecrets: underSecrets) })
+            return .array(a.map { redact($0, key: key, underSecrets: secretHere) })
         case .string:
             if underSecrets || isSecretKey(key ?? "") { return "********" }
             return v

@@ -167,6 +167,8 @@ static lgpt_status fixture_invoke(void *p, const lgpt_call *call, const char *na
         status = put(out, "{\"oops\": tru"); /* not JSON: the host must say so */
 #elif defined(FIXTURE_BAD_RESULT) && FIXTURE_BAD_RESULT == 2
         status = LGPT_OK; /* nothing written */
+#elif defined(FIXTURE_BAD_RESULT) && FIXTURE_BAD_RESULT == 3
+        status = put(out, "{\"s\": \"\xff\xfe\"}"); /* not UTF-8 */
 #else
         status = put(out, "{}");
 #endif

@@ -173,6 +173,13 @@ extension CallContext {
         if outcome.status != LGPT_OK {
             if host.isCancelled(call) || outcome.status == LGPT_ERR_CANCELLED { throw .cancelled() }
             let reason = outcome.errorMessage ?? "the request failed"
+            if outcome.status == LGPT_ERR_TIMEOUT {
+                // Reachable, but slower than providers.timeout_ms: "unreachable" sent users to their network.
+                throw .fromHost(
+                    outcome.status,
+                    "\(providerLabel) did not answer in time (providers.timeout_ms): \(reason)"
+                )
+            }
             if outcome.httpStatus == 0 {
                 throw .fromHost(outcome.status, "\(providerLabel) is unreachable: \(reason)")
             }

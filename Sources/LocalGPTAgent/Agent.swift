@@ -263,9 +263,10 @@ public final class Agent: @unchecked Sendable {
             _ = try compactLocked(reason: .threshold, hooks: hooks)
         }
         try appendLocked(message)
-        let result = try loopLocked(hooks: hooks, flush: false)
-        options.store?.updateIndex(session, usage: usage, providerSession: providerSession)
-        return result
+        // The index names this session once it holds the user's message, whether the turn then succeeds
+        // or not: `chat --resume` skipped a newer session whose every turn had failed.
+        defer { options.store?.updateIndex(session, usage: usage, providerSession: providerSession) }
+        return try loopLocked(hooks: hooks, flush: false)
     }
 
     /// The async form of ``runTurn(_:hooks:)``: runs on a thread of its own; task cancellation cancels

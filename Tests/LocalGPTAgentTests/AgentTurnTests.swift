@@ -400,13 +400,19 @@ private typealias S = ScriptedProvider
     @Test func providerErrorsEndTheTurnAndTheSessionStaysValid() throws {
         let h = try AgentHarness(
             script: [
+                S.answer("An earlier session."),
                 [S.error("invalid_response", "the model sent garbage"), S.fail(status: -9)], S.answer("Fine now."),
             ]
         )
+        let earlier = try h.agent()
+        _ = try earlier.runTurn("Hello")
         let agent = try h.agent()
         let error = #expect(throws: AgentError.self) { try agent.runTurn("Hi") }
         #expect(error?.message.contains("garbage") == true)
         #expect(agent.session.messages.map(\.role) == [.user])
+        // The newer session is the one `--resume` continues, though its turn failed.
+        SessionStore.flushIndexWrites()
+        #expect(SessionStore(paths: h.paths).latestID() == agent.session.id)
         let ok = try agent.runTurn("Again")
         #expect(ok.text == "Fine now.")
     }

@@ -151,6 +151,35 @@ import Testing
         #expect(e3.code == .unavailable)
     }
 
+    /// A server that accepts the request and then says nothing: a timeout, not "unreachable".
+    @Test func aServerTooSlowForTheTimeoutIsNotCalledUnreachable() throws {
+        let server = try LoopbackHTTPServer { _ in LoopbackHTTPResponse(text: "{}", delayMilliseconds: 3_000) }
+        let h = try ProviderHarness(
+            config: "[providers]\ntimeout_ms = 300\n[providers.openai]\nbase_url = \"\(server.baseURL)/v1\"\n",
+            environment: ["OPENAI_API_KEY": "sk-1234567890"]
+        )
+        let e = try #require(h.generate("openai/gpt-4o", Fixtures.request()).result.failure)
+        #expect(e.message.contains("did not answer in time (providers.timeout_ms)"), "\(e.message)")
+        #expect(!e.message.contains("unreachable"))
+    }
+
+    /// A server that echoes the key in its error: masked whole, and also when the plugin's 300-character
+    /// clip cuts it ("…ppp sk-SECRETKEY-a…" showed the key's first characters).
+    @Test func anEchoedKeyIsMaskedAlsoWhereTheMessageIsClipped() throws {
+        let key = "sk-SECRETKEY-abcdef1234567890"
+        for padding in [0, 285] {
+            let body = #"{"error":{"message":""# + String(repeating: "p", count: padding) + " " + key + #""}}"#
+            let server = try LoopbackHTTPServer { _ in LoopbackHTTPResponse(status: 401, text: body) }
+            let h = try ProviderHarness(
+                config: "[providers.openai]\nbase_url = \"\(server.baseURL)/v1\"\n",
+                environment: ["OPENAI_API_KEY": key]
+            )
+            let e = try #require(h.generate("openai/gpt-4o", Fixtures.request()).result.failure)
+            #expect(!e.message.contains("sk-SECRETK"), "\(padding): \(e.message)")
+            #expect(e.message.contains("********"), "\(padding): \(e.message)")
+        }
+    }
+
     /// Small local models write tool calls as text; the parser finds them for known tools only, and streams
     /// everything else.
     @Test func toolCallsWrittenAsTextAreParsed() throws {

@@ -326,8 +326,17 @@ public final class ProviderRouter: Sendable {
         let values =
             names.compactMap { resolver.configuration.secret(named: $0) }
             + keys.compactMap { resolver.configuration.string($0) }
-        for v in values where v.count >= 8 && out.contains(v) {
-            out = out.replacingOccurrences(of: v, with: "********")
+        for v in values where v.count >= 8 {
+            if out.contains(v) { out = out.replacingOccurrences(of: v, with: "********") }
+            // A plugin clips a server's message (300 characters, then "…"): a key echoed at the edge
+            // arrives as its first characters only.
+            for length in stride(from: v.count - 1, through: 6, by: -1) {
+                let cut = String(v.prefix(length)) + "…"
+                if out.contains(cut) {
+                    out = out.replacingOccurrences(of: cut, with: "********…")
+                    break
+                }
+            }
         }
         return out
     }

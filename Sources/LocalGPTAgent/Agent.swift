@@ -693,26 +693,28 @@ public final class Agent: @unchecked Sendable {
         }
     }
 
-    /// A short display hint for a call: a path, the start of a command, a query or a URL.
     /// What an approval shows: the main argument whole (every line), else the arguments JSON, with
     /// control characters replaced. The progress line's short form hid the rest of a command
     /// (`echo harmless …; rm -rf ./*`) and let ESC sequences reach the terminal.
     public static func approvalDetail(for call: ToolCall) -> String {
+        // A call whose only argument is its main one shows it bare; any other shows all its arguments.
         var text = call.argumentsJSON
-        for key in ["command", "path", "url", "query", "name", "expression", "text"] {
-            if let s = call.arguments[key]?.stringValue, call.arguments.objectValue?.count == 1 {
-                text = s
-                break
-            }
-            if call.arguments[key]?.stringValue != nil { break }
+        if let arguments = call.arguments.objectValue, arguments.count == 1, let (key, value) = arguments.first,
+            mainArgumentKeys.contains(key), let s = value.stringValue
+        {
+            text = s
         }
         return text.split(separator: "\n", omittingEmptySubsequences: false).map {
             DisplayText.replacingControlCharacters(String($0), with: "\u{FFFD}")
         }.joined(separator: "\n")
     }
 
+    /// The arguments that say what a call does, in the order a progress line looks for them.
+    static let mainArgumentKeys = ["path", "command", "query", "url", "name", "expression", "text"]
+
+    /// A short display hint for a call: a path, the start of a command, a query or a URL.
     public static func detail(for call: ToolCall) -> String {
-        for key in ["path", "command", "query", "url", "name", "expression", "text"] {
+        for key in mainArgumentKeys {
             if let s = call.arguments[key]?.stringValue {
                 let line = s.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
                 return line.count > 57 ? String(line.prefix(57)) + "…" : line

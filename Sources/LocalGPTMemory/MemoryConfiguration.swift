@@ -78,14 +78,9 @@ public struct MemoryConfiguration: Sendable, Equatable {
         if let w = environment["LOCALGPT_WORKSPACE"], !w.isEmpty, !w.hasPrefix("/"), workspaceOverride == nil {
             warnings.append("LOCALGPT_WORKSPACE=\(w) is not an absolute path: ignored")
         }
-        var workspace = paths.workspace
-        if let w = workspaceOverride, !w.isEmpty {
-            workspace = LocalGPTPaths.absolutePath(w)
-        } else if let w = environment["LOCALGPT_WORKSPACE"], w.hasPrefix("/") {
-            workspace = w
-        } else if let w = configuration.string("memory.workspace"), !w.isEmpty {
-            workspace = LocalGPTPaths.absolutePath(w, relativeTo: paths.home)
-        }
+        // The flag, else the host's one workspace (LOCALGPT_WORKSPACE, memory.workspace, the home's).
+        var workspace = paths.resolvingWorkspace(configuration: configuration, environment: environment).workspace
+        if let w = workspaceOverride, !w.isEmpty { workspace = LocalGPTPaths.absolutePath(w) }
         workspace = Workspace.standardize(workspace)
         let defaultWorkspace = Workspace.standardize(paths.defaultWorkspace)
         let indexName =

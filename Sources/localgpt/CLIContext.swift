@@ -17,15 +17,21 @@ struct CLIContext {
         let configuration: Configuration
         let paths: LocalGPTPaths
         do {
-            let home = LocalGPTPaths.fromEnvironment()
-            configuration = try Configuration.load(paths: home)
-            paths = home.resolvingWorkspace(configuration: configuration)
+            (paths, configuration) = try loadPaths()
         } catch {
             throw CLIError(error.description)
         }
         for warning in configuration.typeWarnings { printError("warning: config.toml: \(warning)") }
         let logger = bootstrapLogging(paths: paths, configuration: configuration, verbose: options.verbose)
         return CLIContext(paths: paths, configuration: configuration, logger: logger)
+    }
+
+    /// The home (`LOCALGPT_HOME`), its config.toml (created from the template when missing), and the
+    /// paths with the workspace they choose (``LocalGPTPaths/resolvingWorkspace(configuration:environment:)``).
+    static func loadPaths() throws(ConfigurationError) -> (LocalGPTPaths, Configuration) {
+        let home = LocalGPTPaths.fromEnvironment()
+        let configuration = try Configuration.load(paths: home)
+        return (home.resolvingWorkspace(configuration: configuration), configuration)
     }
 
     private static func bootstrapLogging(paths: LocalGPTPaths, configuration: Configuration, verbose: Bool) -> Logger {

@@ -17,8 +17,7 @@ struct InitCommand: ParsableCommand {
     func run() throws {
         let paths: LocalGPTPaths
         do {
-            let home = LocalGPTPaths.fromEnvironment()
-            paths = home.resolvingWorkspace(configuration: try Configuration.load(paths: home))
+            paths = try CLIContext.loadPaths().0
             try paths.createDirectories()
         } catch {
             throw CLIError("\(error)")
@@ -42,11 +41,10 @@ struct PathsCommand: ParsableCommand {
     )
 
     func run() {
-        let home = LocalGPTPaths.fromEnvironment()
         // The workspace as config.toml moves it; a file that does not parse leaves the home's, and says so.
-        var paths = home
+        var paths = LocalGPTPaths.fromEnvironment()
         do {
-            paths = home.resolvingWorkspace(configuration: try Configuration.load(paths: home))
+            paths = try CLIContext.loadPaths().0
         } catch {
             printError("warning: \(error.description); the workspace shown is the home's")
         }

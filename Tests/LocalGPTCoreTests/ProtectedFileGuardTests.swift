@@ -68,14 +68,14 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: folder + "/x"))
         // A file too large to copy is moved aside whole, not lost.
         token = guarded.begin([file])
-        try Data(count: ProtectedFileGuard.copyLimitForTests + 1).write(to: URL(fileURLWithPath: file))
+        try Data(count: ProtectedFileGuard.copyLimit + 1).write(to: URL(fileURLWithPath: file))
         changes = guarded.end(token, keepingChangesIn: kept)
         #expect(changes.map(\.restored) == [true])
         #expect(read() == "mine\n")
         let large = try #require(changes.first?.keptAt)
         #expect(
             (try FileManager.default.attributesOfItem(atPath: large)[.size] as? Int) == ProtectedFileGuard
-                .copyLimitForTests + 1
+                .copyLimit + 1
         )
         // Created where there was none, as a folder: moved aside, the name free again.
         try FileManager.default.removeItem(atPath: file)

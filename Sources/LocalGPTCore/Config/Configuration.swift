@@ -145,8 +145,7 @@ public struct Configuration: Sendable {
         case .array(let a):
             return .array(a.map { redact($0, key: key, underSecrets: secretHere) })
         case .string:
-            if underSecrets || isSecretKey(key ?? "") { return "********" }
-            return v
+            return secretHere ? "********" : v
         default:
             return v
         }

@@ -33,8 +33,9 @@ public struct LocalGPTPaths: Sendable, Equatable {
     public var defaultWorkspace: String { home + "/workspace" }
 
     /// These paths with the workspace the user chose: the absolute `LOCALGPT_WORKSPACE`, else
-    /// `memory.workspace` of config.toml (`~` or relative to the home accepted), else the home's.
-    /// A relative `LOCALGPT_WORKSPACE` is ignored (the memory commands say so).
+    /// `memory.workspace` of config.toml (`~` or relative to the home accepted), else the one these
+    /// paths have (the home's unless given). A relative `LOCALGPT_WORKSPACE` is ignored (the memory
+    /// commands say so). Resolving twice gives the same paths.
     public func resolvingWorkspace(
         configuration: Configuration,
         environment: [String: String] = ProcessEnvironment.current
@@ -44,8 +45,6 @@ public struct LocalGPTPaths: Sendable, Equatable {
             resolved.workspace = Self.absolutePath(w)
         } else if let w = configuration.value(at: "memory.workspace")?.stringValue, !w.isEmpty {
             resolved.workspace = Self.absolutePath(w, relativeTo: home)
-        } else {
-            resolved.workspace = defaultWorkspace
         }
         return resolved
     }

@@ -3,27 +3,33 @@
 //===----------------------------------------------------------------------===//
 
 /// A JSON syntax check (RFC 8259) that allocates nothing: the audit log's append path uses it to
-/// tell whether the last line is intact without building a document.
+/// tell whether the last line is intact, and the plugin host whether a tool's result is one JSON
+/// document, without building one. It accepts exactly what ``JSONParser`` accepts: a leading
+/// byte-order mark, strings of valid UTF-8, `\u` surrogates only in pairs, nesting to
+/// ``JSONParser/maximumDepth``.
 enum JSONSyntax {
     /// Whether `bytes` is exactly one JSON value, optionally surrounded by whitespace.
     static func isValid(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         var i = 0
+        if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { i = 3 }
         skipSpace(bytes, &i)
         guard value(bytes, &i, depth: 0) else { return false }
         skipSpace(bytes, &i)
         return i == bytes.count
     }
 
-    private static let maxDepth = 64
+    private static let maxDepth = JSONParser.maximumDepth
 
     private static func skipSpace(_ b: UnsafeBufferPointer<UInt8>, _ i: inout Int) {
         while i < b.count, b[i] == 0x20 || b[i] == 0x09 || b[i] == 0x0A || b[i] == 0x0D { i += 1 }
     }
 
     private static func value(_ b: UnsafeBufferPointer<UInt8>, _ i: inout Int, depth: Int) -> Bool {
-        guard i < b.count, depth < maxDepth else { return false }
+        guard i < b.count else { return false }
         switch b[i] {
         case UInt8(ascii: "{"):
+            // `depth` containers hold this one: it is the (depth + 1)th, as the parser counts.
+            guard depth < maxDepth else { return false }
             i += 1
             skipSpace(b, &i)
             if i < b.count && b[i] == UInt8(ascii: "}") {
@@ -48,6 +54,7 @@ enum JSONSyntax {
                 skipSpace(b, &i)
             }
         case UInt8(ascii: "["):
+            guard depth < maxDepth else { return false }
             i += 1
             skipSpace(b, &i)
             if i < b.count && b[i] == UInt8(ascii: "]") {
@@ -105,19 +112,72 @@ enum JSONSyntax {
                     UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
                     i += 1
                 case UInt8(ascii: "u"):
-                    guard i + 4 < b.count else { return false }
-                    for k in 1...4 where !isHexDigit(b[i + k]) {
-                        return false
-                    }
+                    guard let unit = hex4(b, i + 1) else { return false }
                     i += 5
+                    if (0xDC00...0xDFFF).contains(unit) { return false }  // a low surrogate alone
+                    if (0xD800...0xDBFF).contains(unit) {
+                        // A high surrogate must be followed by its low one.
+                        guard i + 1 < b.count, b[i] == UInt8(ascii: "\\"), b[i + 1] == UInt8(ascii: "u"),
+                            let low = hex4(b, i + 2), (0xDC00...0xDFFF).contains(low)
+                        else { return false }
+                        i += 6
+                    }
                 default:
                     return false
                 }
                 continue
             }
+            if c >= 0x80 {
+                guard utf8Sequence(b, &i) else { return false }
+                continue
+            }
             i += 1
         }
         return false
+    }
+
+    /// The four hex digits at `at`, or nil.
+    private static func hex4(_ b: UnsafeBufferPointer<UInt8>, _ at: Int) -> UInt32? {
+        guard at + 4 <= b.count else { return nil }
+        var unit: UInt32 = 0
+        for k in 0..<4 {
+            let c = b[at + k]
+            guard isHexDigit(c) else { return nil }
+            unit = unit << 4 | UInt32(isDigit(c) ? c - UInt8(ascii: "0") : (c | 0x20) - UInt8(ascii: "a") + 10)
+        }
+        return unit
+    }
+
+    /// Steps over one well-formed UTF-8 sequence of two to four bytes starting at `i` (Unicode 15,
+    /// table 3-7: no overlong forms, no surrogates, nothing above U+10FFFF).
+    private static func utf8Sequence(_ b: UnsafeBufferPointer<UInt8>, _ i: inout Int) -> Bool {
+        let lead = b[i]
+        let count: Int
+        var second: ClosedRange<UInt8> = 0x80...0xBF
+        switch lead {
+        case 0xC2...0xDF: count = 2
+        case 0xE0:
+            count = 3
+            second = 0xA0...0xBF
+        case 0xE1...0xEC, 0xEE...0xEF: count = 3
+        case 0xED:
+            count = 3
+            second = 0x80...0x9F
+        case 0xF0:
+            count = 4
+            second = 0x90...0xBF
+        case 0xF1...0xF3: count = 4
+        case 0xF4:
+            count = 4
+            second = 0x80...0x8F
+        default: return false
+        }
+        guard i + count <= b.count, second.contains(b[i + 1]) else { return false }
+        for k in 2..<count where !(0x80...0xBF).contains(b[i + k]) {
+            return false
+        }
+        i += count
+        return true
     }
 
     private static func number(_ b: UnsafeBufferPointer<UInt8>, _ i: inout Int) -> Bool {

@@ -54,10 +54,9 @@ public final class ProtectedFileGuard: Sendable {
         var reference: State
     }
 
-    /// Files larger than this are compared by identity only (protected files are small).
-    static let copyLimit = 4 << 20
-    /// ``copyLimit``, for tests.
-    public static var copyLimitForTests: Int { copyLimit }
+    /// Files larger than this are compared by identity only and moved aside whole when changed
+    /// (protected files are small).
+    public static let copyLimit = 4 << 20
 
     /// The guard of this process.
     public static let shared = ProtectedFileGuard()

@@ -148,35 +148,10 @@ enum JSONSyntax {
         return unit
     }
 
-    /// Steps over one well-formed UTF-8 sequence of two to four bytes starting at `i` (Unicode 15,
-    /// table 3-7: no overlong forms, no surrogates, nothing above U+10FFFF).
+    /// Steps over one well-formed UTF-8 sequence starting at `i`.
     private static func utf8Sequence(_ b: UnsafeBufferPointer<UInt8>, _ i: inout Int) -> Bool {
-        let lead = b[i]
-        let count: Int
-        var second: ClosedRange<UInt8> = 0x80...0xBF
-        switch lead {
-        case 0xC2...0xDF: count = 2
-        case 0xE0:
-            count = 3
-            second = 0xA0...0xBF
-        case 0xE1...0xEC, 0xEE...0xEF: count = 3
-        case 0xED:
-            count = 3
-            second = 0x80...0x9F
-        case 0xF0:
-            count = 4
-            second = 0x90...0xBF
-        case 0xF1...0xF3: count = 4
-        case 0xF4:
-            count = 4
-            second = 0x80...0x8F
-        default: return false
-        }
-        guard i + count <= b.count, second.contains(b[i + 1]) else { return false }
-        for k in 2..<count where !(0x80...0xBF).contains(b[i + k]) {
-            return false
-        }
-        i += count
+        guard let length = UTF8Validation.sequenceLength(b, at: i) else { return false }
+        i += length
         return true
     }
 

@@ -306,40 +306,45 @@ enum UTF8Validation {
     /// The offset of the first byte that does not start a valid UTF-8 sequence, or nil when all
     /// of `bytes` is valid UTF-8.
     static func firstInvalidOffset(_ bytes: [UInt8]) -> Int? {
-        var i = 0
-        while i < bytes.count {
-            let b = bytes[i]
-            let length: Int
-            var lower: UInt8 = 0x80
-            var upper: UInt8 = 0xBF
-            switch b {
-            case 0x00...0x7F:
-                i += 1
-                continue
-            case 0xC2...0xDF: length = 2
-            case 0xE0:
-                length = 3
-                lower = 0xA0
-            case 0xE1...0xEC, 0xEE...0xEF: length = 3
-            case 0xED:
-                length = 3
-                upper = 0x9F
-            case 0xF0:
-                length = 4
-                lower = 0x90
-            case 0xF1...0xF3: length = 4
-            case 0xF4:
-                length = 4
-                upper = 0x8F
-            default: return i
+        bytes.withUnsafeBufferPointer { b in
+            var i = 0
+            while i < b.count {
+                guard let length = sequenceLength(b, at: i) else { return i }
+                i += length
             }
-            guard i + length <= bytes.count else { return i }
-            guard bytes[i + 1] >= lower && bytes[i + 1] <= upper else { return i }
-            for k in 2..<length where bytes[i + k] < 0x80 || bytes[i + k] > 0xBF {
-                return i
-            }
-            i += length
+            return nil
         }
-        return nil
+    }
+
+    /// The length of the well-formed sequence that starts at `i` (1 for ASCII), or nil when none
+    /// does (a stray continuation byte, an invalid lead, a sequence cut short or malformed).
+    static func sequenceLength(_ bytes: UnsafeBufferPointer<UInt8>, at i: Int) -> Int? {
+        let lead = bytes[i]
+        let length: Int
+        var second: ClosedRange<UInt8> = 0x80...0xBF
+        switch lead {
+        case 0x00...0x7F: return 1
+        case 0xC2...0xDF: length = 2
+        case 0xE0:
+            length = 3
+            second = 0xA0...0xBF
+        case 0xE1...0xEC, 0xEE...0xEF: length = 3
+        case 0xED:
+            length = 3
+            second = 0x80...0x9F
+        case 0xF0:
+            length = 4
+            second = 0x90...0xBF
+        case 0xF1...0xF3: length = 4
+        case 0xF4:
+            length = 4
+            second = 0x80...0x8F
+        default: return nil
+        }
+        guard i + length <= bytes.count, second.contains(bytes[i + 1]) else { return nil }
+        for k in 2..<length where !(0x80...0xBF).contains(bytes[i + k]) {
+            return nil
+        }
+        return length
     }
 }

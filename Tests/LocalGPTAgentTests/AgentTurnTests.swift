@@ -305,8 +305,12 @@ private typealias S = ScriptedProvider
         _ = try agent.runTurn("Big output.")
         let result = try #require(agent.session.messages.first { $0.role == .tool })
         #expect(result.content.contains("[...truncated"))
-        #expect(result.content.contains("Use read_file with offset to see more.]"))
+        // The way to see the rest of a command's output is not read_file's offset (it was said so).
+        #expect(result.content.contains("write the command's output to a file in the workspace and read it"))
+        #expect(!result.content.contains("read_file again"))
         #expect(result.content.count < 51_000)
+        #expect(ToolOutputSanitizer.moreHint("org.localgpt.tools/read_file").contains("larger offset"))
+        #expect(ToolOutputSanitizer.moreHint("web_fetch") == "The rest was cut.")
     }
 
     @Test func bashCannotTouchProtectedFiles() throws {

@@ -37,9 +37,7 @@ public enum ToolOutputSanitizer {
             let count = text.count
             if count > maxCharacters {
                 cut = count - maxCharacters
-                text =
-                    String(text.prefix(maxCharacters))
-                    + "\n[...truncated \(cut) characters. Use read_file with offset to see more.]"
+                text = String(text.prefix(maxCharacters)) + "\n[...truncated \(cut) characters. \(moreHint(toolName))]"
             }
         }
         let (neutral, filtered) = neutralise(text)
@@ -51,6 +49,19 @@ public enum ToolOutputSanitizer {
             truncatedCharacters: cut,
             filteredMarkers: filtered
         )
+    }
+
+    /// How the model can see what the cap cut, for the tool that produced it.
+    public static func moreHint(_ toolName: String) -> String {
+        switch toolName.split(separator: "/").last ?? "" {
+        case "read_file":
+            return "Call read_file again with a larger offset, or a smaller limit, to see more."
+        case "bash":
+            return "To see more, write the command's output to a file in the workspace and read it with "
+                + "read_file (offset, limit), or narrow it with grep, head or tail."
+        default:
+            return "The rest was cut."
+        }
     }
 
     /// Model-control markers (the shared ``InjectionPatterns`` list) and the context delimiters replaced

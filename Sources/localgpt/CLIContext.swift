@@ -75,6 +75,9 @@ struct CLIContext {
             memory: makeMemoryService(),
             libraryHashes: (try? key.get()).map { LibraryHashCache(path: paths.libraryHashCache, deviceKey: $0) }
         )
+        // Before anything reads the workspace: a command of a LocalGPT process killed mid-run may
+        // still be running, and may have changed IDENTITY.md or the policy.
+        host.recoverProtectedFiles()
         host.loadAll(
             PluginDiscovery.candidates(
                 paths: paths,

@@ -269,23 +269,47 @@ struct SandboxCommand: ParsableCommand {
                     sandbox: sandbox
                 )
             }
-            var plain: [Double] = []
-            var sandboxed: [Double] = []
+            // Plain, sandboxed, and sandboxed inside the protected-file guard (as a plugin's exec runs).
+            var samples: [[Double]] = [[], [], []]
+            let protectedFiles = ProtectedFileGuard(paths: context.paths)
+            let watched = PluginHost.protectedFiles(writableUnder: policy, paths: context.paths)
             let clock = ContinuousClock()
             for i in 0..<(runs + 10) {
-                for (index, sandbox) in [nil, policy].enumerated() {
+                for kind in 0..<3 {
                     let start = clock.now
-                    let result = try ProcessRunner.run(request(sandbox))
+                    let result: ProcessResult
+                    if kind == 2 {
+                        let token = protectedFiles.begin(watched)
+                        result = try ProcessRunner.run(
+                            request(policy),
+                            started: { protectedFiles.started(token, processGroup: $0) }
+                        )
+                        _ = protectedFiles.end(token)
+                    } else {
+                        result = try ProcessRunner.run(request(kind == 0 ? nil : policy))
+                    }
                     let ms =
                         Double((clock.now - start).components.attoseconds) / 1e15
                         + Double((clock.now - start).components.seconds) * 1000
                     guard result.succeeded else { throw CLIError("bash -c true failed: \(result)") }
-                    if i >= 10 { index == 0 ? plain.append(ms) : sandboxed.append(ms) }  // 10 warm-up rounds
+                    if i >= 10 { samples[kind].append(ms) }  // 10 warm-up rounds
                 }
             }
+            // The guard alone, without a command (its own cost, free of the process's noise).
+            var alone: [Double] = []
+            for _ in 0..<runs {
+                let start = clock.now
+                let token = protectedFiles.begin(watched)
+                protectedFiles.started(token, processGroup: getpid())
+                _ = protectedFiles.end(token)
+                let elapsed = (clock.now - start).components
+                alone.append(Double(elapsed.attoseconds) / 1e15 + Double(elapsed.seconds) * 1000)
+            }
             let report = policy.report(capabilities: .current)
-            let p = Stats(plain)
-            let s = Stats(sandboxed)
+            let a = Stats(alone)
+            let p = Stats(samples[0])
+            let s = Stats(samples[1])
+            let g = Stats(samples[2])
             if json {
                 let doc: JSONValue = .object([
                     "runs": .int(Int64(runs)),
@@ -294,6 +318,8 @@ struct SandboxCommand: ParsableCommand {
                     "plain_median_ms": .double(p.median), "plain_p90_ms": .double(p.p90),
                     "sandboxed_median_ms": .double(s.median), "sandboxed_p90_ms": .double(s.p90),
                     "added_median_ms": .double(s.median - p.median),
+                    "guarded_median_ms": .double(g.median), "guarded_p90_ms": .double(g.p90),
+                    "guard_added_median_ms": .double(g.median - s.median), "guard_alone_median_ms": .double(a.median),
                 ])
                 print(doc.encoded(pretty: true))
                 return
@@ -303,6 +329,9 @@ struct SandboxCommand: ParsableCommand {
             print("plain:      median \(fmt(p.median)) ms  p90 \(fmt(p.p90)) ms  min \(fmt(p.min)) ms")
             print("sandboxed:  median \(fmt(s.median)) ms  p90 \(fmt(s.p90)) ms  min \(fmt(s.min)) ms")
             print("added:      median \(fmt(s.median - p.median)) ms")
+            print("guarded:    median \(fmt(g.median)) ms  p90 \(fmt(g.p90)) ms  min \(fmt(g.min)) ms")
+            print("guard adds: median \(fmt(g.median - s.median)) ms (\(watched.count) protected files watched)")
+            print("guard alone (begin, started, end; no command): median \(fmt(a.median)) ms  p90 \(fmt(a.p90)) ms")
         }
 
         private struct Stats {

@@ -134,6 +134,70 @@ private typealias S = ScriptedProvider
         #expect(text.contains("[cancelled]"), "\(text)")
     }
 
+    /// `localgpt ask` killed (SIGKILL) while a `bash` command runs: the command's background loop
+    /// outlives it (only the direct child dies with the host) and keeps rewriting IDENTITY.md, which
+    /// goes into every system prompt. The next LocalGPT process kills what is left of the command
+    /// (by its process group, or by its pids cgroup) and puts the file back before it reads the
+    /// workspace; the change is audited and kept in blocked-writes/. With a pids cgroup, any LocalGPT
+    /// process that starts a command may sweep the dead host's cgroup first (other tests run at once),
+    /// so only the outcome is checked there.
+    @Test(.serialized, arguments: [false, true])
+    func aCommandOutlivingItsKilledHostIsStoppedAndUndone(pidsCgroup: Bool) throws {
+        let loop = "(f=IDENT; while true; do echo hijacked > ${f}ITY.md; sleep 0.05; done) & touch started; sleep 60"
+        let home = try Home(script: [
+            [S.call("b", "bash", ["command": .string(loop)]), S.done("tool_use")], S.answer("Never reached."),
+        ])
+        let config = home.path + "/config.toml"
+        try (String(contentsOfFile: config, encoding: .utf8) + "\n[sandbox]\nuse_pids_cgroup = \(pidsCgroup)\n")
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let workspace = home.path + "/workspace"
+        let identity = workspace + "/IDENTITY.md"
+        try FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true)
+        try "I am the user's assistant.\n".write(toFile: identity, atomically: true, encoding: .utf8)
+        func identityText() -> String { (try? String(contentsOfFile: identity, encoding: .utf8)) ?? "" }
+        func waitFor(_ condition: () -> Bool) -> Bool {
+            let deadline = Date().addingTimeInterval(30)
+            while !condition() && Date() < deadline { usleep(20_000) }
+            return condition()
+        }
+
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: TestSupport.localgptExecutable)
+        p.arguments = ["ask", "Run it."]
+        p.environment = home.environment
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let started = waitFor { FileManager.default.fileExists(atPath: workspace + "/started") }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        try #require(started, "the command did not start")
+        #expect(waitFor { identityText() == "hijacked\n" })
+        if !pidsCgroup {
+            // The loop lives on: a file put back by hand is rewritten.
+            try "I am the user's assistant.\n".write(toFile: identity, atomically: true, encoding: .utf8)
+            #expect(waitFor { identityText() == "hijacked\n" }, "the background loop did not outlive its host")
+        }
+
+        try S.script([S.answer("Fine.")]).write(toFile: home.script, atomically: true, encoding: .utf8)
+        let r = try home.run("ask", "Hello?")
+        #expect(r.status == 0, "\(r.stderr)")
+        if !pidsCgroup {
+            #expect(r.stderr.contains("left running by a sandboxed command whose LocalGPT process ended mid-run"))
+        }
+        #expect(r.stderr.contains("IDENTITY.md was changed by a sandboxed command"), "\(r.stderr)")
+        #expect(identityText() == "I am the user's assistant.\n")
+        usleep(300_000)
+        #expect(identityText() == "I am the user's assistant.\n", "the loop still runs")
+        // What the request carried was the user's identity, not the loop's.
+        let prompt = home.requestDocuments.last?["messages"]?.arrayValue?.first?["content"]?.stringValue ?? ""
+        #expect(prompt.contains("I am the user's assistant.") && !prompt.contains("hijacked"), "\(prompt.prefix(400))")
+        let audit = try String(contentsOfFile: home.path + "/.security_audit.jsonl", encoding: .utf8)
+        #expect(audit.contains("\"by\":\"sandboxed command of a LocalGPT process that ended mid-run\""), "\(audit)")
+        let kept = try FileManager.default.contentsOfDirectory(atPath: home.path + "/blocked-writes")
+        #expect(kept.contains { $0.hasSuffix("-IDENTITY.md") })
+    }
+
     /// A chat that ends (or moves on with /new) without a message leaves no empty session behind; a
     /// session with messages, or a damaged one, stays. A session path that is a folder is said so.
     @Test func emptySessionsAreNotLeftBehind() throws {

@@ -73,6 +73,8 @@ public struct LocalGPTPaths: Sendable, Equatable {
     public var auditLog: String { home + "/.security_audit.jsonl" }
     /// Where a sandboxed command's change to a protected file is kept after it is undone.
     public var blockedWritesDirectory: String { home + "/blocked-writes" }
+    /// The protected-file guard's shared state: references, running commands, lock (``ProtectedFileGuard``).
+    public var guardDirectory: String { home + "/guard" }
 
     /// Every path a user may want to know, in display order.
     public var all: [(name: String, path: String)] {

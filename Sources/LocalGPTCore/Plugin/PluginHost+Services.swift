@@ -179,11 +179,23 @@ extension PluginHost {
         let digest = Self.commandDigest(argv)
         let result: ProcessResult
         // The protected files the command could write (the workspace's) are put back if it changes them.
-        let guardToken = ProtectedFileGuard.shared.begin(Self.protectedFiles(writableUnder: policy, paths: paths))
-        let outcome = Result { () throws(ProcessRunnerError) -> ProcessResult in
-            try ProcessRunner.run(request) { [self] in isCancelled(callID: call.call_id) }
+        let protectedFiles = ProtectedFileGuard(paths: paths)
+        let guardToken = protectedFiles.begin(Self.protectedFiles(writableUnder: policy, paths: paths))
+        reportRecovery(guardToken.recovered)
+        if let problem = guardToken.problem {
+            logger.warning(
+                "protected files are guarded for this command only: \(problem)",
+                metadata: ["plugin.id": "\(plugin.id)", "exec.digest": "\(digest)"]
+            )
         }
-        let changed = ProtectedFileGuard.shared.end(guardToken, keepingChangesIn: paths.blockedWritesDirectory)
+        let outcome = Result { () throws(ProcessRunnerError) -> ProcessResult in
+            try ProcessRunner.run(
+                request,
+                started: { protectedFiles.started(guardToken, processGroup: $0) },
+                isCancelled: { [self] in isCancelled(callID: call.call_id) }
+            )
+        }
+        let changed = protectedFiles.end(guardToken)
         switch outcome {
         case .success(let r): result = r
         case .failure(let error):
@@ -285,10 +297,45 @@ extension PluginHost {
         return write(reply.encoded(), to: out)
     }
 
+    /// Deals with the sandboxed commands of LocalGPT processes that died mid-run (``ProtectedFileGuard/recover()``):
+    /// what is left of them is killed, and the protected files they changed are put back and audited.
+    /// Run it before the workspace's files are read into a prompt.
+    public func recoverProtectedFiles() {
+        reportRecovery(ProtectedFileGuard(paths: paths).recover())
+    }
+
+    /// Logs and audits what the guard found of commands whose host died.
+    func reportRecovery(_ recovery: ProtectedFileGuard.Recovery) {
+        if recovery.processesKilled > 0 {
+            logger.warning(
+                "killed \(recovery.processesKilled) process(es) left running by a sandboxed command whose LocalGPT process ended mid-run"
+            )
+        }
+        for change in recovery.changes {
+            let name = HostFilePolicy.display(change.path, workspace: paths.workspace)
+            securityEvents?.record(
+                SecurityEvent(
+                    action: "write_blocked",
+                    source: "host",
+                    details: [
+                        "path": .string(name), "by": "sandboxed command of a LocalGPT process that ended mid-run",
+                        "restored": .bool(change.restored), "kept_at": change.keptAt.map(JSONValue.string) ?? .null,
+                    ]
+                )
+            )
+            let outcome =
+                (change.restored ? "put back" : "it could not be put back")
+                + (change.keptAt.map { "; what it wrote is kept in \($0)" } ?? "")
+            logger.warning(
+                "\(name) was changed by a sandboxed command whose LocalGPT process ended mid-run: \(outcome)"
+            )
+        }
+    }
+
     /// The protected files a command under `policy` could write: those in the workspace or in a
     /// granted write path (the LocalGPT home around the workspace is never granted). The audit log
     /// is left out: the host appends to it while commands run.
-    static func protectedFiles(writableUnder policy: SandboxPolicy, paths: LocalGPTPaths) -> [String] {
+    public static func protectedFiles(writableUnder policy: SandboxPolicy, paths: LocalGPTPaths) -> [String] {
         let roots = ([policy.workspace] + policy.writePaths).map(HostFilePolicy.canonical)
         return ProtectedPaths(paths: paths).files.filter { $0.kind != .auditLog }.map {
             HostFilePolicy.canonical($0.path)

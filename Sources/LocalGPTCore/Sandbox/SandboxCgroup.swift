@@ -141,17 +141,26 @@ struct SandboxCgroup {
         return nil
     }
 
-    /// Removes `run-<pid>-<n>` cgroups whose host process is gone (it crashed mid-run).
-    private static func removeStaleRuns(in folder: String) {
-        guard let dir = opendir(folder) else { return }
-        defer { closedir(dir) }
+    /// Removes `run-<pid>-<n>` cgroups whose host process is gone (it crashed mid-run), killing what
+    /// is left in them.
+    ///
+    /// - Returns: how many processes were killed.
+    @discardableResult
+    static func removeStaleRuns(in folder: String) -> Int {
+        guard let dir = opendir(folder) else { return 0 }
+        var stale: [String] = []
         while let entry = readdir(dir) {
             let name = directoryEntryNameString(entry)
             guard name.hasPrefix("run-") || name.hasPrefix("probe-") else { continue }
             let parts = name.split(separator: "-")
             guard parts.count >= 2, let pid = Int32(parts[1]), pid != getpid() else { continue }
-            if kill(pid, 0) != 0 && errno == ESRCH { _ = killAll(folder + "/" + name, remove: true) }
+            // Gone, or dead and not yet reaped (a zombie has no children left to watch).
+            if (kill(pid, 0) != 0 && errno == ESRCH) || ProcStat.read(pid)?.state == "Z" {
+                stale.append(folder + "/" + name)
+            }
         }
+        closedir(dir)
+        return stale.reduce(0) { $0 + killAll($1, remove: true).killed }
     }
 
     /// The mount point of the cgroup v1 hierarchy holding `controller`, or of cgroup2 when nil.

@@ -200,6 +200,8 @@ public enum ProcessRunner {
     ///
     /// - Parameters:
     ///   - request: What to run.
+    ///   - started: Called with the child's pid (which is also its process group) once it runs, on
+    ///     the calling thread.
     ///   - isCancelled: Polled at least every 50 ms, on the calling thread.
     /// - Returns: How the process ended, its (capped) output and how long it ran.
     /// - Throws: ``ProcessRunnerError`` when the process could not be started (see its codes), or, with
@@ -207,9 +209,10 @@ public enum ProcessRunner {
     ///   SIG_IGN, or a `waitpid(-1)` elsewhere), so its status is unknown.
     public static func run(
         _ request: ProcessRequest,
+        started: (Int32) -> Void = { _ in },
         isCancelled: () -> Bool = { false }
     ) throws(ProcessRunnerError) -> ProcessResult {
-        try run(request, capabilities: .current, isCancelled: isCancelled)
+        try run(request, capabilities: .current, started: started, isCancelled: isCancelled)
     }
 
     /// ``run(_:isCancelled:)`` on a kernel described by `capabilities` (tests of degradation: a kernel
@@ -219,6 +222,7 @@ public enum ProcessRunner {
     static func run(
         _ request: ProcessRequest,
         capabilities: SandboxCapabilities,
+        started: (Int32) -> Void = { _ in },
         isCancelled: () -> Bool
     ) throws(ProcessRunnerError) -> ProcessResult {
         try validate(request)
@@ -243,6 +247,7 @@ public enum ProcessRunner {
             throw error
         }
         sandbox?.closeRuleset()
+        started(child.pid)
         var supervisor = Supervisor(child: child, request: request)
         let outcome = supervisor.supervise(clock: clock, deadline: start + request.timeout, isCancelled: isCancelled)
         supervisor.closeAll()

@@ -113,8 +113,15 @@ struct PluginCommand: ParsableCommand {
                 throw CLIError("\(id) is a bundled plugin; it is already available")
             }
             let target = context.paths.pluginsDirectory + "/" + id
+            let installed = (try? PluginSidecar(directory: target))?.manifest.version
             if FileManager.default.fileExists(atPath: target) && !force {
-                throw CLIError("\(id) is already installed in \(target) (use --force to replace it)")
+                throw CLIError(
+                    "\(id) \(installed ?? "(unreadable)") is already installed in \(target); this folder holds "
+                        + "\(sidecar.manifest.version) (use --force to replace it)"
+                )
+            }
+            if let installed, force {
+                print("Replacing \(id) \(installed) with \(sidecar.manifest.version)")
             }
 
             var permissions = sidecar.manifest.permissions
@@ -141,8 +148,19 @@ struct PluginCommand: ParsableCommand {
             if !m.description.isEmpty { print("  " + shown(m.description)) }
             if !m.tools.isEmpty { print("  tools: " + shown(m.tools.map(\.name).joined(separator: ", "))) }
             if !m.providers.isEmpty { print("  providers: " + shown(m.providers.map(\.name).joined(separator: ", "))) }
-            print(permissions.isEmpty ? "  asks for no permissions" : "  will be allowed to:")
-            for line in permissions.summary { print("    - " + shown(line)) }
+            let declared = sidecar.manifest.permissions.summary
+            let granted = permissions.summary
+            print(
+                granted.isEmpty
+                    ? (declared.isEmpty ? "  asks for no permissions" : "  will be allowed nothing")
+                    : "  will be allowed to:"
+            )
+            for line in granted { print("    - " + shown(line)) }
+            let withheld = declared.filter { !granted.contains($0) }
+            if !withheld.isEmpty {
+                print("  withheld (--deny):")
+                for line in withheld { print("    - " + shown(line)) }
+            }
 
             if !yes {
                 guard isatty(0) == 1 else {
@@ -180,7 +198,7 @@ struct PluginCommand: ParsableCommand {
                 throw CLIError("cannot sign the grant: \(error.message)")
             }
             do {
-                try PluginInstaller.install(from: source, id: id, into: context.paths.pluginsDirectory)
+                try PluginInstaller.install(sidecar, into: context.paths.pluginsDirectory)
                 try PluginGrantStore(path: context.paths.grantsFile, key: key).set(grant, for: id)
             } catch {
                 throw CLIError("\(error)")

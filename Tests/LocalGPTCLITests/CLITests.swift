@@ -201,7 +201,11 @@ import Testing
         let install = try home.run("plugin", "install", src, "--yes", "--deny", "config")
         #expect(install.status == 0, "\(install.stderr)")
         #expect(install.stdout.contains("run commands: echo"))
-        #expect(!install.stdout.contains("read config"))
+        #expect(
+            install.stdout.contains(
+                "will be allowed to:\n    - run commands: echo\n  withheld (--deny):\n    - read config"
+            )
+        )
         let list = try JSONValue(parsing: try home.run("plugin", "list", "--json").stdout)
         let installed = try #require(list["plugins"]?.arrayValue?.first { $0["id"] == "org.example.fixture" })
         #expect(installed["origin"] == "user")
@@ -216,6 +220,50 @@ import Testing
         let after = try JSONValue(parsing: try home.run("plugin", "list", "--json").stdout)
         #expect(after["plugins"]?.arrayValue?.contains { $0["id"] == "org.example.fixture" } == false)
         #expect(try home.run("plugin", "remove", "org.localgpt.text").status != 0)
+    }
+
+    /// Install copies the plugin (plugin.json and its library, as a regular file), not the author's
+    /// build folder, and not a symbolic link that would leave the installed plugin depending on a
+    /// file outside its folder. Withheld permissions are shown as such, and a call that needs one is
+    /// told the user withheld it, not to declare it.
+    @Test func installCopiesThePluginAndSaysWhatWasWithheld() throws {
+        let home = Home()
+        let build = TestSupport.makeTemporaryDirectory("lgpt-author-build")
+        var f = FixturePlugin(id: "org.example.author")
+        f.permissions = ["exec": ["commands": ["echo"]]]
+        try f.build(in: build)
+        let src = TestSupport.makeTemporaryDirectory("lgpt-author-package")
+        try FileManager.default.createDirectory(atPath: src + "/junk", withIntermediateDirectories: true)
+        try "int main(void) { return 0; }\n".write(toFile: src + "/notes.c", atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(atPath: build + "/plugin.json", toPath: src + "/plugin.json")
+        try FileManager.default.createSymbolicLink(
+            atPath: src + "/libfixture.so",
+            withDestinationPath: build + "/libfixture.so"
+        )
+
+        let install = try home.run("plugin", "install", src, "--yes", "--deny", "exec")
+        #expect(install.status == 0, "\(install.stderr)")
+        #expect(install.stdout.contains("will be allowed nothing"), "\(install.stdout)")
+        #expect(install.stdout.contains("withheld (--deny):\n    - run commands: echo"), "\(install.stdout)")
+        let target = home.path + "/plugins/org.example.author"
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: target).sorted() == ["libfixture.so", "plugin.json"]
+        )
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: target + "/libfixture.so")) == nil)
+        // The installed plugin no longer needs the author's build.
+        try FileManager.default.removeItem(atPath: build)
+        let request = #"{\"argv\":[\"echo\",\"hi\"]}"#
+        let call = try home.run("tool", "call", "org.example.author/host_exec", "--args", #"{"request":"\#(request)"}"#)
+        #expect(call.status == 0, "\(call.stderr)")
+        #expect(
+            call.stdout.contains(
+                "the manifest declares it in permissions.exec.commands, but the user's grant withholds it"
+            ),
+            "\(call.stdout)"
+        )
+        // Installing again names both versions.
+        let again = try home.run("plugin", "install", src, "--yes")
+        #expect(again.stderr.contains("org.example.author 1.0.0 is already installed"), "\(again.stderr)")
     }
 
     @Test func aPluginsCodeRunsOnlyAfterConsentAndOnlyWithTheGrant() throws {

@@ -27,6 +27,20 @@ import Testing
         #expect(Date().timeIntervalSince(started) < 5, "refused without waiting for a writer")
     }
 
+    /// A plugin granted no file access is told so, not that the file lies outside its folders.
+    @Test func aPluginWithoutAFileGrantIsToldSo() throws {
+        let home = TestSupport.makeTemporaryDirectory("lgpt-nofs")
+        let paths = LocalGPTPaths(home: home)
+        try FileManager.default.createDirectory(atPath: paths.workspace, withIntermediateDirectories: true)
+        let none = HostFilePolicy(paths: paths, permissions: PluginPermissions(), userHome: nil)
+        let error = #expect(throws: HostFilesError.self) { _ = try none.resolve("a.txt", for: .read) }
+        #expect(error?.message.contains("this plugin was granted no file read access (permissions.fs.read)") == true)
+        let reader = HostFilePolicy(paths: paths, permissions: PluginPermissions(fsRead: ["$WORKSPACE"]), userHome: nil)
+        let write = #expect(throws: HostFilesError.self) { _ = try reader.resolve("a.txt", for: .write) }
+        #expect(write?.message.contains("no file write access (permissions.fs.write)") == true)
+        #expect(throws: Never.self) { _ = try reader.resolve("a.txt", for: .read) }
+    }
+
     /// `mkdir -p` that names what is in the way: a home under a file used to say "The operation
     /// could not be completed. (NSCocoaErrorDomain error 512.)".
     @Test func makeDirectoriesSaysWhatIsInTheWay() throws {

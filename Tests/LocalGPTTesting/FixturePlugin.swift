@@ -14,6 +14,8 @@ public struct FixturePlugin {
     public var permissions: JSONValue = [:]
     /// Extra -D flags (FIXTURE_NO_ENTRY, FIXTURE_STRUCT_SIZE=16, ...).
     public var defines: [String] = []
+    /// Embedded (and written to plugin.json) instead of ``manifest``.
+    public var manifestOverride: JSONValue?
 
     public init(id: String = "org.test.fixture") {
         self.id = id
@@ -71,7 +73,7 @@ public struct FixturePlugin {
         if kinds.contains("tool") { bits.append("LGPT_KIND_TOOL") }
         if kinds.contains("skill") { bits.append("LGPT_KIND_SKILL") }
         var text = ""
-        JSONValue.writeString(manifest.encoded(), to: &text)
+        JSONValue.writeString((manifestOverride ?? manifest).encoded(), to: &text)
         let h = """
             #define FIXTURE_ID "\(id)"
             #define FIXTURE_VERSION "\(version)"
@@ -86,7 +88,11 @@ public struct FixturePlugin {
             output: lib,
             defines: ["FIXTURE_MANIFEST_HEADER=\"\(header)\""] + defines
         )
-        try Self.writeSidecar(in: directory, manifest: sidecarManifest ?? manifest, library: "libfixture.so")
+        try Self.writeSidecar(
+            in: directory,
+            manifest: sidecarManifest ?? manifestOverride ?? manifest,
+            library: "libfixture.so"
+        )
         return lib
     }
 

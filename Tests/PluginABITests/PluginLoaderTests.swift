@@ -83,6 +83,67 @@ import Testing
         try expectLoadError(f, code: .structTooSmall, messageContains: "descriptor too small: struct_size 16")
     }
 
+    /// A descriptor field the host must read or call left NULL is refused with its name: it used
+    /// to crash the host (NULL create at install, and at every later start once installed).
+    @Test(arguments: [
+        ("FIXTURE_NULL_CREATE", "descriptor has no create (NULL)"),
+        ("FIXTURE_NULL_ID", "descriptor has no id (NULL)"),
+        ("FIXTURE_NULL_MANIFEST", "descriptor has no manifest_json (NULL)"),
+    ])
+    func rejectsADescriptorWithoutARequiredField(define: String, message: String) throws {
+        var f = FixturePlugin()
+        f.defines = [define]
+        try expectLoadError(f, code: .incompleteDescriptor, messageContains: message)
+        // Nor is it packaged.
+        let dir = TestSupport.makeTemporaryDirectory("lgpt-package-null")
+        try f.build(in: dir + "/src")
+        let error = #expect(throws: PluginLoadError.self) {
+            try PluginPackager.package(library: dir + "/src/libfixture.so", into: dir + "/out")
+        }
+        #expect(error?.code == .incompleteDescriptor)
+        #expect(!FileManager.default.fileExists(atPath: dir + "/out/plugin.json"))
+    }
+
+    /// What the loader refuses is not packaged: a schema that does not compile, a descriptor whose id
+    /// differs from its manifest's.
+    @Test func packagingChecksWhatTheLoaderChecks() throws {
+        let dir = TestSupport.makeTemporaryDirectory("lgpt-package-checks")
+        var f = FixturePlugin()
+        guard case .object(var m) = f.manifest, var tools = m["tools"]?.arrayValue, case .object(var tool) = tools[0]
+        else { return }
+        tool["parameters"] = ["type": "object", "properties": ["a": ["$ref": "#/x"]]]
+        tools[0] = .object(tool)
+        m["tools"] = .array(tools)
+        f.manifestOverride = .object(m)
+        try f.build(in: dir + "/schema")
+        var error = #expect(throws: PluginLoadError.self) {
+            try PluginPackager.package(library: dir + "/schema/libfixture.so", into: dir + "/out1")
+        }
+        #expect(error?.description.contains("$ref is not supported") == true, "\(error?.description ?? "")")
+        f = FixturePlugin()
+        f.defines = ["FIXTURE_ID_OVERRIDE=\"org.test.other\""]
+        try f.build(in: dir + "/id")
+        error = #expect(throws: PluginLoadError.self) {
+            try PluginPackager.package(library: dir + "/id/libfixture.so", into: dir + "/out2")
+        }
+        #expect(error?.code == .manifestMismatch)
+        #expect(error?.description.contains("descriptor says org.test.other") == true, "\(error?.description ?? "")")
+    }
+
+    /// A tool's parameters must describe an object: the host passes arguments as a JSON object and
+    /// the model APIs take only object schemas; a "string" schema let `"x"` reach the plugin.
+    @Test(arguments: [#"{"type":"string"}"#, "{}", #"{"properties":{"a":{"type":"string"}}}"#])
+    func aToolWhoseParametersAreNotAnObjectSchemaIsRefused(parameters: String) throws {
+        var f = FixturePlugin()
+        guard case .object(var m) = f.manifest, var tools = m["tools"]?.arrayValue, case .object(var tool) = tools[0]
+        else { return }
+        tool["parameters"] = try JSONValue(parsing: parameters)
+        tools[0] = .object(tool)
+        m["tools"] = .array(tools)
+        f.manifestOverride = .object(m)
+        try expectLoadError(f, code: .manifest, messageContains: "tools[0].parameters must describe an object")
+    }
+
     @Test func acceptsDescriptorGrownByAMinorVersion() throws {
         var f = FixturePlugin()
         f.defines = ["FIXTURE_APPENDED_FIELD"]

@@ -135,6 +135,13 @@ public struct HostFilePolicy: Sendable {
         }
         let target = canonicalTarget(path)
         let roots = access == .read ? readRoots : writeRoots
+        guard !roots.isEmpty else {
+            let verb = access == .read ? "read" : "write"
+            throw .permissionDenied(
+                "this plugin was granted no file \(verb) access (permissions.fs.\(verb)), so it cannot \(verb) "
+                    + display(target)
+            )
+        }
         guard roots.contains(where: { Self.isWithin(target, $0) }) else {
             throw .permissionDenied(
                 "\(display(target)) is outside the folders this plugin may \(access == .read ? "read" : "write") "

@@ -198,19 +198,13 @@ extension PluginHost {
             )
         }
 
-        var schemas: [String: JSONSchema] = [:]
+        let schemas = try PluginDescriptorCheck.compileSchemas(manifest, file: file)
         for tool in manifest.tools {
-            do {
-                let schema = try JSONSchema(tool.parameters, location: "parameters")
-                for w in schema.warnings {
-                    logger.debug(
-                        "tool schema: \(w)",
-                        metadata: ["plugin.id": "\(manifest.id)", "tool.name": "\(tool.name)"]
-                    )
-                }
-                schemas[tool.name] = schema
-            } catch {
-                throw PluginLoadError(.manifest, file: file, "tool \(tool.name): invalid parameters schema: \(error)")
+            for w in schemas[tool.name]?.warnings ?? [] {
+                logger.debug(
+                    "tool schema: \(w)",
+                    metadata: ["plugin.id": "\(manifest.id)", "tool.name": "\(tool.name)"]
+                )
             }
         }
 
@@ -257,22 +251,7 @@ extension PluginHost {
                 "the plugin refused host ABI \(LGPT_ABI_MAJOR).\(LGPT_ABI_MINOR) (its entry returned NULL)"
             )
         }
-        let minSize = MemoryLayout<lgpt_plugin_v1>.size
-        let size = Int(descriptor.pointee.struct_size)
-        guard size >= minSize else {
-            throw PluginLoadError(
-                .structTooSmall,
-                file: sidecar.libraryPath,
-                "descriptor too small: struct_size \(size), a v1 descriptor has at least \(minSize) bytes"
-            )
-        }
-        guard descriptor.pointee.abi_major == UInt32(LGPT_ABI_MAJOR) else {
-            throw PluginLoadError(
-                .abiMismatch,
-                file: sidecar.libraryPath,
-                "descriptor says ABI major \(descriptor.pointee.abi_major); this host speaks \(LGPT_ABI_MAJOR)"
-            )
-        }
+        try PluginDescriptorCheck.checkShape(descriptor, file: sidecar.libraryPath)
         // The sidecar's manifest was checked in full: an embedded manifest equal to it needs no
         // second check, so it is parsed and compared, and checked only to explain a difference.
         let embedded: JSONValue
@@ -306,37 +285,7 @@ extension PluginHost {
                     + "repackage the plugin"
             )
         }
-        let descriptorID = String(cString: descriptor.pointee.id)
-        let descriptorVersion = String(cString: descriptor.pointee.version)
-        guard descriptorID == manifest.id, descriptorVersion == manifest.version else {
-            throw PluginLoadError(
-                .manifestMismatch,
-                file: sidecar.libraryPath,
-                "descriptor says \(descriptorID) \(descriptorVersion) but the manifest says \(manifest.id) \(manifest.version)"
-            )
-        }
-        guard descriptor.pointee.kinds == manifest.kindBits else {
-            throw PluginLoadError(
-                .manifestMismatch,
-                file: sidecar.libraryPath,
-                "descriptor kinds 0x\(String(descriptor.pointee.kinds, radix: 16)) do not match the manifest's "
-                    + manifest.kinds.sorted().map(\.rawValue).joined(separator: ", ")
-            )
-        }
-        if !manifest.tools.isEmpty && descriptor.pointee.invoke == nil {
-            throw PluginLoadError(
-                .manifestMismatch,
-                file: sidecar.libraryPath,
-                "declares tools but has no invoke function"
-            )
-        }
-        if !manifest.providers.isEmpty && descriptor.pointee.generate == nil {
-            throw PluginLoadError(
-                .manifestMismatch,
-                file: sidecar.libraryPath,
-                "declares providers but has no generate function"
-            )
-        }
+        try PluginDescriptorCheck.checkAgreement(descriptor, manifest: manifest, file: sidecar.libraryPath)
 
         let plugin = LoadedPlugin(
             manifest: manifest,

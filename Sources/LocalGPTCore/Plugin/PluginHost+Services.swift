@@ -30,6 +30,14 @@ extension PluginHost {
     }
 
     /// Records a refused service call and tells the plugin why.
+    /// What a denial tells the plugin's author: to declare the permission, or, when the manifest
+    /// declares it, that the user's grant withholds it.
+    static func denialHint(declared: Bool, field: String, plugin id: String) -> String {
+        declared
+            ? "the manifest declares it in \(field), but the user's grant withholds it (`localgpt plugin info \(id)`)"
+            : "declare it in \(field) and have the user grant it"
+    }
+
     func deny(
         _ plugin: LoadedPlugin,
         service: String,
@@ -103,7 +111,11 @@ extension PluginHost {
                 plugin,
                 service: "exec",
                 what: command,
-                hint: "declare it in permissions.exec.commands and have the user grant it",
+                hint: Self.denialHint(
+                    declared: plugin.manifest.permissions.allowsExec(command),
+                    field: "permissions.exec.commands",
+                    plugin: plugin.id
+                ),
                 out: out
             )
         }
@@ -547,7 +559,11 @@ extension PluginHost {
                 plugin,
                 service: "config_get",
                 what: key,
-                hint: "declare it in permissions.config and have the user grant it",
+                hint: Self.denialHint(
+                    declared: plugin.manifest.permissions.allowsConfig(key),
+                    field: "permissions.config",
+                    plugin: plugin.id
+                ),
                 out: out
             )
         }
@@ -564,7 +580,11 @@ extension PluginHost {
                 plugin,
                 service: "secret_get",
                 what: name,
-                hint: "declare it in permissions.secrets and have the user grant it",
+                hint: Self.denialHint(
+                    declared: plugin.manifest.permissions.allowsSecret(name),
+                    field: "permissions.secrets",
+                    plugin: plugin.id
+                ),
                 out: out
             )
         }

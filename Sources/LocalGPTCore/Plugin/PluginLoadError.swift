@@ -7,7 +7,7 @@ public struct PluginLoadError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Hashable, Sendable {
             case sidecar, manifest, libraryMissing, checksum, dlopen, missingEntry, refusedABI, abiMismatch,
-                structTooSmall, manifestMismatch, duplicateID, createFailed, disabled
+                structTooSmall, manifestMismatch, duplicateID, createFailed, disabled, incompleteDescriptor
         }
         private let base: Base
         public var description: String { base.rawValue }
@@ -25,6 +25,8 @@ public struct PluginLoadError: Error, Sendable, CustomStringConvertible {
         /// The ABI major differs.
         public static let abiMismatch = Code(base: .abiMismatch)
         public static let structTooSmall = Code(base: .structTooSmall)
+        /// A descriptor field that must be set (`id`, `version`, `manifest_json`, `create`) is NULL.
+        public static let incompleteDescriptor = Code(base: .incompleteDescriptor)
         /// The embedded manifest differs from plugin.json.
         public static let manifestMismatch = Code(base: .manifestMismatch)
         public static let duplicateID = Code(base: .duplicateID)

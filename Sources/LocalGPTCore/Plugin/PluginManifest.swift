@@ -116,8 +116,16 @@ public struct PluginManifest: Sendable, Equatable {
             }
             guard toolNames.insert(name).inserted else { throw .init("tools: \"\(name)\" is declared twice") }
             let parameters = t["parameters"] ?? .object(["type": "object", "properties": .object([:])])
-            guard case .object = parameters else {
+            guard case .object(let schema) = parameters else {
                 throw .init("tools[\(i)].parameters must be a JSON Schema object")
+            }
+            // The host passes a tool's arguments as a JSON object, and the model APIs accept only
+            // object schemas for tools: a "string" schema would break every chat that offers the tool.
+            guard schema["type"] == "object" else {
+                throw .init(
+                    "tools[\(i)].parameters must describe an object ({\"type\": \"object\", \"properties\": {...}}): "
+                        + "a tool's arguments are a JSON object"
+                )
             }
             let sideEffects = try tr.optionalString("side_effects") ?? "none"
             guard ["none", "read", "write", "network", "exec"].contains(sideEffects) else {

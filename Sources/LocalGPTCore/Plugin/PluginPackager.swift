@@ -36,23 +36,16 @@ public enum PluginPackager {
                 "the plugin refused host ABI \(LGPT_ABI_MAJOR).\(LGPT_ABI_MINOR)"
             )
         }
-        guard Int(descriptor.pointee.struct_size) >= MemoryLayout<lgpt_plugin_v1>.size else {
-            throw PluginLoadError(.structTooSmall, file: lib, "descriptor too small: \(descriptor.pointee.struct_size)")
-        }
         // What the loader would refuse is not packaged either.
-        guard descriptor.pointee.abi_major == UInt32(LGPT_ABI_MAJOR) else {
-            throw PluginLoadError(
-                .abiMismatch,
-                file: lib,
-                "descriptor says ABI major \(descriptor.pointee.abi_major); this host speaks \(LGPT_ABI_MAJOR)"
-            )
-        }
+        try PluginDescriptorCheck.checkShape(descriptor, file: lib)
         let manifest: PluginManifest
         do {
             manifest = try PluginManifest(text: String(cString: descriptor.pointee.manifest_json))
         } catch {
             throw PluginLoadError(.manifest, file: lib, "embedded manifest: \(error)")
         }
+        _ = try PluginDescriptorCheck.compileSchemas(manifest, file: lib)
+        try PluginDescriptorCheck.checkAgreement(descriptor, manifest: manifest, file: lib)
         try FileSystem.createDirectory(dir, mode: 0o755)
         let name = (lib as NSString).lastPathComponent
         let target = dir + "/" + name

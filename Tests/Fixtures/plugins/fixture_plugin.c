@@ -97,6 +97,9 @@ static void sleep_ms(long ms) {
     nanosleep(&ts, NULL);
 }
 
+#ifdef FIXTURE_NULL_CREATE
+__attribute__((unused))
+#endif
 static lgpt_status fixture_create(const lgpt_host_v1 *host, void **out_instance) {
     if (host->struct_size < sizeof(lgpt_host_v1)) return LGPT_ERR_ABI_MISMATCH;
 #ifdef FIXTURE_CREATE_FAIL
@@ -260,10 +263,24 @@ static const fixture_descriptor descriptor = {
             .abi_major = FIXTURE_ABI_MAJOR,
             .abi_minor = LGPT_ABI_MINOR,
             .kinds = FIXTURE_KINDS,
+#if defined(FIXTURE_NULL_ID)
+            .id = NULL,
+#elif defined(FIXTURE_ID_OVERRIDE)
+            .id = FIXTURE_ID_OVERRIDE,
+#else
             .id = FIXTURE_ID,
+#endif
             .version = FIXTURE_VERSION,
+#ifdef FIXTURE_NULL_MANIFEST
+            .manifest_json = NULL,
+#else
             .manifest_json = FIXTURE_MANIFEST,
+#endif
+#ifdef FIXTURE_NULL_CREATE
+            .create = NULL,
+#else
             .create = fixture_create,
+#endif
             .destroy = fixture_destroy,
             .invoke = fixture_invoke,
             .generate = fixture_generate,

@@ -135,6 +135,7 @@ public final class MemoryManager: Sendable {
                 "memory reindex",
                 metadata: [
                     "memory.files": "\(report.filesScanned)", "memory.updated": "\(report.filesUpdated)",
+                    "memory.hashed": "\(report.filesHashed)",
                     "memory.removed": "\(report.filesRemoved)", "memory.chunks": "\(report.chunksWritten)",
                     "memory.embedded": "\(report.embeddingsComputed)", "memory.seconds": "\(report.durationSeconds)",
                 ]

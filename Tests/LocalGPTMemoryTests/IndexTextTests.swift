@@ -28,7 +28,15 @@ import Testing
     /// the context every chunk of the file is found by.
     @Test func theContextIsTheNameAndTheFirstHeadingWhateverTheLineEnds() {
         func context(_ text: String, key: String = "notes/plan.md") -> String {
-            let file = ScannedFile(absolutePath: "/w/" + key, key: key, source: "memory", size: 0, mtime: 0)
+            let file = ScannedFile(
+                absolutePath: "/w/" + key,
+                key: key,
+                source: "memory",
+                size: 0,
+                mtime: 0,
+                ctime: 0,
+                inode: 0
+            )
             var text = text
             return text.withUTF8 { MemoryIndex.context(file: file, UnsafeRawBufferPointer($0)) }
         }

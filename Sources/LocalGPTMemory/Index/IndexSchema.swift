@@ -12,9 +12,14 @@ import GRDB
 /// so each step of a lookup among rows of kilobytes read their overflow pages (the first layout,
 /// `chunk_vectors`, one row per vector, migrated by `v3-vector-tables`).
 ///
+/// A file's `mtime`, `size`, `ctime` and `inode` are the status it had when its `hash` was taken
+/// (times in nanoseconds; the inode's 64 bits stored signed): a file found with the same four is
+/// not read again (``IndexedFileState``). `ctime` and `inode` came with `v4-file-status`; the rows
+/// written before it hold 0 there, so each of those files is hashed once more by the next update.
+///
 /// ```
 /// meta(key PK, value)                                   identity, generation, model
-/// files(path PK, source, hash, mtime, size, chunks, indexed_at)
+/// files(path PK, source, hash, mtime, size, chunks, indexed_at, ctime, inode)
 /// chunks(id PK, path -> files, source, start_line, end_line, hash, model, text, updated_at)
 /// chunk_centroids(chunk_id PK -> chunks, embedding)    a chunk's centroid vector
 /// chunk_windows(chunk_id PK -> chunks, embedding)      its window vectors, concatenated
@@ -118,6 +123,20 @@ enum IndexSchema {
             if let current { try insert.execute(arguments: [current, blob]) }
             try db.execute(sql: "DROP TABLE chunk_vectors")
         }
+        m.registerMigration("v4-file-status") { db in
+            // The status-change time and the inode join size and modification time in telling
+            // whether a file changed (``IndexedFileState``). Existing rows get 0, which no file has:
+            // each is hashed once by the next update and, its content unchanged, only its row's
+            // status is written. The identity stays: no rebuild. A release before this migration
+            // still opens the file (GRDB skips migrations it does not know) and writes rows whose
+            // new columns are left 0 or stale, which can only make a file be hashed again.
+            try db.execute(
+                sql: """
+                    ALTER TABLE files ADD COLUMN ctime INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE files ADD COLUMN inode INTEGER NOT NULL DEFAULT 0;
+                    """
+            )
+        }
         return m
     }
 
@@ -138,9 +157,11 @@ struct FileRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
     var size: Int64
     var chunks: Int
     var indexedAt: Int64
+    var ctime: Int64
+    var inode: Int64
 
     enum CodingKeys: String, CodingKey {
-        case path, source, hash, mtime, size, chunks
+        case path, source, hash, mtime, size, chunks, ctime, inode
         case indexedAt = "indexed_at"
     }
 }

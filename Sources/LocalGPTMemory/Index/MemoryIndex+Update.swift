@@ -47,6 +47,11 @@ public struct ReindexReport: Sendable, Equatable {
     /// no longer indexable (binary, too large: in ``filesSkipped`` too).
     public var filesRemoved = 0
     public var filesUnchanged = 0
+    /// Files read and hashed (SHA-256): the ``filesUpdated``, and those of ``filesUnchanged`` whose
+    /// status (size, modification and status-change times, inode) was not the one indexed, or too
+    /// recent to vouch for the content, and whose content turned out the same. The other unchanged
+    /// files were not read.
+    public var filesHashed = 0
     /// Files found but not indexed: a name that is not UTF-8, a binary, unreadable or too large
     /// file. Each is in ``skipped``, which also holds the folders that could not be looked at.
     public var filesSkipped = 0
@@ -82,9 +87,9 @@ extension MemoryIndex {
 
     /// The outcome of reading one scanned file.
     private enum Prepared: Sendable {
-        /// Same size and time as indexed: nothing to do.
+        /// The status indexed (``IndexedFileState/vouches(for:)``): nothing to do.
         case untouched
-        /// Content hash unchanged: only the size and time are refreshed.
+        /// Content hash unchanged: only the status (size, times, inode) is refreshed.
         case touched(hash: String)
         case changed(PreparedFile)
         /// Not indexable; `keep` leaves a previous version in the index (a transient read error).
@@ -100,11 +105,11 @@ extension MemoryIndex {
 
     /// Brings the index up to date with `files` (the scanner's list).
     ///
-    /// Unchanged files (same size and modification time, or same SHA-256) are not rewritten; files
-    /// no longer listed lose their chunks. With `force`, or when the identity changed, every row is
-    /// replaced in a single transaction. New chunks reuse cached vectors of `embedder`'s model;
-    /// on a full rebuild with `precompute`, the missing vectors are computed first (into the
-    /// cache), so the swapped-in index is complete. Otherwise call
+    /// Unchanged files (same size, modification and status-change times and inode, or same
+    /// SHA-256) are not rewritten; files no longer listed lose their chunks. With `force`, or when
+    /// the identity changed, every row is replaced in a single transaction. New chunks reuse cached
+    /// vectors of `embedder`'s model; on a full rebuild with `precompute`, the missing vectors are
+    /// computed first (into the cache), so the swapped-in index is complete. Otherwise call
     /// ``embedPending(embedder:limit:progress:)`` afterwards: a search passes `precompute: false`,
     /// so that the first search of a new workspace answers after its embedding budget rather than
     /// after embedding every file.
@@ -129,8 +134,8 @@ extension MemoryIndex {
         let indexed = try indexedFiles()
 
         // 1. Read, hash and chunk what may have changed (in parallel, outside any transaction).
-        // Files with the indexed size and time stay `.untouched`, unread; the hashes of the
-        // others, when indexed, tell a touched file from a changed one.
+        // Files with the indexed status (size, times, inode) stay `.untouched`, unread; the
+        // hashes of the others, when indexed, tell a touched file from a changed one.
         var pending: [Int] = []
         var pendingIndexed: [FileKey] = []
         var listed = 0
@@ -142,7 +147,7 @@ extension MemoryIndex {
             listed += 1
             if rebuild {
                 pending.append(i)
-            } else if old.mtime != files[i].mtime || old.size != files[i].size || old.isRacy {
+            } else if !old.vouches(for: files[i]) {
                 pending.append(i)
                 pendingIndexed.append(FileKey(files[i].key))
             }
@@ -168,8 +173,13 @@ extension MemoryIndex {
         }
         for (i, p) in prepared.enumerated() {
             switch p {
-            case .untouched, .touched: report.filesUnchanged += 1
-            case .changed: report.filesUpdated += 1
+            case .untouched: report.filesUnchanged += 1
+            case .touched:
+                report.filesUnchanged += 1
+                report.filesHashed += 1
+            case .changed:
+                report.filesUpdated += 1
+                report.filesHashed += 1
             case .skipped(let reason, let keep):
                 report.filesSkipped += 1
                 report.skipped.append(SkippedFile(file: files[i].key, reason: reason))
@@ -223,10 +233,10 @@ extension MemoryIndex {
                         sql: "DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE path = ?)"
                     )
                     let delFile = try db.cachedStatement(sql: "DELETE FROM files WHERE path = ?")
-                    // A touched file's row is dated now: it stops being racy once its time is older
-                    // than the row by more than the granularity.
+                    // A touched file's row is dated now: it stops being racy once its times are
+                    // older than the row by more than the granularity.
                     let touch = try db.cachedStatement(
-                        sql: "UPDATE files SET mtime = ?, size = ?, indexed_at = ? WHERE path = ?"
+                        sql: "UPDATE files SET mtime = ?, size = ?, ctime = ?, inode = ?, indexed_at = ? WHERE path = ?"
                     )
                     if !rebuild {
                         for key in removed {
@@ -243,7 +253,9 @@ extension MemoryIndex {
                         case .untouched, .skipped:
                             continue
                         case .touched:
-                            try touch.execute(arguments: [file.mtime, file.size, now, file.key])
+                            try touch.execute(arguments: [
+                                file.mtime, file.size, file.ctime, Int64(bitPattern: file.inode), now, file.key,
+                            ])
                         case .changed(let f):
                             // Even a file new to `indexed`: another process (a second command, the
                             // daemon) may have written its rows since that snapshot was read.
@@ -303,12 +315,16 @@ extension MemoryIndex {
     ) throws -> (written: Int, cached: Int) {
         try db.cachedStatement(
             sql: """
-                INSERT INTO files(path, source, hash, mtime, size, chunks, indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO files(path, source, hash, mtime, size, chunks, indexed_at, ctime, inode)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(path) DO UPDATE SET source = excluded.source, hash = excluded.hash,
                     mtime = excluded.mtime, size = excluded.size, chunks = excluded.chunks,
-                    indexed_at = excluded.indexed_at
+                    indexed_at = excluded.indexed_at, ctime = excluded.ctime, inode = excluded.inode
                 """
-        ).execute(arguments: [file.key, file.source, f.hash, file.mtime, file.size, f.chunks.count, now])
+        ).execute(arguments: [
+            file.key, file.source, f.hash, file.mtime, file.size, f.chunks.count, now, file.ctime,
+            Int64(bitPattern: file.inode),
+        ])
         let insChunk = try db.cachedStatement(
             sql: """
                 INSERT INTO chunks(path, source, start_line, end_line, hash, model, text, updated_at)

@@ -292,7 +292,7 @@ public final class MemoryIndex: Sendable {
         ) ?? 0
     }
 
-    /// Every indexed file's key, hash, size and modification time.
+    /// Every indexed file's key and status as indexed (``IndexedFileState``).
     ///
     /// Read column by column rather than through `FileRecord`'s `Decodable` conformance: every
     /// search calls this, and decoding 1,000 records took 5–6 ms (most of it the Swift runtime
@@ -302,9 +302,18 @@ public final class MemoryIndex: Sendable {
             return try database.read { db in
                 var out: [FileKey: IndexedFileState] = [:]
                 if let n = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM files") { out.reserveCapacity(n) }
-                let cursor = try Row.fetchCursor(db, sql: "SELECT path, mtime, size, indexed_at FROM files")
+                let cursor = try Row.fetchCursor(
+                    db,
+                    sql: "SELECT path, mtime, size, ctime, inode, indexed_at FROM files"
+                )
                 while let row = try cursor.next() {
-                    out[FileKey(row[0])] = IndexedFileState(mtime: row[1], size: row[2], indexedAt: row[3])
+                    out[FileKey(row[0])] = IndexedFileState(
+                        mtime: row[1],
+                        size: row[2],
+                        ctime: row[3],
+                        inode: UInt64(bitPattern: row[4]),
+                        indexedAt: row[5]
+                    )
                 }
                 return out
             }
@@ -313,8 +322,8 @@ public final class MemoryIndex: Sendable {
         }
     }
 
-    /// The content hashes of the given indexed files, by key (read only for files whose size or
-    /// time changed: most searches need none).
+    /// The content hashes of the given indexed files, by key (read only for files whose status
+    /// changed: most searches need none).
     func indexedHashes(of keys: [FileKey]) throws(MemoryError) -> [FileKey: String] {
         guard !keys.isEmpty else { return [:] }
         do {
@@ -445,21 +454,45 @@ public final class MemoryIndex: Sendable {
     }
 }
 
-/// What the index holds about a file, to tell whether it changed on disk.
+/// What the index holds about a file, to tell whether it changed on disk: the status it had when
+/// its content was hashed.
+///
+/// As git compares its index entries: size and modification time alone miss a same-size edit
+/// whose time is set back (`touch -d`, `touch -r`, `rsync -t`, `cp -p`, an editor or a sync tool
+/// that keeps times) and a file replaced by a rename of another with the same size and time. The
+/// status-change time (ctime) catches both: the kernel sets it on every write, rename, `chmod` and
+/// `utimensat`, and no unprivileged call sets it back; a replaced file also has another inode. A
+/// status change that leaves the content (`chmod`, `touch`, an extended attribute) costs one
+/// hash. The device is not compared, as git does not by default: on NFS, btrfs subvolumes and
+/// overlay file systems its number is given at mount time and may differ after a reboot, which
+/// would hash every file again.
 struct IndexedFileState: Sendable {
-    /// Nanoseconds.
+    /// Modification time, nanoseconds.
     var mtime: Int64
     var size: Int64
+    /// Status-change time, nanoseconds (0 in a row written before the `v4-file-status`
+    /// migration: such a file is hashed once more).
+    var ctime: Int64
+    var inode: UInt64
     /// When the row was written, in milliseconds.
     var indexedAt: Int64
 
-    /// How close to the row's writing a modification time makes the file "racily clean": a
-    /// same-size edit within the file system's timestamp granularity (1 s on some, 2 s on FAT)
-    /// leaves size and time as indexed, so such a file is hashed again until a later check.
+    /// How close to the row's writing a modification or status-change time makes the file
+    /// "racily clean": a same-size edit within the file system's timestamp granularity (1 s on
+    /// some, 2 s on FAT; the kernel's clock tick even on nanosecond ones) leaves the status as
+    /// indexed, so such a file is hashed again until a later check.
     static let racyNanoseconds: Int64 = 2_000_000_000
 
-    /// True when size and time cannot vouch for the content (see ``racyNanoseconds``).
-    var isRacy: Bool { mtime >= indexedAt &* 1_000_000 &- Self.racyNanoseconds }
+    /// True when the status cannot vouch for the content (see ``racyNanoseconds``). Both times
+    /// count: a file copied in with its old modification time (`cp -p`, `rsync -t`) has a recent
+    /// ctime only.
+    var isRacy: Bool { max(mtime, ctime) >= indexedAt &* 1_000_000 &- Self.racyNanoseconds }
+
+    /// True when `file`, as scanned, has the status indexed and that status vouches for its
+    /// content: it need not be read.
+    func vouches(for file: ScannedFile) -> Bool {
+        mtime == file.mtime && size == file.size && ctime == file.ctime && inode == file.inode && !isRacy
+    }
 }
 
 /// Counts reported by `memory stats`.

@@ -10,6 +10,9 @@ enum FileInfo {
         var size: Int64
         /// Modification time in nanoseconds since the epoch.
         var mtimeNanoseconds: Int64
+        /// Status-change time (ctime) in nanoseconds since the epoch: set by the kernel on every
+        /// write, rename, `chmod` or `utimensat`, and never set back by an unprivileged call.
+        var ctimeNanoseconds: Int64
         var isRegular: Bool
         var isDirectory: Bool
         var isSymlink: Bool
@@ -21,6 +24,7 @@ enum FileInfo {
             let mode = st.st_mode & S_IFMT
             size = Int64(st.st_size)
             mtimeNanoseconds = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
+            ctimeNanoseconds = Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec)
             isRegular = mode == S_IFREG
             isDirectory = mode == S_IFDIR
             isSymlink = mode == S_IFLNK

@@ -27,7 +27,12 @@ struct ScannedFile: Sendable {
     /// `memory` for the workspace, `extra` for `memory.paths` roots.
     var source: String
     var size: Int64
+    /// Modification time, nanoseconds.
     var mtime: Int64
+    /// Status-change time (ctime), nanoseconds.
+    var ctime: Int64
+    /// The inode number (SQLite stores it as the same 64 bits, signed).
+    var inode: UInt64
 }
 
 /// What the scanner could not look at: a folder it could not list, or a name that is not UTF-8.
@@ -238,7 +243,15 @@ struct WorkspaceScanner {
             let key = pattern == nil ? rel : workspace.displayPath(path)
             if pattern != nil && !seen.insert(FileKey(key)).inserted { continue }
             out.append(
-                ScannedFile(absolutePath: path, key: key, source: source, size: st.size, mtime: st.mtimeNanoseconds)
+                ScannedFile(
+                    absolutePath: path,
+                    key: key,
+                    source: source,
+                    size: st.size,
+                    mtime: st.mtimeNanoseconds,
+                    ctime: st.ctimeNanoseconds,
+                    inode: st.inode
+                )
             )
         }
         for name in subdirs.sorted(by: Self.bytesPrecede) {

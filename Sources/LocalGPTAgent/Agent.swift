@@ -31,6 +31,10 @@ public struct AgentOptions: Sendable {
     public var logger: Logger
     /// Host version for the runtime line.
     public var hostVersion: String
+    /// Hides the configured secret values in what the agent writes to the workspace itself (the
+    /// conversation saved by `/new`, compaction checkpoints). The session file has the store's
+    /// (``SessionStore/secretMasker``), the memory tools their own.
+    public var secretMasker: SecretMasker
 
     public init(
         configuration: AgentConfiguration,
@@ -45,7 +49,8 @@ public struct AgentOptions: Sendable {
         securityEvents: (any SecurityEventRecorder)? = nil,
         commandGuard: (@Sendable (_ command: String) -> String?)? = nil,
         logger: Logger,
-        hostVersion: String = LocalGPTVersion.current
+        hostVersion: String = LocalGPTVersion.current,
+        secretMasker: SecretMasker? = nil
     ) {
         self.configuration = configuration
         self.provider = provider
@@ -60,6 +65,7 @@ public struct AgentOptions: Sendable {
         self.commandGuard = commandGuard
         self.logger = logger
         self.hostVersion = hostVersion
+        self.secretMasker = secretMasker ?? host?.secretMasker ?? SecretMasker()
     }
 }
 
@@ -827,7 +833,7 @@ public final class Agent: @unchecked Sendable {
             + "\(session.header.compactionCount + 1).md"
         var checkpoint: String? = nil
         let text = CompactionPlanner.checkpoint(
-            summarised,
+            ArraySlice(summarised.map(options.secretMasker.mask)),
             sessionID: session.id,
             date: AgentDates.localDateTime(milliseconds: now)
         )
@@ -966,10 +972,11 @@ public final class Agent: @unchecked Sendable {
 
     /// Writes the last user/assistant messages to `memory/<date>-<slug>.md` (never overwriting a file).
     private func saveSessionMemoryLocked() -> String? {
+        // Masked before anything is derived from it: the file name too is made of the first words.
         let conversation = session.messages.filter {
             ($0.role == .user || $0.role == .assistant) && $0.meta == nil && !$0.content.isEmpty
                 && !SilentReplyFilter.isSilent($0.content)
-        }
+        }.map(options.secretMasker.mask)
         guard !conversation.isEmpty else { return nil }
         let now = ChatMessage.now()
         let day = AgentDates.localDay(milliseconds: now)

@@ -4,6 +4,7 @@
 
 import ArgumentParser
 import Foundation
+import LocalGPTAgent
 import LocalGPTCore
 import Logging
 
@@ -12,6 +13,9 @@ struct CLIContext {
     let paths: LocalGPTPaths
     let configuration: Configuration
     let logger: Logger
+    /// The configuration's secret values, hidden in everything written: the log, the audit log,
+    /// sessions, memory notes, provider errors. Built once, here.
+    let secretMasker: SecretMasker
 
     static func make(_ options: GlobalOptions) throws -> CLIContext {
         let configuration: Configuration
@@ -22,8 +26,14 @@ struct CLIContext {
             throw CLIError(error.description)
         }
         for warning in configuration.typeWarnings { printError("warning: config.toml: \(warning)") }
-        let logger = bootstrapLogging(paths: paths, configuration: configuration, verbose: options.verbose)
-        return CLIContext(paths: paths, configuration: configuration, logger: logger)
+        let secretMasker = SecretMasker(configuration: configuration)
+        let logger = bootstrapLogging(
+            paths: paths,
+            configuration: configuration,
+            secretMasker: secretMasker,
+            verbose: options.verbose
+        )
+        return CLIContext(paths: paths, configuration: configuration, logger: logger, secretMasker: secretMasker)
     }
 
     /// The home (`LOCALGPT_HOME`), its config.toml (created from the template when missing), and the
@@ -34,12 +44,23 @@ struct CLIContext {
         return (home.resolvingWorkspace(configuration: configuration), configuration)
     }
 
-    private static func bootstrapLogging(paths: LocalGPTPaths, configuration: Configuration, verbose: Bool) -> Logger {
+    private static func bootstrapLogging(
+        paths: LocalGPTPaths,
+        configuration: Configuration,
+        secretMasker: SecretMasker,
+        verbose: Bool
+    ) -> Logger {
         let fileLevel = Logger.Level(name: configuration.logLevel) ?? .info
         let file = LogFile(path: paths.agentLog, level: verbose ? .debug : fileLevel)
         let stderrLevel: Logger.Level = verbose ? .debug : .warning
         LoggingSystem.bootstrap { label in
-            LocalGPTLogHandler(label: label, stderrLevel: stderrLevel, fileLevel: file?.level ?? fileLevel, file: file)
+            LocalGPTLogHandler(
+                label: label,
+                stderrLevel: stderrLevel,
+                fileLevel: file?.level ?? fileLevel,
+                file: file,
+                secretMasker: secretMasker
+            )
         }
         return Logger(label: "localgpt")
     }
@@ -53,7 +74,10 @@ struct CLIContext {
     var grantStore: PluginGrantStore { PluginGrantStore(path: paths.grantsFile, key: deviceKey) }
 
     /// The audit log (`~/.localgpt/.security_audit.jsonl`).
-    var auditLog: AuditLog { AuditLog(paths: paths) }
+    var auditLog: AuditLog { AuditLog(paths: paths, secretMasker: secretMasker) }
+
+    /// The agent's sessions (`~/.localgpt/agents/main/sessions`), written and shown masked.
+    var sessionStore: SessionStore { SessionStore(paths: paths, secretMasker: secretMasker) }
 
     /// A host with every discovered plugin loaded (failures recorded, never fatal). Grants are
     /// verified with the device key (a plugin whose grant fails is refused) and the host's
@@ -73,7 +97,8 @@ struct CLIContext {
             logger: logger,
             securityEvents: AuditRecorder(log: auditLog, logger: logger),
             memory: makeMemoryService(),
-            libraryHashes: (try? key.get()).map { LibraryHashCache(path: paths.libraryHashCache, deviceKey: $0) }
+            libraryHashes: (try? key.get()).map { LibraryHashCache(path: paths.libraryHashCache, deviceKey: $0) },
+            secretMasker: secretMasker
         )
         // Before anything reads the workspace: a command of a LocalGPT process killed mid-run may
         // still be running, and may have changed IDENTITY.md or the policy.

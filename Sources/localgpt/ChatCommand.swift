@@ -111,7 +111,7 @@ struct AgentSetup {
         }
         host = try context.makeHost()
         provider = RouterModelProvider(router: ProviderRouter(host: host))
-        store = SessionStore(paths: paths)
+        store = context.sessionStore
         let environment = ProcessInfo.processInfo.environment
         (skills, skillProblems) = Skills.discoverReporting(
             bundled: Skills.bundledDirectory(
@@ -167,7 +167,8 @@ struct AgentSetup {
                     } catch {
                         return error.message
                     }
-                }
+                },
+                secretMasker: context.secretMasker
             ),
             skills: skills,
             policy: policy,
@@ -184,7 +185,8 @@ struct AgentSetup {
                     return error.message
                 }
             },
-            logger: context.logger
+            logger: context.logger,
+            secretMasker: context.secretMasker
         )
         do {
             return try Agent(options: options, resume: resume)
@@ -286,7 +288,10 @@ final class ChatREPL: @unchecked Sendable {
     init(setup: AgentSetup, agent: Agent) {
         self.setup = setup
         self.agent = agent
-        editor = LineEditor(historyFile: setup.context.paths.home + "/chat_history")
+        editor = LineEditor(
+            historyFile: setup.context.paths.home + "/chat_history",
+            secretMasker: setup.context.secretMasker
+        )
     }
 
     func run() {
@@ -666,7 +671,8 @@ final class ChatREPL: @unchecked Sendable {
     private func export(_ file: String) {
         let path = file.isEmpty ? "session-\(agent.session.id.prefix(8)).md" : file
         do {
-            try SessionStore.markdown(agent.session).write(toFile: path, atomically: true, encoding: .utf8)
+            try SessionStore.markdown(agent.session, secretMasker: setup.store.secretMasker)
+                .write(toFile: path, atomically: true, encoding: .utf8)
             say("Exported to \(path).")
         } catch {
             printError("Error: cannot write \(path): \(error.localizedDescription)")

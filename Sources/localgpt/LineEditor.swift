@@ -4,6 +4,7 @@
 
 import Foundation
 import Glibc
+import LocalGPTCore
 
 /// The chat prompt's line editing and history: arrow keys, Ctrl-R, and the lines of earlier chats,
 /// kept in `<home>/chat_history` (mode 0600, the last 1,000 lines).
@@ -30,12 +31,19 @@ final class LineEditor {
 
     private let library: Library?
     private let historyFile: String
+    private let secretMasker: SecretMasker
 
     /// - Parameters:
     ///   - historyFile: where the history lives.
+    ///   - secretMasker: the secret values recorded as `********` (a key pasted into the chat).
     ///   - environment: `LOCALGPT_NO_LINE_EDITING=1` turns line editing off.
-    init(historyFile: String, environment: [String: String] = ProcessInfo.processInfo.environment) {
+    init(
+        historyFile: String,
+        secretMasker: SecretMasker,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) {
         self.historyFile = historyFile
+        self.secretMasker = secretMasker
         let terminal = isatty(STDIN_FILENO) == 1 && isatty(STDOUT_FILENO) == 1
         let disabled = environment["LOCALGPT_NO_LINE_EDITING"].map { !$0.isEmpty } ?? false
         library = terminal && !disabled ? Self.load() : nil
@@ -60,7 +68,7 @@ final class LineEditor {
         defer { free(raw) }
         let line = String(decoding: UnsafeRawBufferPointer(start: raw, count: strlen(raw)), as: UTF8.self)
         if !line.allSatisfy(\.isWhitespace) {
-            _ = library.addHistory(raw)
+            _ = secretMasker.mask(line).withCString { library.addHistory($0) }
             _ = historyFile.withCString { library.writeHistory($0) }
         }
         return line

@@ -83,7 +83,7 @@ struct MDCommand: ParsableCommand {
             let loader = PolicyLoader(
                 verifier: PolicyVerifier(paths: context.paths),
                 isStrict: false,
-                audit: AuditLog(paths: context.paths),
+                audit: context.auditLog,
                 source: "cli",
                 logger: logger
             )

@@ -16,7 +16,7 @@ struct SessionsCommand: ParsableCommand {
     )
 
     static func store(_ options: GlobalOptions) throws -> SessionStore {
-        SessionStore(paths: try CLIContext.make(options).paths)
+        try CLIContext.make(options).sessionStore
     }
 
     static func open(_ store: SessionStore, _ prefix: String) throws -> Session {
@@ -27,7 +27,9 @@ struct SessionsCommand: ParsableCommand {
                 printError("warning: \(store.path(for: id)) is damaged: \(damage), left out")
             }
             let header = contents.header ?? SessionHeader(id: id, created: 0, cwd: "")
-            return Session(header: header, messages: contents.messages, compactions: contents.compactions, file: nil)
+            // Files written before masking existed may hold a secret: shown masked all the same.
+            let messages = contents.messages.map(store.secretMasker.mask)
+            return Session(header: header, messages: messages, compactions: contents.compactions, file: nil)
         } catch {
             throw CLIError(error.message)
         }

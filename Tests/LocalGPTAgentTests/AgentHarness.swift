@@ -94,7 +94,8 @@ struct AgentHarness {
         policy: String? = nil,
         memory: Bool = true,
         resume: String? = nil,
-        guardCommands: Bool = false
+        guardCommands: Bool = false,
+        secretMasker: SecretMasker = SecretMasker()
     ) throws -> Agent {
         let paths = self.paths
         let commandGuard: (@Sendable (String) -> String?)?
@@ -114,19 +115,21 @@ struct AgentHarness {
         } else {
             commandGuard = nil
         }
-        let memoryTools: MemoryHostTools? = memory ? MemoryHostTools(workspace: paths.workspace) : nil
+        let memoryTools: MemoryHostTools? =
+            memory ? MemoryHostTools(workspace: paths.workspace, secretMasker: secretMasker) : nil
         return try Agent(
             options: AgentOptions(
                 configuration: configuration ?? self.configuration(),
                 provider: PluginModelProvider(host: host),
                 host: host,
-                store: persistent ? SessionStore(paths: paths) : nil,
+                store: persistent ? SessionStore(paths: paths, secretMasker: secretMasker) : nil,
                 workspace: paths.workspace,
                 memoryTools: memoryTools,
                 policy: policy,
                 securityEvents: events,
                 commandGuard: commandGuard,
-                logger: Self.quietLogger
+                logger: Self.quietLogger,
+                secretMasker: secretMasker
             ),
             resume: resume
         )

@@ -412,6 +412,61 @@ private typealias S = ScriptedProvider
         #expect(second.contains("memory_save refused"), "\(second)")
     }
 
+    /// A configured key that the user types, the model writes, a tool call carries and a tool prints is
+    /// nowhere under the home but config.toml: not in the session, the log, the audit log, the memory
+    /// notes, the export. The answer on the terminal is as the model wrote it (the user's own screen).
+    @Test func aConfiguredKeyIsWrittenNowhereButTheConfiguration() throws {
+        let key = "sk-test-" + String(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(24))
+        let home = try Home(script: [
+            [
+                S.text("Here it is: \(key)."),
+                S.call("b", "bash", ["command": .string("echo \(key)")]),
+                S.call("s", "memory_save", ["text": .string("The OpenAI key is \(key)")]),
+                S.call("l", "memory_log", ["text": .string("Noted \(key)")]),
+                S.done("tool_use"),
+            ],
+            S.answer("Done, \(key) is saved."),
+        ])
+        let config = home.path + "/config.toml"
+        try (String(contentsOfFile: config, encoding: .utf8) + "\n[secrets]\nOPENAI_API_KEY = \"\(key)\"\n")
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let r = try home.run("chat", input: "My key is \(key), save it\n/export \(home.path)/out.md\n/new\n/quit\n")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("Here it is: \(key).") && r.stdout.contains("Done, \(key) is saved."), "\(r.stdout)")
+        // The tool ran and printed the key: the model's second request had it (what it saw stays as it was).
+        let second = try #require(home.requestDocuments.dropFirst().first)
+        let bash = second["messages"]?.arrayValue?.first { $0["name"] == "bash" }?["content"]?.stringValue ?? ""
+        #expect(bash.contains("<!-- tool: bash -->\n\(key)\n"), "\(bash)")
+        // The scripted provider's own files (the script, the requests it received) are the test's, not LocalGPT's.
+        let own: Set<String> = ["config.toml", "script.txt", "requests.jsonl"]
+        let needle = Data(key.utf8)
+        var checked: [String] = []
+        let files = FileManager.default.enumerator(atPath: home.path)?.allObjects.compactMap { $0 as? String } ?? []
+        for name in files where !own.contains(name) {
+            guard let data = FileManager.default.contents(atPath: home.path + "/" + name) else { continue }
+            checked.append(name)
+            #expect(data.range(of: needle) == nil, "\(name) holds the key")
+        }
+        // Every kind of file was there to be searched (the log at debug level, the audit log with the
+        // sandboxed run), and those the key was written to hold its mask.
+        for name in ["logs/agent.log", ".security_audit.jsonl", "out.md", "workspace/MEMORY.md", "-my-key-is-save.md"] {
+            #expect(checked.contains { $0.hasSuffix(name) }, "\(name) was not written: \(checked)")
+        }
+        let session = try #require(checked.first { $0.hasPrefix("agents/main/sessions/") && $0.hasSuffix(".jsonl") })
+        let transcript = try String(contentsOfFile: home.path + "/" + session, encoding: .utf8)
+        for text in [
+            "My key is ********, save it", "Here it is: ********.", "echo ********", "Done, ******** is saved.",
+        ]
+            + [#"<!-- tool: bash -->\n********\n"#]
+        {
+            #expect(transcript.contains(text), "\(text): \(transcript)")
+        }
+        let memory = try String(contentsOfFile: home.path + "/workspace/MEMORY.md", encoding: .utf8)
+        #expect(memory.contains("The OpenAI key is ********"), "\(memory)")
+        let export = try String(contentsOfFile: home.path + "/out.md", encoding: .utf8)
+        #expect(export.contains("## User\n\nMy key is ********, save it"), "\(export)")
+    }
+
     @Test func chatSkillCommandSendsTheSkill() throws {
         let home = try Home(script: [S.answer("Curating.")])
         let r = try home.run("chat", input: "/memory-curator this week\n/quit\n")

@@ -128,3 +128,20 @@ public struct ChatMessage: Sendable, Hashable {
         return bytes / 4 + 1
     }
 }
+
+extension SecretMasker {
+    /// `message` with the secrets in what the user, the model or a tool wrote masked: its text, its
+    /// tool calls' names and arguments, a result's tool name; `message` itself when there is no
+    /// secret to hide.
+    public func mask(_ message: ChatMessage) -> ChatMessage {
+        guard !isEmpty else { return message }
+        var out = message
+        out.content = mask(message.content)
+        for i in out.toolCalls.indices {
+            out.toolCalls[i].name = mask(out.toolCalls[i].name)
+            out.toolCalls[i].arguments = mask(out.toolCalls[i].arguments)
+        }
+        out.toolName = out.toolName.map { mask($0) }
+        return out
+    }
+}

@@ -5,6 +5,7 @@
 import Dispatch
 import Foundation
 import Glibc
+public import LocalGPTCore
 import Synchronization
 
 /// Why a session could not be created, read or written.
@@ -61,6 +62,10 @@ public struct SessionContents: Sendable {
 /// A session transcript on disk: JSONL, mode 0600, one line per message, each appended with one
 /// `write`. A compaction rewrites the file atomically (temporary file, fsync, rename).
 ///
+/// Every message is written through the ``SecretMasker``: a configured secret in its text or in a
+/// tool call's arguments is stored as `********`. The caller's message is not changed (the agent
+/// keeps the conversation as the model saw it); the file, and so a resumed session, holds the mask.
+///
 /// Durability is pipelined. The `write` is done before `append` returns, so a crash of the process
 /// loses nothing. The `fdatasync` that puts the message on the disk starts at once on a background
 /// queue, and the next append first waits for it: at any moment at most the newest message is not
@@ -75,6 +80,8 @@ public final class SessionFile {
     public let path: String
     /// Whether each append is flushed to disk (`fdatasync`).
     public let isDurable: Bool
+    /// Hides the configured secret values in what is written.
+    public let secretMasker: SecretMasker
     private var fd: Int32
     /// The flush of the newest append, when one was started and not yet waited for.
     private var pendingFlush: DispatchWorkItem?
@@ -91,10 +98,11 @@ public final class SessionFile {
     /// The copy of the damaged file, once made.
     public private(set) var keptCopy: String?
 
-    private init(path: String, fd: Int32, durable: Bool) {
+    private init(path: String, fd: Int32, durable: Bool, secretMasker: SecretMasker) {
         self.path = path
         self.fd = fd
         self.isDurable = durable
+        self.secretMasker = secretMasker
     }
 
     deinit {
@@ -130,13 +138,15 @@ public final class SessionFile {
         Self.flushQueue.async(execute: work)
     }
 
-    /// Creates a new file holding the header line.
+    /// Creates a new file holding the header line; every message written to it goes through
+    /// `secretMasker`.
     ///
     /// - Throws: ``SessionError`` when the file exists or cannot be written.
     public static func create(
         path: String,
         header: SessionHeader,
-        durable: Bool = true
+        durable: Bool = true,
+        secretMasker: SecretMasker = SecretMasker()
     ) throws(SessionError)
         -> SessionFile
     {
@@ -145,7 +155,7 @@ public final class SessionFile {
         let fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw .io("cannot create \(path): \(AgentFileIO.errnoText())") }
         fchmod(fd, 0o600)
-        let file = SessionFile(path: path, fd: fd, durable: durable)
+        let file = SessionFile(path: path, fd: fd, durable: durable, secretMasker: secretMasker)
         try file.appendLine(SessionCodec.encode(header))
         if durable { AgentFileIO.syncDirectory(dir) }
         return file
@@ -154,14 +164,19 @@ public final class SessionFile {
     /// Opens an existing file for appending and returns what it holds. A torn last line (a crash
     /// mid-write) is cut off first, so the next append starts on a fresh line; the file as it was is
     /// copied aside before (``keptCopy``), so that nothing is lost when it was more than a torn write.
-    /// A file with lines that could not be read is copied aside before the first rewrite.
+    /// A file with lines that could not be read is copied aside before the first rewrite. Every
+    /// message written from now on goes through `secretMasker`.
     ///
     /// - Throws: ``SessionError`` (`.notFound`, `.io`).
-    public static func open(path: String, durable: Bool = true) throws(SessionError) -> (SessionFile, SessionContents) {
+    public static func open(
+        path: String,
+        durable: Bool = true,
+        secretMasker: SecretMasker = SecretMasker()
+    ) throws(SessionError) -> (SessionFile, SessionContents) {
         let contents = try read(path: path)
         let fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
         guard fd >= 0 else { throw .io("cannot open \(path): \(AgentFileIO.errnoText())") }
-        let file = SessionFile(path: path, fd: fd, durable: durable)
+        let file = SessionFile(path: path, fd: fd, durable: durable, secretMasker: secretMasker)
         file.holdsUnreadLines = contents.skippedLines > 0
         if contents.tornBytes > 0 {
             if file.keepCopy() {
@@ -231,7 +246,7 @@ public final class SessionFile {
     ///
     /// - Throws: ``SessionError`` when the write or the flush fails.
     public func append(_ message: ChatMessage) throws(SessionError) {
-        try appendLine(SessionCodec.encode(message))
+        try appendLine(SessionCodec.encode(secretMasker.mask(message)))
     }
 
     /// Appends several messages with one write and one flush (the results of one tool round).
@@ -239,7 +254,7 @@ public final class SessionFile {
     /// - Throws: ``SessionError`` when the write or the flush fails.
     public func append(contentsOf messages: [ChatMessage]) throws(SessionError) {
         guard !messages.isEmpty else { return }
-        try appendLine(messages.map(SessionCodec.encode).joined(separator: "\n"))
+        try appendLine(messages.map { SessionCodec.encode(secretMasker.mask($0)) }.joined(separator: "\n"))
     }
 
     /// Appends one compaction record.
@@ -293,7 +308,7 @@ public final class SessionFile {
         }
         var text = SessionCodec.encode(header) + "\n"
         for r in compactions { text += SessionCodec.encode(r) + "\n" }
-        for m in messages { text += SessionCodec.encode(m) + "\n" }
+        for m in messages { text += SessionCodec.encode(secretMasker.mask(m)) + "\n" }
         guard AgentFileIO.writeAtomically(Array(text.utf8), to: path, mode: 0o600) else {
             throw .io("cannot rewrite \(path): \(AgentFileIO.errnoText())")
         }

@@ -23,21 +23,37 @@ public struct SessionSummary: Sendable, Equatable {
 
 /// The sessions of one agent: `<home>/agents/<agent>/sessions/<uuid>.jsonl` plus `sessions.json`, the
 /// index (session key → current session id, counters), written atomically with mode 0600.
+///
+/// The sessions it creates and opens write every message through ``secretMasker``
+/// (``SessionFile``), and its previews and markdown exports are masked with it too.
 public struct SessionStore: Sendable {
     public let directory: String
     public let isDurable: Bool
+    /// Hides the configured secret values in what is written and shown.
+    public let secretMasker: SecretMasker
 
     /// - Parameters:
     ///   - paths: the LocalGPT home.
     ///   - agent: the agent id (`main` for the CLI).
     ///   - durable: flush each appended message to disk (`fdatasync`).
-    public init(paths: LocalGPTPaths, agent: String = "main", durable: Bool = true) {
-        self.init(directory: paths.home + "/agents/" + agent + "/sessions", durable: durable)
+    ///   - secretMasker: the configuration's secret values (``SecretMasker/init(configuration:)``).
+    public init(
+        paths: LocalGPTPaths,
+        agent: String = "main",
+        durable: Bool = true,
+        secretMasker: SecretMasker = SecretMasker()
+    ) {
+        self.init(
+            directory: paths.home + "/agents/" + agent + "/sessions",
+            durable: durable,
+            secretMasker: secretMasker
+        )
     }
 
-    public init(directory: String, durable: Bool = true) {
+    public init(directory: String, durable: Bool = true, secretMasker: SecretMasker = SecretMasker()) {
         self.directory = directory
         self.isDurable = durable
+        self.secretMasker = secretMasker
     }
 
     public var indexFile: String { directory + "/sessions.json" }
@@ -52,7 +68,12 @@ public struct SessionStore: Sendable {
     /// - Throws: ``SessionError`` when it cannot be written.
     public func create(cwd: String) throws(SessionError) -> Session {
         let header = SessionHeader(id: Self.newID(), created: ChatMessage.now(), cwd: cwd)
-        let file = try SessionFile.create(path: path(for: header.id), header: header, durable: isDurable)
+        let file = try SessionFile.create(
+            path: path(for: header.id),
+            header: header,
+            durable: isDurable,
+            secretMasker: secretMasker
+        )
         return Session(header: header, file: file)
     }
 
@@ -61,7 +82,7 @@ public struct SessionStore: Sendable {
     ///
     /// - Throws: ``SessionError`` (`.notFound`, `.io`).
     public func open(id: String) throws(SessionError) -> Session {
-        let (file, contents) = try SessionFile.open(path: path(for: id), durable: isDurable)
+        let (file, contents) = try SessionFile.open(path: path(for: id), durable: isDurable, secretMasker: secretMasker)
         let header = contents.header ?? SessionHeader(id: id, created: ChatMessage.now(), cwd: "")
         return Session(header: header, messages: contents.messages, compactions: contents.compactions, file: file)
     }
@@ -85,8 +106,8 @@ public struct SessionStore: Sendable {
                     updated: AgentFileIO.modificationTime(path(for: id)),
                     messageCount: contents.messages.count,
                     compactionCount: contents.header?.compactionCount ?? 0,
-                    firstPreview: Self.preview(first),
-                    lastPreview: Self.preview(last),
+                    firstPreview: Self.preview(secretMasker.mask(first)),
+                    lastPreview: Self.preview(secretMasker.mask(last)),
                     damage: contents.damage
                 )
             )
@@ -184,14 +205,16 @@ public struct SessionStore: Sendable {
 
     // MARK: Export
 
-    /// The conversation as markdown: user and assistant turns, tool calls as one line each.
-    public static func markdown(_ session: Session) -> String {
+    /// The conversation as markdown: user and assistant turns, tool calls as one line each; the
+    /// secrets of `secretMasker` masked (before anything is shortened, so no cut hides one from it).
+    public static func markdown(_ session: Session, secretMasker: SecretMasker = SecretMasker()) -> String {
         var out = "# Session \(session.id)\n\n"
         out += "- Created: \(AgentDates.localDateTime(milliseconds: session.header.created))\n"
         out += "- Messages: \(session.messages.count)\n"
         if session.header.compactionCount > 0 { out += "- Compactions: \(session.header.compactionCount)\n" }
         out += "\n"
-        for m in session.messages {
+        for message in session.messages {
+            let m = secretMasker.mask(message)
             switch m.role {
             case .system:
                 out += "## Summary of earlier messages\n\n\(m.content)\n\n"

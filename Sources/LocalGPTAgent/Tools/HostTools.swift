@@ -41,6 +41,9 @@ public protocol MemoryToolBackend: Sendable {
 /// Each tool goes to the ``MemoryToolBackend`` when it serves it; otherwise `memory_search` uses the
 /// host's ``MemoryService`` (absent without an index), and `memory_get`, `memory_save` and `memory_log`
 /// work on the workspace files directly (confined to the workspace, appends only).
+///
+/// What `memory_save` and `memory_log` write passes through ``secretMasker`` first, whichever of
+/// the three does the writing: a configured key the model saves lands in the notes as `********`.
 public struct MemoryHostTools: Sendable {
     public var workspace: String
     /// The extra indexed roots (`memory.paths`): `memory_search` returns their files by absolute
@@ -53,19 +56,23 @@ public struct MemoryHostTools: Sendable {
     /// ``ProtectedPaths/checkWrite(_:tool:workingDirectory:audit:)``, which also records the attempt
     /// in the audit log; the memory module refuses protected files in any case.
     public var writeGuard: (@Sendable (_ path: String, _ tool: String) -> String?)?
+    /// Hides the configured secret values in what is saved (``SecretMasker/init(configuration:)``).
+    public var secretMasker: SecretMasker
 
     public init(
         workspace: String,
         extraRoots: [String] = [],
         backend: (any MemoryToolBackend)? = nil,
         service: (any MemoryService)? = nil,
-        writeGuard: (@Sendable (_ path: String, _ tool: String) -> String?)? = nil
+        writeGuard: (@Sendable (_ path: String, _ tool: String) -> String?)? = nil,
+        secretMasker: SecretMasker = SecretMasker()
     ) {
         self.workspace = workspace
         self.extraRoots = extraRoots
         self.backend = backend
         self.service = service
         self.writeGuard = writeGuard
+        self.secretMasker = secretMasker
     }
 
     /// The tools that can run with what is available.
@@ -135,6 +142,7 @@ public struct MemoryHostTools: Sendable {
         var sideEffects: String { kind == .save || kind == .log ? "write" : "read" }
 
         func run(arguments: JSONValue) throws(HostToolError) -> String {
+            let arguments = kind == .save || kind == .log ? owner.secretMasker.mask(arguments) : arguments
             if let backend = owner.backend, backend.memoryToolNames.contains(name) {
                 do {
                     return Self.render(kind, try backend.callMemoryTool(name, arguments: arguments))

@@ -131,7 +131,34 @@ public struct Configuration: Sendable {
         Self.redact(expand(.object(document)), key: nil, underSecrets: false)
     }
 
+    /// Every secret value this configuration knows, for ``SecretMasker``: each string that
+    /// ``redactedDocument()`` hides (the `[secrets]` table and any key that looks secret, `${VAR}`
+    /// expanded), and the provider keys ``secret(named:)`` finds in the environment
+    /// (``ModelResolver/apiKeyNames``). A value that still holds an unresolved `${VAR}` is not a
+    /// secret (as for ``secret(named:)``) and is left out. In no particular order; may repeat.
+    public var secretValues: [String] {
+        var values: [String] = []
+        _ = Self.mapSecrets(expand(.object(document)), key: nil, underSecrets: false) { value in
+            values.append(value)
+            return .null
+        }
+        values += ModelResolver.apiKeyNames.compactMap(secret(named:))
+        return values.filter { !$0.contains("${") }
+    }
+
     static func redact(_ v: JSONValue, key: String?, underSecrets: Bool) -> JSONValue {
+        mapSecrets(v, key: key, underSecrets: underSecrets) { _ in "********" }
+    }
+
+    /// `v` with every string that is a secret replaced by `transform`'s value: the strings of the
+    /// `[secrets]` table, and any string under a key that looks secret (``isSecretKey(_:)``), at any
+    /// depth. The one rule of what a secret is, for ``redactedDocument()`` and ``secretValues``.
+    static func mapSecrets(
+        _ v: JSONValue,
+        key: String?,
+        underSecrets: Bool,
+        _ transform: (String) -> JSONValue
+    ) -> JSONValue {
         // A table or array under a key that looks secret (`credentials = { primary = "…" }`,
         // `[auth.tokens]`) holds secrets whatever its own keys are called.
         let secretHere = underSecrets || (key.map(isSecretKey) ?? false)
@@ -139,13 +166,18 @@ public struct Configuration: Sendable {
         case .object(let o):
             var out: [String: JSONValue] = [:]
             for (k, child) in o {
-                out[k] = redact(child, key: k, underSecrets: secretHere || (key == nil && k == "secrets"))
+                out[k] = mapSecrets(
+                    child,
+                    key: k,
+                    underSecrets: secretHere || (key == nil && k == "secrets"),
+                    transform
+                )
             }
             return .object(out)
         case .array(let a):
-            return .array(a.map { redact($0, key: key, underSecrets: secretHere) })
-        case .string:
-            return secretHere ? "********" : v
+            return .array(a.map { mapSecrets($0, key: key, underSecrets: secretHere, transform) })
+        case .string(let s):
+            return secretHere ? transform(s) : v
         default:
             return v
         }
@@ -218,6 +250,13 @@ public struct Configuration: Sendable {
         case .bool: return .bool(v.bool ?? false)
         case .date, .time, .dateTime: return .string(v.debugDescription)
         }
+    }
+}
+
+extension SecretMasker {
+    /// A masker for every secret value of `configuration` (``Configuration/secretValues``).
+    public init(configuration: Configuration) {
+        self.init(secrets: configuration.secretValues)
     }
 }
 

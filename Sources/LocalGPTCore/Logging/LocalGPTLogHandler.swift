@@ -11,7 +11,9 @@ public import Logging
 ///
 /// Lines are `2026-11-21T20:15:03.123Z warning [plugin.id=org.x service=exec] DENIED exec rm`.
 /// Each line is written with one `write(2)` on an `O_APPEND` descriptor, so lines from several
-/// processes never interleave.
+/// processes never interleave. The message and the metadata pass through the
+/// ``SecretMasker`` first: a configured key that a tool argument or a plugin's message carries is
+/// written as `********`.
 public struct LocalGPTLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level
@@ -19,16 +21,25 @@ public struct LocalGPTLogHandler: LogHandler {
     private let label: String
     private let stderrLevel: Logger.Level
     private let file: LogFile?
+    private let secretMasker: SecretMasker
 
     /// - Parameters:
     ///   - label: the logger's label.
     ///   - stderrLevel: lowest level echoed to standard error.
     ///   - fileLevel: lowest level written to the file.
     ///   - file: the shared log file, or nil for standard error only.
-    public init(label: String, stderrLevel: Logger.Level, fileLevel: Logger.Level, file: LogFile?) {
+    ///   - secretMasker: the secret values hidden in every line (``SecretMasker/init(configuration:)``).
+    public init(
+        label: String,
+        stderrLevel: Logger.Level,
+        fileLevel: Logger.Level,
+        file: LogFile?,
+        secretMasker: SecretMasker = SecretMasker()
+    ) {
         self.label = label
         self.stderrLevel = stderrLevel
         self.file = file
+        self.secretMasker = secretMasker
         self.logLevel = file == nil ? stderrLevel : min(stderrLevel, fileLevel)
     }
 
@@ -41,15 +52,18 @@ public struct LocalGPTLogHandler: LogHandler {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }
-        let meta =
+        let meta = secretMasker.mask(
             merged.isEmpty
-            ? "" : " [" + merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ") + "]"
+                ? ""
+                : " [" + merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ") + "]"
+        )
+        let message = secretMasker.mask(event.message.description)
         if event.level >= stderrLevel {
-            let line = "\(event.level): \(event.message)\(meta)\n"
+            let line = "\(event.level): \(message)\(meta)\n"
             line.withCString { _ = Glibc.write(2, $0, strlen($0)) }
         }
         if let file, event.level >= file.level {
-            file.append("\(Self.timestamp()) \(event.level)\(meta) \(event.message)\n")
+            file.append("\(Self.timestamp()) \(event.level)\(meta) \(message)\n")
         }
     }
 

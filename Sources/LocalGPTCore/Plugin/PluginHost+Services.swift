@@ -539,7 +539,7 @@ extension PluginHost {
             let reply =
                 operation == .search
                 ? try memory.search(request: request, source: plugin.id)
-                : try memory.append(request: request, source: plugin.id)
+                : try memory.append(request: secretMasker.mask(request), source: plugin.id)
             return write(reply.encoded(), to: out)
         } catch {
             let status = error.isInvalidRequest ? LGPT_ERR_INVALID_ARGUMENT : LGPT_ERR_IO

@@ -48,6 +48,9 @@ public final class PluginHost: Sendable {
     /// Runs local model servers (llama-server) for provider plugins (extension `lgpt.host.local-model/1`);
     /// they are stopped by ``shutdown()`` and when the host is released.
     public let localModels: LocalModelManager
+    /// Hides the configuration's secret values (``SecretMasker``) in what plugins append to memory
+    /// and in provider errors.
+    public let secretMasker: SecretMasker
 
     private struct Registry {
         var plugins: [LoadedPlugin] = []
@@ -70,6 +73,7 @@ public final class PluginHost: Sendable {
     ///   - securityEvents: the audit recorder, if any.
     ///   - memory: the memory service, if any.
     ///   - libraryHashes: the library hash cache, if any (saved by ``loadAll(_:)``).
+    ///   - secretMasker: the configuration's secret values (default: built from `configuration`).
     public init(
         paths: LocalGPTPaths,
         configuration: Configuration,
@@ -78,9 +82,11 @@ public final class PluginHost: Sendable {
         maxToolOutputBytes: Int = 16 << 20,
         securityEvents: (any SecurityEventRecorder)? = nil,
         memory: (any MemoryService)? = nil,
-        libraryHashes: LibraryHashCache? = nil
+        libraryHashes: LibraryHashCache? = nil,
+        secretMasker: SecretMasker? = nil
     ) {
         self.libraryHashes = libraryHashes
+        self.secretMasker = secretMasker ?? SecretMasker(configuration: configuration)
         self.securityEvents = securityEvents
         self.memory = memory
         self.paths = paths

@@ -128,6 +128,9 @@ public struct ModelResolver: Sendable {
         )
     }
 
+    /// The environment variables (or `[secrets]` names) that hold the bundled providers' API keys.
+    public static let apiKeyNames = ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GLM_API_KEY", "ZAI_API_KEY"]
+
     /// Whether a provider has what it needs (an API key; for Ollama, a section or an explicit prefix).
     public func isConfigured(_ provider: String) -> Bool {
         switch provider {

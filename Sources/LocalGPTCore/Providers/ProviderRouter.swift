@@ -25,6 +25,8 @@ public final class ProviderRouter: Sendable {
     /// How long a provider that failed with a rate limit, a 5xx or a connection error is skipped.
     public let cooldownMilliseconds: Int
     let logger: Logger
+    /// Hides configured keys that a server echoes into an error (the host's, for the host's configuration).
+    let secretMasker: SecretMasker
 
     private let cooldowns = Mutex<[String: Int64]>([:])
 
@@ -40,6 +42,7 @@ public final class ProviderRouter: Sendable {
         self.cooldownMilliseconds =
             cooldownMilliseconds ?? Int(config.value(at: "agent.failover_cooldown_ms")?.intValue ?? 60_000)
         logger = host.logger
+        secretMasker = configuration == nil ? host.secretMasker : SecretMasker(configuration: config)
     }
 
     /// Runs one generation.
@@ -253,7 +256,8 @@ public final class ProviderRouter: Sendable {
             let pluginStatus = failure.status
             var code = ProviderError.code(forStatus: pluginStatus)
             if failure.code == .cancelled { code = .cancelled }
-            let message = redact(c.error?.message ?? failure.message)
+            // Defence in depth: plugins never put secrets in messages, and servers should not echo keys.
+            let message = secretMasker.mask(c.error?.message ?? failure.message)
             throw ProviderError(
                 code: code,
                 message: "\(target.model): \(message)",
@@ -315,29 +319,5 @@ public final class ProviderRouter: Sendable {
             call.problem = "no tools were offered, but the model called \"\(name)\""
         }
         return call
-    }
-
-    /// Replaces any configured secret value in a message (defence in depth: plugins never put secrets in
-    /// messages, and servers should not echo keys).
-    private func redact(_ message: String) -> String {
-        var out = message
-        let names = ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GLM_API_KEY", "ZAI_API_KEY"]
-        let keys = ["providers.openai.api_key", "providers.anthropic.api_key", "providers.glm.api_key"]
-        let values =
-            names.compactMap { resolver.configuration.secret(named: $0) }
-            + keys.compactMap { resolver.configuration.string($0) }
-        for v in values where v.count >= 8 {
-            if out.contains(v) { out = out.replacingOccurrences(of: v, with: "********") }
-            // A plugin clips a server's message (300 characters, then "…"): a key echoed at the edge
-            // arrives as its first characters only.
-            for length in stride(from: v.count - 1, through: 6, by: -1) {
-                let cut = String(v.prefix(length)) + "…"
-                if out.contains(cut) {
-                    out = out.replacingOccurrences(of: cut, with: "********…")
-                    break
-                }
-            }
-        }
-        return out
     }
 }

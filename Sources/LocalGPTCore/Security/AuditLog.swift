@@ -14,6 +14,10 @@ import Synchronization
 /// chain to the same predecessor. A damaged last line (a torn write without its newline, or a line
 /// that is not an entry) is detected on the next append, which first writes a `chain_recovery`
 /// entry chained from the last intact line, in the same `write`.
+///
+/// The details pass through the ``SecretMasker`` before the entry is written (and hashed): a
+/// configured key in a path a tool was given, or in what a plugin asked for, is recorded as
+/// `********`.
 public final class AuditLog: Sendable {
     /// Whether each append waits for the disk.
     public enum Durability: Sendable {
@@ -25,17 +29,28 @@ public final class AuditLog: Sendable {
 
     public let path: String
     public let durability: Durability
+    /// Hides the configured secret values in the details.
+    public let secretMasker: SecretMasker
     /// Serialises appends of this instance's threads (`flock` is per open file description).
     private let lock = Mutex(())
 
-    public init(path: String, durability: Durability = .fsync) {
+    /// - Parameters:
+    ///   - path: the log file.
+    ///   - durability: whether each append waits for the disk.
+    ///   - secretMasker: the secret values hidden in the details (``SecretMasker/init(configuration:)``).
+    public init(path: String, durability: Durability = .fsync, secretMasker: SecretMasker = SecretMasker()) {
         self.path = path
         self.durability = durability
+        self.secretMasker = secretMasker
     }
 
     /// The audit log of a LocalGPT home.
-    public convenience init(paths: LocalGPTPaths, durability: Durability = .fsync) {
-        self.init(path: paths.auditLog, durability: durability)
+    public convenience init(
+        paths: LocalGPTPaths,
+        durability: Durability = .fsync,
+        secretMasker: SecretMasker = SecretMasker()
+    ) {
+        self.init(path: paths.auditLog, durability: durability, secretMasker: secretMasker)
     }
 
     // MARK: Append
@@ -46,7 +61,7 @@ public final class AuditLog: Sendable {
     ///   - action: what happened.
     ///   - source: who caused it.
     ///   - contentSHA256: the content hash concerned, if any.
-    ///   - details: action-specific details (no secrets, no file contents).
+    ///   - details: action-specific details (no file contents; a configured secret is masked).
     /// - Returns: the entry written.
     /// - Throws: ``SecurityError`` (``SecurityError/Code/auditLog``) when the log cannot be opened,
     ///   locked, read or written.
@@ -90,7 +105,7 @@ public final class AuditLog: Sendable {
                 action: action,
                 source: source,
                 contentSHA256: contentSHA256,
-                details: details,
+                details: secretMasker.isEmpty ? details : details.mapValues { secretMasker.mask($0) },
                 previousHash: previous
             )
             out += Array(entry.line.utf8)

@@ -19,8 +19,7 @@
 /// Text without a secret costs one pass over its UTF-8 bytes, 32 positions at a time, for all the
 /// secrets together (the first, second and sixth byte of each secret are compared at every
 /// position; only where all three agree are the secrets compared), and is returned as it is,
-/// without a copy: about
-/// 17 µs for 50 KB and four secrets (docs/PERFORMANCE.md).
+/// without a copy: 15–17 µs for 50 KB and four secrets (docs/PERFORMANCE.md).
 public struct SecretMasker: Sendable {
     /// What a secret is replaced with.
     public static let replacement = "********"

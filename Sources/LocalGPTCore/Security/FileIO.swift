@@ -78,12 +78,18 @@ enum FileIO {
         return .success(bytes)
     }
 
-    /// Writes all of `bytes` to `fd`. Returns 0, or the errno of the failed write.
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Int32 {
+    /// Writes all of `bytes` to `fd`, at its offset or, with `offset`, at that position of the
+    /// file (`pwrite`). Returns 0, or the errno of the failed write.
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8], at offset: Int? = nil) -> Int32 {
         var done = 0
         while done < bytes.count {
             let n = bytes.withUnsafeBytes { buf in
-                retrying { Glibc.write(fd, buf.baseAddress! + done, buf.count - done) }
+                retrying {
+                    if let offset {
+                        return Glibc.pwrite(fd, buf.baseAddress! + done, buf.count - done, off_t(offset + done))
+                    }
+                    return Glibc.write(fd, buf.baseAddress! + done, buf.count - done)
+                }
             }
             if n < 0 { return errno }
             if n == 0 { return EIO }

@@ -252,7 +252,7 @@ public struct ProtectedFileGuard: Sendable {
             let path = prefix + String(index)
             let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
             let bytes = Array(Holder.firstLine(host: host, paths: paths).utf8)
-            guard fd >= 0, writeAll(fd, bytes, at: 0), ftruncate(fd, off_t(bytes.count)) == 0 else {
+            guard fd >= 0, FileIO.writeAll(fd, bytes, at: 0) == 0, ftruncate(fd, off_t(bytes.count)) == 0 else {
                 if fd >= 0 {
                     close(fd)
                     unlink(path)
@@ -264,7 +264,7 @@ public struct ProtectedFileGuard: Sendable {
 
         /// Appends the command's line.
         func note(command: ProcessIdentity) {
-            _ = Self.writeAll(fd, Array(Holder.commandLine(command).utf8), at: length)
+            _ = FileIO.writeAll(fd, Array(Holder.commandLine(command).utf8), at: length)
         }
 
         /// Empties the file and hands the slot to the next command. Call once, under the lock.
@@ -287,19 +287,6 @@ public struct ProtectedFileGuard: Sendable {
             for (prefix, indexes) in free {
                 for index in indexes { unlink(prefix + String(index)) }
             }
-        }
-
-        static func writeAll(_ fd: Int32, _ bytes: [UInt8], at offset: Int) -> Bool {
-            var done = 0
-            while done < bytes.count {
-                let n = bytes.withUnsafeBytes {
-                    pwrite(fd, $0.baseAddress! + done, bytes.count - done, off_t(offset + done))
-                }
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { return false }
-                done += n
-            }
-            return true
         }
     }
 
@@ -424,7 +411,7 @@ public struct ProtectedFileGuard: Sendable {
         let fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { return }
         defer { close(fd) }
-        if !HolderSlot.writeAll(fd, bytes, at: 0) || ftruncate(fd, off_t(bytes.count)) != 0 { unlink(file) }
+        if FileIO.writeAll(fd, bytes, at: 0) != 0 || ftruncate(fd, off_t(bytes.count)) != 0 { unlink(file) }
     }
 
     private func readReference(_ path: String) -> State? {

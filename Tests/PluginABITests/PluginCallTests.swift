@@ -84,6 +84,32 @@ import Testing
         #expect(denial?.metadata["plugin.id"] == "org.test.fixture")
     }
 
+    /// exec (like http, memory and the files extension) serves only a call the host is making to the
+    /// plugin (rule R6): not one a plugin makes up, not create(). Both used to run the command.
+    @Test func execOutsideACallOfTheHostIsRefused() throws {
+        for define in ["FIXTURE_FORGE_CALL", "FIXTURE_CREATE_EXEC"] {
+            let h = try HostHarness()
+            var f = FixturePlugin()
+            f.permissions = ["exec": ["commands": ["echo"]]]
+            f.defines = [define]
+            let dir = h.pluginDirectory("rogue")
+            try f.build(in: dir)
+            try h.host.load(directory: dir, origin: .config)
+            if define == "FIXTURE_FORGE_CALL" {
+                let request = #"{\"argv\":[\"echo\",\"hi\"]}"#
+                let out = try object(h.host.invoke(tool: "host_exec", arguments: #"{"request":"\#(request)"}"#))
+                #expect(out["host_status"] == -2)
+                #expect(
+                    out["output"]?.stringValue?.contains("exec may be used only during a call the host made") == true
+                )
+            } else {
+                let line = h.warnings.first { $0.contains("fixture create exec") } ?? ""
+                #expect(line.contains("status=-2"), "\(line)")
+                #expect(line.contains("exec may be used only during a call the host made"), "\(line)")
+            }
+        }
+    }
+
     @Test func execOfGrantedCommandRunsAndReportsTheResult() throws {
         let h = try loaded(permissions: ["exec": ["commands": ["echo", "bash"]]])
         let request = #"{\"argv\":[\"echo\",\"hello\",\"plugin\"]}"#

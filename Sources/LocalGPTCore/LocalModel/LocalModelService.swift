@@ -41,6 +41,9 @@ extension PluginHost {
         request text: String,
         out: UnsafePointer<lgpt_sink>
     ) -> lgpt_status {
+        if let refused = outsideCall(plugin, service: "local_model.ensure", callID: call.call_id, out: out) {
+            return refused
+        }
         guard LocalModelService.table(for: plugin) != nil else {
             return deny(
                 plugin,

@@ -543,8 +543,16 @@ enum HostFilesExtension {
             to: lgpt_host_files_v1(
                 struct_size: UInt32(MemoryLayout<lgpt_host_files_v1>.size),
                 flags: 0,
-                read: { ctx, _, req, len, out in
+                read: { ctx, call, req, len, out in
                     let plugin = HostServices.plugin(ctx)
+                    if let refused = plugin.host.outsideCall(
+                        plugin,
+                        service: "files.read",
+                        callID: call.pointee.call_id,
+                        out: out
+                    ) {
+                        return refused
+                    }
                     return plugin.host.serviceFiles(
                         plugin,
                         operation: .read,
@@ -552,8 +560,16 @@ enum HostFilesExtension {
                         out: out
                     )
                 },
-                write: { ctx, _, req, len, out in
+                write: { ctx, call, req, len, out in
                     let plugin = HostServices.plugin(ctx)
+                    if let refused = plugin.host.outsideCall(
+                        plugin,
+                        service: "files.write",
+                        callID: call.pointee.call_id,
+                        out: out
+                    ) {
+                        return refused
+                    }
                     return plugin.host.serviceFiles(
                         plugin,
                         operation: .write,
@@ -561,8 +577,16 @@ enum HostFilesExtension {
                         out: out
                     )
                 },
-                edit: { ctx, _, req, len, out in
+                edit: { ctx, call, req, len, out in
                     let plugin = HostServices.plugin(ctx)
+                    if let refused = plugin.host.outsideCall(
+                        plugin,
+                        service: "files.edit",
+                        callID: call.pointee.call_id,
+                        out: out
+                    ) {
+                        return refused
+                    }
                     return plugin.host.serviceFiles(
                         plugin,
                         operation: .edit,

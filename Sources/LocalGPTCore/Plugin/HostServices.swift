@@ -86,17 +86,29 @@ private let hostHTTP:
 private let hostMemorySearch:
     @convention(c) (
         UnsafeMutableRawPointer, UnsafePointer<lgpt_call>, UnsafePointer<CChar>, Int, UnsafePointer<lgpt_sink>
-    ) -> lgpt_status = { ctx, _, req, len, out in
+    ) -> lgpt_status = { ctx, call, req, len, out in
         let plugin = HostServices.plugin(ctx)
-        return plugin.host.serviceMemory(plugin, operation: .search, request: HostServices.string(req, len), out: out)
+        return plugin.host.serviceMemory(
+            plugin,
+            call: call.pointee,
+            operation: .search,
+            request: HostServices.string(req, len),
+            out: out
+        )
     }
 
 private let hostMemoryAppend:
     @convention(c) (
         UnsafeMutableRawPointer, UnsafePointer<lgpt_call>, UnsafePointer<CChar>, Int, UnsafePointer<lgpt_sink>
-    ) -> lgpt_status = { ctx, _, req, len, out in
+    ) -> lgpt_status = { ctx, call, req, len, out in
         let plugin = HostServices.plugin(ctx)
-        return plugin.host.serviceMemory(plugin, operation: .append, request: HostServices.string(req, len), out: out)
+        return plugin.host.serviceMemory(
+            plugin,
+            call: call.pointee,
+            operation: .append,
+            request: HostServices.string(req, len),
+            out: out
+        )
     }
 
 private let hostConfigGet:

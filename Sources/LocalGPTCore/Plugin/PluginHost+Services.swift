@@ -38,6 +38,27 @@ extension PluginHost {
             : "declare it in \(field) and have the user grant it"
     }
 
+    /// Refuses a service that acts (exec, http, memory) outside a call the host is making to the
+    /// plugin: from `create`, from a thread of its own after the call returned, or with an
+    /// `lgpt_call` it made up (rule R6). Nil when the call is in flight.
+    func outsideCall(
+        _ plugin: LoadedPlugin,
+        service: String,
+        callID: UInt64,
+        out: UnsafePointer<lgpt_sink>
+    ) -> lgpt_status? {
+        guard !isInFlight(callID: callID, plugin: plugin.id) else { return nil }
+        logger.warning(
+            "\(service) refused: not during a call the host made to the plugin",
+            metadata: ["plugin.id": "\(plugin.id)", "service": "\(service)", "call.id": "\(callID)"]
+        )
+        let message =
+            "\(service) may be used only during a call the host made to \(plugin.id) (invoke or generate), "
+            + "with the lgpt_call it was given (rule R6); not from create() or another thread"
+        write(errorDocument(code: "invalid_argument", message: message), to: out)
+        return LGPT_ERR_INVALID_ARGUMENT
+    }
+
     func deny(
         _ plugin: LoadedPlugin,
         service: String,
@@ -81,6 +102,7 @@ extension PluginHost {
         request text: String,
         out: UnsafePointer<lgpt_sink>
     ) -> lgpt_status {
+        if let refused = outsideCall(plugin, service: "exec", callID: call.call_id, out: out) { return refused }
         guard let req = try? JSONValue(parsing: text), case .object = req else {
             return invalid("exec: the request must be a JSON object", out: out)
         }
@@ -380,6 +402,7 @@ extension PluginHost {
         head: UnsafePointer<lgpt_sink>,
         body: UnsafePointer<lgpt_sink>
     ) -> lgpt_status {
+        if let refused = outsideCall(plugin, service: "http", callID: call.call_id, out: head) { return refused }
         guard let req = try? JSONValue(parsing: text), case .object = req else {
             return invalid("http: the request must be a JSON object", out: head)
         }
@@ -508,10 +531,13 @@ extension PluginHost {
 
     func serviceMemory(
         _ plugin: LoadedPlugin,
+        call: lgpt_call,
         operation: MemoryOperation,
         request text: String,
         out: UnsafePointer<lgpt_sink>
     ) -> lgpt_status {
+        let service = operation == .search ? "memory_search" : "memory_append"
+        if let refused = outsideCall(plugin, service: service, callID: call.call_id, out: out) { return refused }
         let allowed = operation == .search ? plugin.granted.memorySearch : plugin.granted.memoryAppend
         guard allowed else {
             return deny(

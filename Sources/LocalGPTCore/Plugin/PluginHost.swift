@@ -63,6 +63,8 @@ public final class PluginHost: Sendable {
     private let registry = Mutex(Registry())
     private let cancelledCalls = Mutex<Set<UInt64>>([])
     private let nextCallID = Atomic<UInt64>(1)
+    /// The calls the host is making now, by call id: the plugin's id.
+    private let callsInFlight = Mutex<[UInt64: String]>([:])
 
     /// - Parameters:
     ///   - paths: the LocalGPT home.
@@ -225,8 +227,19 @@ public final class PluginHost: Sendable {
         cancelledCalls.withLock { $0.contains(callID) }
     }
 
+    /// Whether `callID` is a call the host is making to the plugin `pluginID` now: the host services
+    /// that act (exec, http, memory) serve only those (rule R6).
+    func isInFlight(callID: UInt64, plugin pluginID: String) -> Bool {
+        callsInFlight.withLock { $0[callID] == pluginID }
+    }
+
+    private func beginCall(_ callID: UInt64, plugin: LoadedPlugin) {
+        callsInFlight.withLock { $0[callID] = plugin.id }
+    }
+
     private func finishCall(_ callID: UInt64) {
         _ = cancelledCalls.withLock { $0.remove(callID) }
+        _ = callsInFlight.withLock { $0.removeValue(forKey: callID) }
     }
 
     /// Finds a tool by `<plugin id>/<name>`, or by bare name when only one plugin has it.
@@ -284,6 +297,7 @@ public final class PluginHost: Sendable {
         try Self.enterCall(plugin)
         defer { plugin.leaveCall() }
         let id = callID ?? makeCallID()
+        beginCall(id, plugin: plugin)
         defer { finishCall(id) }
         let deadline = tool.timeoutMilliseconds.map { monotonicMilliseconds() + Int64($0) } ?? 0
         let sink = CollectingSink(limit: maxToolOutputBytes)
@@ -349,6 +363,7 @@ public final class PluginHost: Sendable {
         try Self.enterCall(plugin)
         defer { plugin.leaveCall() }
         let id = callID ?? makeCallID()
+        beginCall(id, plugin: plugin)
         defer { finishCall(id) }
         var lastError: String? = nil
         let sink = ForwardingSink { [self] bytes in

@@ -119,6 +119,22 @@ static lgpt_status fixture_create(const lgpt_host_v1 *host, void **out_instance)
         free(b.data);
     }
 #endif
+#ifdef FIXTURE_CREATE_EXEC
+    /* Breaks rule R6: exec from create(), with a call it made up. */
+    {
+        buf b = {0};
+        lgpt_sink s = make_sink(&b);
+        static const char trace[] = "";
+        lgpt_call made_up = {.struct_size = sizeof(lgpt_call), .call_id = 424242, .trace_id = trace};
+        static const char req[] = "{\"argv\":[\"echo\",\"from create\"]}";
+        lgpt_status es = host->exec(host->host_ctx, &made_up, req, sizeof req - 1, &s);
+        char line[256];
+        int n = snprintf(line, sizeof line, "fixture create exec: status=%d %.*s", es, (int)(b.len < 160 ? b.len : 160),
+                         b.data ? b.data : "");
+        host->log(host->host_ctx, LGPT_LOG_WARN, line, (size_t)n);
+        free(b.data);
+    }
+#endif
     instance *inst = calloc(1, sizeof *inst);
     if (!inst) return LGPT_ERR_INTERNAL;
     inst->host = host;
@@ -187,7 +203,14 @@ static lgpt_status fixture_invoke(void *p, const lgpt_call *call, const char *na
         get_string(args, args_len, "request", arg, sizeof arg);
         buf b = {0};
         lgpt_sink s = make_sink(&b);
+#ifdef FIXTURE_FORGE_CALL
+        /* Breaks rule R6: a call id of its own, not the one the host is making. */
+        lgpt_call forged = *call;
+        forged.call_id += 1000000;
+        lgpt_status hs = host->exec(host->host_ctx, &forged, arg, strlen(arg), &s);
+#else
         lgpt_status hs = host->exec(host->host_ctx, call, arg, strlen(arg), &s);
+#endif
         status = report_host_call(out, hs, &b);
     } else if (strcmp(name, "host_config") == 0 || strcmp(name, "host_secret") == 0) {
         get_string(args, args_len, "key", arg, sizeof arg);

@@ -217,6 +217,24 @@ struct PluginCommand: ParsableCommand {
                 ]
             )
             print("Installed \(id) \(m.version) in \(target)")
+            // A tool name another plugin offers too: chat keeps the first loaded (bundled plugins load
+            // first), and a bare `tool call` is ambiguous. Read from the other plugins' sidecars only.
+            let others = PluginDiscovery.candidates(
+                paths: context.paths,
+                configuration: context.configuration,
+                bundledDirectory: PluginDiscovery.defaultBundledDirectory()
+            ).compactMap { try? PluginSidecar(directory: $0.directory).manifest }.filter { $0.id != id }
+            for tool in m.tools {
+                let owners = others.filter { $0.tools.contains { $0.name == tool.name } }.map(\.id)
+                guard !owners.isEmpty else { continue }
+                print(
+                    shown(
+                        "note: \(owners.joined(separator: ", ")) also offers a tool named \(tool.name); chat keeps "
+                            + "the one loaded first (bundled plugins load first), so call this one as "
+                            + "\(id)/\(tool.name) with `localgpt tool call`"
+                    )
+                )
+            }
         }
     }
 

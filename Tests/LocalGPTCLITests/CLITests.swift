@@ -231,6 +231,11 @@ import Testing
         let build = TestSupport.makeTemporaryDirectory("lgpt-author-build")
         var f = FixturePlugin(id: "org.example.author")
         f.permissions = ["exec": ["commands": ["echo"]]]
+        // A tool named as a bundled one (org.localgpt.text's calculate).
+        guard case .object(var m) = f.manifest, var tools = m["tools"]?.arrayValue else { return }
+        tools.append(["name": "calculate", "description": "clashes", "parameters": ["type": "object"]])
+        m["tools"] = .array(tools)
+        f.manifestOverride = .object(m)
         try f.build(in: build)
         let src = TestSupport.makeTemporaryDirectory("lgpt-author-package")
         try FileManager.default.createDirectory(atPath: src + "/junk", withIntermediateDirectories: true)
@@ -245,6 +250,10 @@ import Testing
         #expect(install.status == 0, "\(install.stderr)")
         #expect(install.stdout.contains("will be allowed nothing"), "\(install.stdout)")
         #expect(install.stdout.contains("withheld (--deny):\n    - run commands: echo"), "\(install.stdout)")
+        #expect(
+            install.stdout.contains("note: org.localgpt.text also offers a tool named calculate"),
+            "\(install.stdout)"
+        )
         let target = home.path + "/plugins/org.example.author"
         #expect(
             try FileManager.default.contentsOfDirectory(atPath: target).sorted() == ["libfixture.so", "plugin.json"]

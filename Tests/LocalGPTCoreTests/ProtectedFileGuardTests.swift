@@ -177,4 +177,96 @@ import Testing
         #expect(guarded.end(token).map(\.restored) == [true])
         #expect(read() == "original\n")
     }
+
+    /// `md sign` (any LocalGPT writer that calls ``ProtectedFileGuard/commit(_:)``) while a command
+    /// runs: the command's end keeps the new file instead of undoing it.
+    @Test func aWriteCommittedWhileACommandRunsIsKept() throws {
+        try "policy v1\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let daemon = makeGuard()
+        let running = daemon.begin([file])
+        try "policy v2, signed\n".write(toFile: file, atomically: true, encoding: .utf8)
+        makeGuard().commit([file])
+        #expect(daemon.end(running).isEmpty)
+        #expect(read() == "policy v2, signed\n")
+    }
+
+    /// A restore that fails (here the folder is made immutable; a full disk does the same) leaves the
+    /// reference in place: the next command does not take the changed file as the reference, and the
+    /// restore is tried again, and succeeds, once it can.
+    @Test(.enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/chattr")))
+    func aRestoreThatFailsIsTriedAgainAndKeepsTheReference() throws {
+        let folder = dir + "/ws"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let identity = folder + "/IDENTITY.md"
+        try "mine\n".write(toFile: identity, atomically: true, encoding: .utf8)
+        let guarded = makeGuard()
+        let token = guarded.begin([identity])
+        try "tampered\n".write(toFile: identity, atomically: false, encoding: .utf8)
+        let lock = try TestSupport.run("/usr/bin/chattr", ["+i", folder], environment: [:])
+        try #require(lock.status == 0, "chattr +i: \(lock.stderr)")
+        defer { _ = try? TestSupport.run("/usr/bin/chattr", ["-i", folder], environment: [:]) }
+        #expect(guarded.end(token).map(\.restored) == [false])
+        // Still not possible: the next command keeps the old reference and tries again.
+        let next = guarded.begin([identity])
+        #expect(next.recovered.changes.map(\.restored) == [false])
+        #expect(guarded.end(next).map(\.restored) == [false])
+        _ = try TestSupport.run("/usr/bin/chattr", ["-i", folder], environment: [:])
+        let recovered = guarded.recover()
+        #expect(recovered.changes.map(\.restored) == [true])
+        #expect(try String(contentsOfFile: identity, encoding: .utf8) == "mine\n")
+        #expect(guarded.recover() == ProtectedFileGuard.Recovery())
+    }
+
+    /// A holder from before a reboot: its command ran before this boot, so a change made since (the
+    /// user's) is not undone. A holder of another PID namespace (a container sharing the home)
+    /// cannot be judged from here and counts as running.
+    @Test func holdersFromAnotherBootOrNamespace() throws {
+        try "original\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let guarded = makeGuard()
+        let me = ProcessIdentity.current
+        _ = guarded.begin([file], host: ProcessIdentity(pid: me.pid, start: me.start, boot: "an-earlier-boot"))
+        try "edited after the reboot\n".write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(guarded.recover().changes.isEmpty)
+        #expect(read() == "edited after the reboot\n")
+        let elsewhere = ProcessIdentity(pid: 1, start: 1, boot: me.boot, namespace: "pid:[1]")
+        #expect(elsewhere.isRunning)
+        _ = guarded.begin([file], host: elsewhere)
+        try "changed while the container's command runs\n".write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(guarded.recover() == ProtectedFileGuard.Recovery())
+        let mine = guarded.begin([file])
+        try "x\n".write(toFile: file, atomically: true, encoding: .utf8)
+        // The reference is still the one the container's command took.
+        #expect(guarded.end(mine).map(\.restored) == [true])
+        #expect(read() == "edited after the reboot\n")
+    }
+
+    /// The process group a dead host's command led is killed only while it is that command's: once
+    /// the leader's pid belongs to a process of another start time, the number was given again
+    /// (a group id cannot be while the group has a member) and nothing is killed.
+    @Test func aReusedGroupNumberIsLeftAlone() throws {
+        // `sleep 30` leading a group of its own.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        posix_spawnattr_setpgroup(&attributes, 0)
+        var pid: pid_t = 0
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("sleep"), strdup("30"), nil]
+        defer { for a in argv { free(a) } }
+        #expect(posix_spawn(&pid, "/bin/sleep", nil, &attributes, argv, environ) == 0)
+        defer {
+            kill(pid, SIGKILL)
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+        }
+        let identity = try #require(ProcessIdentity.of(pid))
+        #expect(ProcStat.read(pid)?.group == pid)
+        let earlier = ProcessIdentity(pid: pid, start: identity.start - 1, boot: identity.boot)
+        #expect(ProcessIdentity.killGroupRemnants(of: [earlier]) == 0)
+        #expect(kill(pid, 0) == 0 && ProcStat.read(pid)?.state != "Z")
+        #expect(ProcessIdentity.killGroupRemnants(of: [identity]) == 1)
+        var status: Int32 = 0
+        #expect(waitpid(pid, &status, 0) == pid)
+        #expect(status & 0x7f == SIGKILL)
+    }
 }

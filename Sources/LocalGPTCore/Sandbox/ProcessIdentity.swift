@@ -6,17 +6,29 @@ import Foundation
 import Glibc
 
 /// A process named so that a later process can tell whether it is still the same one: its pid, its
-/// start time (clock ticks after boot, from `/proc/<pid>/stat`) and the boot it ran in. A pid alone
-/// is reused; the three together are not.
+/// start time (clock ticks after boot, from `/proc/<pid>/stat`), the boot it ran in and its PID
+/// namespace. A pid alone is reused; the four together are not.
 struct ProcessIdentity: Equatable, Sendable {
     var pid: Int32
     var start: UInt64
     var boot: String
+    /// The PID namespace (`/proc/self/ns/pid`), empty when unknown.
+    var namespace: String = ProcessIdentity.currentNamespace
 
     /// This process.
     static let current: ProcessIdentity = {
         let pid = getpid()
         return ProcessIdentity(pid: pid, start: ProcStat.read(pid)?.start ?? 0, boot: currentBoot)
+    }()
+
+    /// No process: the host of a holder left for a restore that has still to succeed.
+    static let gone = ProcessIdentity(pid: 0, start: 0, boot: currentBoot)
+
+    /// This process's PID namespace, as `/proc/self/ns/pid` names it (`pid:[4026531836]`).
+    static let currentNamespace: String = {
+        var buffer = [CChar](repeating: 0, count: 64)
+        let n = readlink("/proc/self/ns/pid", &buffer, buffer.count - 1)
+        return n > 0 ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
     }()
 
     /// The kernel's id of this boot (`/proc/sys/kernel/random/boot_id`), empty when unreadable.
@@ -31,67 +43,79 @@ struct ProcessIdentity: Equatable, Sendable {
         ProcStat.read(pid).map { ProcessIdentity(pid: pid, start: $0.start, boot: currentBoot) }
     }
 
-    /// Whether this process still runs (a zombie, dead but not yet reaped, does not).
+    /// Whether this process still runs (a zombie, dead but not yet reaped, does not). A process of
+    /// another PID namespace (a container sharing the home) cannot be seen from here: it counts as
+    /// running.
     var isRunning: Bool {
-        guard boot == Self.currentBoot, let stat = ProcStat.read(pid) else { return false }
+        if !namespace.isEmpty && !Self.currentNamespace.isEmpty && namespace != Self.currentNamespace { return true }
+        guard pid > 0, boot == Self.currentBoot, let stat = ProcStat.read(pid) else { return false }
         return stat.start == start && stat.state != "Z"
     }
 
     var json: JSONValue {
-        ["pid": .int(Int64(pid)), "start": .int(Int64(bitPattern: start)), "boot": .string(boot)]
+        [
+            "pid": .int(Int64(pid)), "start": .int(Int64(bitPattern: start)), "boot": .string(boot),
+            "ns": .string(namespace),
+        ]
     }
 
-    init(pid: Int32, start: UInt64, boot: String) {
+    init(pid: Int32, start: UInt64, boot: String, namespace: String = ProcessIdentity.currentNamespace) {
         self.pid = pid
         self.start = start
         self.boot = boot
+        self.namespace = namespace
     }
 
     init?(json: JSONValue?) {
         guard let pid = json?["pid"]?.intValue, let pid32 = Int32(exactly: pid), let start = json?["start"]?.intValue,
             let boot = json?["boot"]?.stringValue
         else { return nil }
-        self.init(pid: pid32, start: UInt64(bitPattern: start), boot: boot)
+        self.init(
+            pid: pid32,
+            start: UInt64(bitPattern: start),
+            boot: boot,
+            namespace: json?["ns"]?.stringValue ?? ""
+        )
     }
 
-    /// Kills what is left of the process group this process led, once its host is gone: every process
-    /// of the group (the sandbox pins the group: seccomp denies `setsid` and `setpgid`) that runs as
-    /// this user with `no_new_privs` set and started no earlier than the leader. A group id cannot be
-    /// taken by a new process while the group has a member, so a process found this way belongs to
-    /// the command, unless the group emptied and its number was given to an unrelated group whose
-    /// processes also run as this user under `no_new_privs`.
+    /// Kills what is left of the process groups these processes led, once their host is gone (the
+    /// sandbox pins a command's group: seccomp denies `setsid` and `setpgid`).
+    ///
+    /// A group's number stays taken while the group has a member: no new process can get that pid.
+    /// So when `/proc/<leader>` shows a process of another start time, the number was given again
+    /// after the group emptied, and nothing of the command is left; otherwise every process whose
+    /// group is the leader's pid belongs to the command and is killed (`kill(-group)`, repeated
+    /// while the group forks). One scan of /proc serves all the groups.
     ///
     /// - Returns: how many processes were killed.
-    func killGroupRemnants() -> Int {
-        guard boot == Self.currentBoot, pid > 1 else { return 0 }
+    static func killGroupRemnants(of leaders: [ProcessIdentity]) -> Int {
+        let groups = leaders.filter { leader in
+            guard leader.pid > 1, leader.boot == currentBoot, leader.namespace == currentNamespace else { return false }
+            if let now = ProcStat.read(leader.pid), now.start != leader.start { return false }
+            return true
+        }.map(\.pid)
+        guard !groups.isEmpty else { return 0 }
         var killed = Set<Int32>()
         for attempt in 0..<200 {
-            let members = Self.groupMembers(pid, startedNoEarlierThan: start)
+            let members = groupMembers(Set(groups))
             if members.isEmpty { break }
-            for member in members {
-                kill(member, SIGKILL)
-                killed.insert(member)
-            }
+            killed.formUnion(members.flatMap(\.value))
+            for group in members.keys { kill(-group, SIGKILL) }
             usleep(attempt < 20 ? 1000 : 10_000)
         }
         return killed.count
     }
 
-    private static func groupMembers(_ group: Int32, startedNoEarlierThan start: UInt64) -> [Int32] {
-        guard let dir = opendir("/proc") else { return [] }
+    /// The live processes of each of `groups` (zombies left out), by group.
+    private static func groupMembers(_ groups: Set<Int32>) -> [Int32: [Int32]] {
+        guard let dir = opendir("/proc") else { return [:] }
         defer { closedir(dir) }
-        var members: [Int32] = []
-        let user = geteuid()
+        var members: [Int32: [Int32]] = [:]
         while let entry = readdir(dir) {
             guard let pid = Int32(directoryEntryNameString(entry)), pid > 1, pid != getpid(),
-                let process = ProcStat.read(pid), process.group == group, process.start >= start, process.state != "Z"
+                let process = ProcStat.read(pid), groups.contains(process.group), process.state != "Z"
             else { continue }
-            var info = stat()
-            guard lstat("/proc/\(pid)", &info) == 0, info.st_uid == user,
-                let status = SandboxCgroup.readText("/proc/\(pid)/status"),
-                status.split(separator: "\n").contains(where: { $0.hasPrefix("NoNewPrivs:") && $0.hasSuffix("1") })
-            else { continue }
-            members.append(pid)
+            members[process.group, default: []].append(pid)
         }
         return members
     }

@@ -23,14 +23,22 @@ public struct SignedPolicy: Sendable, Equatable {
 public struct PolicySigner: Sendable {
     public var policyPath: String
     public var manifestPath: String
+    /// The home's protected-file guard, told of the signed files so that a command running now
+    /// does not undo the signature when it ends (``ProtectedFileGuard/commit(_:)``).
+    public var protectedFiles: ProtectedFileGuard?
 
-    public init(policyPath: String, manifestPath: String) {
+    public init(policyPath: String, manifestPath: String, protectedFiles: ProtectedFileGuard? = nil) {
         self.policyPath = policyPath
         self.manifestPath = manifestPath
+        self.protectedFiles = protectedFiles
     }
 
     public init(paths: LocalGPTPaths) {
-        self.init(policyPath: paths.policyFile, manifestPath: paths.policyManifest)
+        self.init(
+            policyPath: paths.policyFile,
+            manifestPath: paths.policyManifest,
+            protectedFiles: ProtectedFileGuard(paths: paths)
+        )
     }
 
     /// Signs the file as it is now.
@@ -82,6 +90,7 @@ public struct PolicySigner: Sendable {
         } catch {
             throw SecurityError(.manifestInvalid, "cannot write \(manifestPath): \(error.message)")
         }
+        protectedFiles?.commit([policyPath, manifestPath].map(HostFilePolicy.canonical))
         let filtered = InjectionPatterns.filterMarkers(text).text
         return SignedPolicy(
             manifest: manifest,

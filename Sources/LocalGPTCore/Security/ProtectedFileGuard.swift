@@ -122,7 +122,11 @@ public struct ProtectedFileGuard: Sendable {
         }
         switch locked {
         case .success(let (recovered, holder)):
-            return Token(paths: paths, references: snapshot, holder: holder, recovered: recovered, problem: nil)
+            let problem =
+                holder == nil
+                ? "cannot write a holder file in \(holdersDirectory): should this process die mid-command, "
+                    + "no other will put the files back" : nil
+            return Token(paths: paths, references: snapshot, holder: holder, recovered: recovered, problem: problem)
         case .failure(let problem):
             for path in paths { snapshot[path] = Self.state(of: path) }
             return Token(paths: paths, references: snapshot, holder: nil, recovered: Recovery(), problem: problem.text)
@@ -140,28 +144,55 @@ public struct ProtectedFileGuard: Sendable {
     ///
     /// - Returns: the files the command changed (empty when it left them alone).
     public func end(_ token: Token) -> [Change] {
-        let compare = { () -> [Change] in
+        // The shared reference, when it can be read, is the one to put back: LocalGPT's own writers
+        // (``commit(_:)``: `md sign`) update it while commands run.
+        let compare = { (shared: Bool) -> [Change] in
             var changes: [Change] = []
             for path in token.paths {
-                guard let reference = token.references[path] else { continue }
+                guard let reference = (shared ? readReference(path) : nil) ?? token.references[path] else { continue }
                 if let change = Self.putBack(path, to: reference, keepingChangesIn: keptDirectory) {
                     changes.append(change)
                 }
             }
             return changes
         }
-        guard let holder = token.holder else { return compare() }
+        guard let holder = token.holder else { return compare(false) }
         let locked = withLock { () -> [Change] in
-            let changes = compare()
-            holder.release()
+            let changes = compare(true)
+            // A file that could not be put back (a full disk) keeps its reference: the holder stays
+            // as a dead one, so that every later guard call tries again and no command takes the
+            // changed file as the reference.
+            let pending = changes.filter { !$0.restored && Self.isRestorable(token.references[$0.path]) }.map(\.path)
+            if pending.isEmpty { holder.release() } else { holder.abandon(keeping: pending) }
             return changes
         }
         switch locked {
         case .success(let changes):
             return changes
         case .failure:
+            let changes = compare(false)
             holder.release()
-            return compare()
+            return changes
+        }
+    }
+
+    /// Tells the guard that LocalGPT itself just wrote `paths` (`md sign` rewrites the policy and its
+    /// manifest): while commands run, their reference becomes the files as they are now, so that the
+    /// commands' end does not undo the write. Without running commands there is nothing to do.
+    public func commit(_ paths: [String]) {
+        guard FileSystem.isDirectory(holdersDirectory) else { return }
+        _ = withLock {
+            let (_, watched) = recoverLocked()
+            for path in paths where watched.contains(path) { writeReference(Self.state(of: path), of: path) }
+        }
+    }
+
+    /// Whether a reference can be written back (a file, or no file); a folder, a link or a large
+    /// file cannot.
+    private static func isRestorable(_ state: State?) -> Bool {
+        switch state {
+        case .absent, .file: return true
+        case .other, nil: return false
         }
     }
 
@@ -278,6 +309,14 @@ public struct ProtectedFileGuard: Sendable {
             }
         }
 
+        /// Leaves the file as a holder of no running process for `paths` (its restore failed): the
+        /// next guard call anywhere counts it as dead and tries the restore again. Under the lock.
+        func abandon(keeping paths: [String]) {
+            let bytes = Array(Holder.firstLine(host: .gone, paths: paths).utf8)
+            if FileIO.writeAll(fd, bytes, at: 0) != 0 || ftruncate(fd, off_t(bytes.count)) != 0 { _ = ftruncate(fd, 0) }
+            close(fd)
+        }
+
         /// Removes the process's empty slot files (at exit).
         static func removeFree() {
             let free = registry.withLock { r -> [String: [Int]] in
@@ -324,7 +363,7 @@ public struct ProtectedFileGuard: Sendable {
     private func recoverLocked() -> (recovery: Recovery, watched: Set<String>) {
         var recovery = Recovery()
         var watched = Set<String>()
-        var dead: [Holder] = []
+        var dead: [(name: String, holder: Holder)] = []
         for (name, content) in readHolders() {
             guard let content, !content.isEmpty else {
                 // An empty file is a free slot: its process's, while that runs.
@@ -336,28 +375,68 @@ public struct ProtectedFileGuard: Sendable {
                 continue
             }
             // Its host is gone (or the file is damaged, which only a host dying mid-write leaves).
-            unlink(holdersDirectory + "/" + name)
-            if let holder = Holder(text: content) { dead.append(holder) }
+            if let holder = Holder(text: content) {
+                dead.append((name, holder))
+            } else {
+                unlink(holdersDirectory + "/" + name)
+            }
         }
         guard !dead.isEmpty else { return (recovery, watched) }
-        for holder in dead {
-            if let command = holder.command { recovery.processesKilled += command.killGroupRemnants() }
+        let commands = dead.compactMap(\.holder.command)
+        if !commands.isEmpty {
+            recovery.processesKilled += ProcessIdentity.killGroupRemnants(of: commands)
+            // A command without a pinned group (no seccomp) is in a pids cgroup named after its host.
+            if let cgroups = SandboxCapabilities.current.pidsCgroup {
+                recovery.processesKilled += SandboxCgroup.removeStaleRuns(in: cgroups)
+            }
         }
-        // A command without a pinned group (no seccomp) is in a pids cgroup named after its host.
-        if let cgroups = SandboxCapabilities.current.pidsCgroup {
-            recovery.processesKilled += SandboxCgroup.removeStaleRuns(in: cgroups)
-        }
-        var orphaned: [String] = []
-        for holder in dead {
-            for path in holder.paths where !watched.contains(path) && !orphaned.contains(path) { orphaned.append(path) }
-        }
-        for path in orphaned {
-            guard let reference = readReference(path) else { continue }
-            if let change = Self.putBack(path, to: reference, keepingChangesIn: keptDirectory) {
-                recovery.changes.append(change)
+        let bootTime = Self.bootTime()
+        var settled: [String: Bool] = [:]  // path -> put back (or nothing to put back)
+        for (name, holder) in dead {
+            var keep: [String] = []
+            for path in holder.paths where !watched.contains(path) {
+                if let done = settled[path] {
+                    if !done { keep.append(path) }
+                    continue
+                }
+                var done = true
+                if let reference = readReference(path),
+                    // After a reboot the command ran before this boot: a change made since is not its.
+                    holder.host.boot == ProcessIdentity.currentBoot || !Self.changed(path, since: bootTime)
+                {
+                    if let change = Self.putBack(path, to: reference, keepingChangesIn: keptDirectory) {
+                        recovery.changes.append(change)
+                        done = change.restored || !Self.isRestorable(reference)
+                    }
+                }
+                settled[path] = done
+                if !done { keep.append(path) }
+            }
+            if keep.isEmpty {
+                unlink(holdersDirectory + "/" + name)
+            } else {
+                // Still not put back: the reference stays, and the next guard call tries again.
+                watched.formUnion(keep)
+                let bytes = Data(Holder.firstLine(host: .gone, paths: keep).utf8)
+                try? bytes.write(to: URL(fileURLWithPath: holdersDirectory + "/" + name))
             }
         }
         return (recovery, watched)
+    }
+
+    /// When this boot began (`btime` of /proc/stat), seconds since the epoch; 0 when unknown.
+    private static func bootTime() -> Int64 {
+        for line in (SandboxCgroup.readText("/proc/stat") ?? "").split(separator: "\n") where line.hasPrefix("btime ") {
+            return Int64(line.dropFirst(6).trimmingCharacters(in: .whitespaces)) ?? 0
+        }
+        return 0
+    }
+
+    /// Whether `path`'s status changed at or after `time` (seconds since the epoch); false when it is absent.
+    private static func changed(_ path: String, since time: Int64) -> Bool {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return false }
+        return Int64(info.st_ctim.tv_sec) >= time
     }
 
     /// Whether the process named by a slot file (`<pid>-<start>-<n>`) runs.

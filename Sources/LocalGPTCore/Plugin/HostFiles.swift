@@ -543,59 +543,33 @@ enum HostFilesExtension {
             to: lgpt_host_files_v1(
                 struct_size: UInt32(MemoryLayout<lgpt_host_files_v1>.size),
                 flags: 0,
-                read: { ctx, call, req, len, out in
-                    let plugin = HostServices.plugin(ctx)
-                    if let refused = plugin.host.outsideCall(
-                        plugin,
-                        service: "files.read",
-                        callID: call.pointee.call_id,
-                        out: out
-                    ) {
-                        return refused
-                    }
-                    return plugin.host.serviceFiles(
-                        plugin,
-                        operation: .read,
-                        request: HostServices.string(req, len),
-                        out: out
-                    )
-                },
-                write: { ctx, call, req, len, out in
-                    let plugin = HostServices.plugin(ctx)
-                    if let refused = plugin.host.outsideCall(
-                        plugin,
-                        service: "files.write",
-                        callID: call.pointee.call_id,
-                        out: out
-                    ) {
-                        return refused
-                    }
-                    return plugin.host.serviceFiles(
-                        plugin,
-                        operation: .write,
-                        request: HostServices.string(req, len),
-                        out: out
-                    )
-                },
-                edit: { ctx, call, req, len, out in
-                    let plugin = HostServices.plugin(ctx)
-                    if let refused = plugin.host.outsideCall(
-                        plugin,
-                        service: "files.edit",
-                        callID: call.pointee.call_id,
-                        out: out
-                    ) {
-                        return refused
-                    }
-                    return plugin.host.serviceFiles(
-                        plugin,
-                        operation: .edit,
-                        request: HostServices.string(req, len),
-                        out: out
-                    )
-                }
+                read: { ctx, call, req, len, out in serve(ctx, call, req, len, out, .read) },
+                write: { ctx, call, req, len, out in serve(ctx, call, req, len, out, .write) },
+                edit: { ctx, call, req, len, out in serve(ctx, call, req, len, out, .edit) }
             )
         )
         return p
     }()
+
+    /// One operation for the plugin of `ctx`, refused outside a call the host is making to it.
+    private static func serve(
+        _ ctx: UnsafeMutableRawPointer,
+        _ call: UnsafePointer<lgpt_call>,
+        _ request: UnsafePointer<CChar>,
+        _ length: Int,
+        _ out: UnsafePointer<lgpt_sink>,
+        _ operation: PluginHost.FileOperation
+    ) -> lgpt_status {
+        let plugin = HostServices.plugin(ctx)
+        let service = "files.\(operation.rawValue)"
+        if let refused = plugin.host.outsideCall(plugin, service: service, callID: call.pointee.call_id, out: out) {
+            return refused
+        }
+        return plugin.host.serviceFiles(
+            plugin,
+            operation: operation,
+            request: HostServices.string(request, length),
+            out: out
+        )
+    }
 }

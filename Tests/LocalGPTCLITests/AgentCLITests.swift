@@ -48,6 +48,16 @@ private typealias S = ScriptedProvider
             try TestSupport.run(TestSupport.localgptExecutable, args, environment: environment, input: input)
         }
 
+        /// Adds `text` (TOML) at the end of config.toml.
+        func appendConfig(_ text: String) throws {
+            let config = path + "/config.toml"
+            try (String(contentsOfFile: config, encoding: .utf8) + text).write(
+                toFile: config,
+                atomically: true,
+                encoding: .utf8
+            )
+        }
+
         var requestDocuments: [JSONValue] {
             ((try? String(contentsOfFile: requests, encoding: .utf8)) ?? "").split(separator: "\n")
                 .compactMap { try? JSONValue(parsing: String($0)) }
@@ -147,9 +157,7 @@ private typealias S = ScriptedProvider
         let home = try Home(script: [
             [S.call("b", "bash", ["command": .string(loop)]), S.done("tool_use")], S.answer("Never reached."),
         ])
-        let config = home.path + "/config.toml"
-        try (String(contentsOfFile: config, encoding: .utf8) + "\n[sandbox]\nuse_pids_cgroup = \(pidsCgroup)\n")
-            .write(toFile: config, atomically: true, encoding: .utf8)
+        try home.appendConfig("\n[sandbox]\nuse_pids_cgroup = \(pidsCgroup)\n")
         let workspace = home.path + "/workspace"
         let identity = workspace + "/IDENTITY.md"
         try FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true)
@@ -258,9 +266,7 @@ private typealias S = ScriptedProvider
             [S.call("b", "bash", ["command": .string(command)]), S.done("tool_use")],
             S.answer("Declined."),
         ])
-        let config = home.path + "/config.toml"
-        try (String(contentsOfFile: config, encoding: .utf8) + "\n[tools]\nrequire_approval = [\"bash\"]\n")
-            .write(toFile: config, atomically: true, encoding: .utf8)
+        try home.appendConfig("\n[tools]\nrequire_approval = [\"bash\"]\n")
         let r = try home.run("chat", input: "list my files\nn\n")
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("Execute bash:\n    echo listing the files"), "\(r.stdout)")
@@ -356,9 +362,7 @@ private typealias S = ScriptedProvider
         let notes = home.path + "/notes"
         try FileManager.default.createDirectory(atPath: notes, withIntermediateDirectories: true)
         try "one\r\ntwo\r\nthree\r\n".write(toFile: notes + "/crlf.md", atomically: true, encoding: .utf8)
-        let config = home.path + "/config.toml"
-        try (String(contentsOfFile: config, encoding: .utf8) + "\n[memory]\nworkspace = \"\(notes)\"\n")
-            .write(toFile: config, atomically: true, encoding: .utf8)
+        try home.appendConfig("\n[memory]\nworkspace = \"\(notes)\"\n")
         let r = try home.run("ask", "Remember where the spare key is.")
         #expect(r.status == 0, "\(r.stderr)")
         let saved = try String(contentsOfFile: notes + "/MEMORY.md", encoding: .utf8)
@@ -427,9 +431,7 @@ private typealias S = ScriptedProvider
             ],
             S.answer("Done, \(key) is saved."),
         ])
-        let config = home.path + "/config.toml"
-        try (String(contentsOfFile: config, encoding: .utf8) + "\n[secrets]\nOPENAI_API_KEY = \"\(key)\"\n")
-            .write(toFile: config, atomically: true, encoding: .utf8)
+        try home.appendConfig("\n[secrets]\nOPENAI_API_KEY = \"\(key)\"\n")
         let r = try home.run("chat", input: "My key is \(key), save it\n/export \(home.path)/out.md\n/new\n/quit\n")
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("Here it is: \(key).") && r.stdout.contains("Done, \(key) is saved."), "\(r.stdout)")

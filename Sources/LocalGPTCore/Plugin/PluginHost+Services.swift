@@ -47,7 +47,7 @@ extension PluginHost {
         callID: UInt64,
         out: UnsafePointer<lgpt_sink>
     ) -> lgpt_status? {
-        guard !isInFlight(callID: callID, plugin: plugin.id) else { return nil }
+        guard !isInFlight(callID: callID, plugin: plugin) else { return nil }
         logger.warning(
             "\(service) refused: not during a call the host made to the plugin",
             metadata: ["plugin.id": "\(plugin.id)", "service": "\(service)", "call.id": "\(callID)"]
@@ -283,17 +283,7 @@ extension PluginHost {
         )
         var stderr = String(decoding: result.standardError, as: UTF8.self)
         for change in changed {
-            let name = HostFilePolicy.display(change.path, workspace: paths.workspace)
-            securityEvents?.record(
-                SecurityEvent(
-                    action: "write_blocked",
-                    source: plugin.id,
-                    details: [
-                        "path": .string(name), "by": "sandboxed command", "command_sha256": .string(digest),
-                        "restored": .bool(change.restored), "kept_at": change.keptAt.map(JSONValue.string) ?? .null,
-                    ]
-                )
-            )
+            let name = recordBlockedWrite(change, source: plugin.id, by: "sandboxed command", digest: digest)
             logger.warning(
                 "a sandboxed command changed a protected file",
                 metadata: [
@@ -346,16 +336,11 @@ extension PluginHost {
             )
         }
         for change in recovery.changes {
-            let name = HostFilePolicy.display(change.path, workspace: paths.workspace)
-            securityEvents?.record(
-                SecurityEvent(
-                    action: "write_blocked",
-                    source: "host",
-                    details: [
-                        "path": .string(name), "by": "sandboxed command of a LocalGPT process that ended mid-run",
-                        "restored": .bool(change.restored), "kept_at": change.keptAt.map(JSONValue.string) ?? .null,
-                    ]
-                )
+            let name = recordBlockedWrite(
+                change,
+                source: "host",
+                by: "sandboxed command of a LocalGPT process that ended mid-run",
+                digest: nil
             )
             let outcome =
                 (change.restored ? "put back" : "it could not be put back")
@@ -364,6 +349,25 @@ extension PluginHost {
                 "\(name) was changed by a sandboxed command whose LocalGPT process ended mid-run: \(outcome)"
             )
         }
+    }
+
+    /// Audits a sandboxed command's change to a protected file as `write_blocked`.
+    ///
+    /// - Returns: the file's name as shown to the user.
+    private func recordBlockedWrite(
+        _ change: ProtectedFileGuard.Change,
+        source: String,
+        by: String,
+        digest: String?
+    ) -> String {
+        let name = HostFilePolicy.display(change.path, workspace: paths.workspace)
+        var details: [String: JSONValue] = [
+            "path": .string(name), "by": .string(by), "restored": .bool(change.restored),
+            "kept_at": change.keptAt.map(JSONValue.string) ?? .null,
+        ]
+        if let digest { details["command_sha256"] = .string(digest) }
+        securityEvents?.record(SecurityEvent(action: "write_blocked", source: source, details: details))
+        return name
     }
 
     /// The protected files a command under `policy` could write: those in the workspace or in a

@@ -61,10 +61,13 @@ public final class PluginHost: Sendable {
     }
 
     private let registry = Mutex(Registry())
-    private let cancelledCalls = Mutex<Set<UInt64>>([])
+    private let calls = Mutex(Calls())
     private let nextCallID = Atomic<UInt64>(1)
-    /// The calls the host is making now, by call id: the plugin's id.
-    private let callsInFlight = Mutex<[UInt64: String]>([:])
+    /// The calls the host is making now (call id: the plugin), and those asked to stop.
+    private struct Calls {
+        var inFlight: [UInt64: ObjectIdentifier] = [:]
+        var cancelled: Set<UInt64> = []
+    }
 
     /// - Parameters:
     ///   - paths: the LocalGPT home.
@@ -220,26 +223,28 @@ public final class PluginHost: Sendable {
     /// Asks the plugin running `callID` to stop (cooperative: sinks refuse further writes and
     /// `is_cancelled` answers 1).
     public func cancel(callID: UInt64) {
-        _ = cancelledCalls.withLock { $0.insert(callID) }
+        _ = calls.withLock { $0.cancelled.insert(callID) }
     }
 
     public func isCancelled(callID: UInt64) -> Bool {
-        cancelledCalls.withLock { $0.contains(callID) }
+        calls.withLock { $0.cancelled.contains(callID) }
     }
 
-    /// Whether `callID` is a call the host is making to the plugin `pluginID` now: the host services
-    /// that act (exec, http, memory) serve only those (rule R6).
-    func isInFlight(callID: UInt64, plugin pluginID: String) -> Bool {
-        callsInFlight.withLock { $0[callID] == pluginID }
+    /// Whether `callID` is a call the host is making to `plugin` now: the host services that act
+    /// (exec, http, memory, files, local_model.ensure) serve only those (rule R6).
+    func isInFlight(callID: UInt64, plugin: LoadedPlugin) -> Bool {
+        calls.withLock { $0.inFlight[callID] == ObjectIdentifier(plugin) }
     }
 
     private func beginCall(_ callID: UInt64, plugin: LoadedPlugin) {
-        callsInFlight.withLock { $0[callID] = plugin.id }
+        calls.withLock { $0.inFlight[callID] = ObjectIdentifier(plugin) }
     }
 
     private func finishCall(_ callID: UInt64) {
-        _ = cancelledCalls.withLock { $0.remove(callID) }
-        _ = callsInFlight.withLock { $0.removeValue(forKey: callID) }
+        calls.withLock {
+            $0.cancelled.remove(callID)
+            $0.inFlight.removeValue(forKey: callID)
+        }
     }
 
     /// Finds a tool by `<plugin id>/<name>`, or by bare name when only one plugin has it.

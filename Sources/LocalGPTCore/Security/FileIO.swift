@@ -98,6 +98,14 @@ enum FileIO {
         return 0
     }
 
+    /// Makes `bytes` the whole content of the file open as `fd`, in place (written at 0, then cut to
+    /// their length). Returns 0, or the errno of the failed call.
+    static func rewrite(_ fd: Int32, _ bytes: [UInt8]) -> Int32 {
+        let error = writeAll(fd, bytes, at: 0)
+        if error != 0 { return error }
+        return retrying { ftruncate(fd, off_t(bytes.count)) } == 0 ? 0 : errno
+    }
+
     /// Runs a system call again while it fails with `EINTR`.
     static func retrying<T: BinaryInteger>(_ call: () -> T) -> T {
         while true {

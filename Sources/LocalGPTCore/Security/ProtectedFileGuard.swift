@@ -245,7 +245,6 @@ public struct ProtectedFileGuard: Sendable {
     /// not removed, when the command ends, and the next command of the process writes it again; the
     /// process removes its empty ones at exit (or a later recovery does).
     final class HolderSlot: Sendable {
-        let path: String
         let prefix: String
         let index: Int
         let fd: Int32
@@ -263,8 +262,10 @@ public struct ProtectedFileGuard: Sendable {
             return true
         }()
 
-        private init(path: String, prefix: String, index: Int, fd: Int32, length: Int) {
-            self.path = path
+        /// The holder file.
+        var path: String { prefix + String(index) }
+
+        private init(prefix: String, index: Int, fd: Int32, length: Int) {
             self.prefix = prefix
             self.index = index
             self.fd = fd
@@ -283,14 +284,14 @@ public struct ProtectedFileGuard: Sendable {
             let path = prefix + String(index)
             let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
             let bytes = Array(Holder.firstLine(host: host, paths: paths).utf8)
-            guard fd >= 0, FileIO.writeAll(fd, bytes, at: 0) == 0, ftruncate(fd, off_t(bytes.count)) == 0 else {
+            guard fd >= 0, FileIO.rewrite(fd, bytes) == 0 else {
                 if fd >= 0 {
                     close(fd)
                     unlink(path)
                 }
                 return nil
             }
-            return HolderSlot(path: path, prefix: prefix, index: index, fd: fd, length: bytes.count)
+            return HolderSlot(prefix: prefix, index: index, fd: fd, length: bytes.count)
         }
 
         /// Appends the command's line.
@@ -313,7 +314,7 @@ public struct ProtectedFileGuard: Sendable {
         /// next guard call anywhere counts it as dead and tries the restore again. Under the lock.
         func abandon(keeping paths: [String]) {
             let bytes = Array(Holder.firstLine(host: .gone, paths: paths).utf8)
-            if FileIO.writeAll(fd, bytes, at: 0) != 0 || ftruncate(fd, off_t(bytes.count)) != 0 { _ = ftruncate(fd, 0) }
+            if FileIO.rewrite(fd, bytes) != 0 { _ = ftruncate(fd, 0) }
             close(fd)
         }
 
@@ -442,10 +443,8 @@ public struct ProtectedFileGuard: Sendable {
     /// Whether the process named by a slot file (`<pid>-<start>-<n>`) runs.
     private static func isRunning(slotName name: String) -> Bool {
         let parts = name.split(separator: "-")
-        guard parts.count == 3, let pid = Int32(parts[0]), let start = UInt64(parts[1]),
-            let process = ProcStat.read(pid)
-        else { return false }
-        return process.start == start && process.state != "Z"
+        guard parts.count == 3, let pid = Int32(parts[0]), let start = UInt64(parts[1]) else { return false }
+        return ProcessIdentity(pid: pid, start: start, boot: ProcessIdentity.currentBoot).isRunning
     }
 
     /// Every holder file's name and bytes (nil: unreadable).
@@ -490,7 +489,7 @@ public struct ProtectedFileGuard: Sendable {
         let fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { return }
         defer { close(fd) }
-        if FileIO.writeAll(fd, bytes, at: 0) != 0 || ftruncate(fd, off_t(bytes.count)) != 0 { unlink(file) }
+        if FileIO.rewrite(fd, bytes) != 0 { unlink(file) }
     }
 
     private func readReference(_ path: String) -> State? {

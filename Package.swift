@@ -20,6 +20,8 @@ let package = Package(
     name: "localgpt",
     products: [
         .executable(name: "localgpt", targets: ["localgpt"]),
+        // Started by the host next to which it lies: stops a dead host's leftover commands.
+        .executable(name: "localgpt-warden", targets: ["CLocalGPTWarden"]),
         .library(name: "LocalGPTCore", targets: ["LocalGPTCore"]),
         // Runtime plugins: one dynamic library each, loaded by the host through dlopen.
         .library(name: "LocalGPTPluginText", type: .dynamic, targets: ["LocalGPTPluginText"]),
@@ -48,6 +50,12 @@ let package = Package(
             name: "CLocalGPTSandbox",
             cSettings: cSettings,
             linkerSettings: [.linkedLibrary("seccomp")]
+        ),
+        // The warden: a small program each host starts at its first command (posix_spawn), which
+        // outlives the host and kills what its commands left running when it dies (see lgpt_sandbox.h).
+        .executableTarget(
+            name: "CLocalGPTWarden",
+            cSettings: cSettings
         ),
         // The local sentence embedder (all-MiniLM-L6-v2) on OpenBLAS: safetensors reader + BERT forward pass.
         // OpenBLAS is opened with dlopen when the first model loads, not linked (it starts threads at load).

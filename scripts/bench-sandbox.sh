@@ -15,6 +15,7 @@ LEVEL="${2:-${LEVEL:-}}"
 SWIFT="${SWIFT:-swift}"
 
 "$SWIFT" build -c release --product localgpt >/dev/null
+"$SWIFT" build -c release --product localgpt-warden >/dev/null
 BIN="$("$SWIFT" build -c release --show-bin-path)"
 HOME_DIR="$(mktemp -d "${TMPDIR:-/tmp}/lgpt-bench.XXXXXX")"
 trap 'rm -rf "$HOME_DIR"' EXIT

@@ -112,6 +112,29 @@ struct CLIContext {
         )
         return host
     }
+
+    /// Kills what commands of a LocalGPT process that died mid-run left running and puts back the
+    /// protected files they changed, logged and audited as ``makeHost()`` does (for commands that
+    /// need no plugin: `md sign`, `sandbox recover`).
+    func recoverProtectedFiles() {
+        recoveryHost.recoverProtectedFiles()
+    }
+
+    /// Logs and audits a recovery the guard did on its own (``ProtectedFileGuard/commit(_:)``).
+    func report(_ recovery: ProtectedFileGuard.Recovery) {
+        recoveryHost.reportRecovery(recovery)
+    }
+
+    /// A host without plugins or grants: what recovering protected files needs.
+    private var recoveryHost: PluginHost {
+        PluginHost(
+            paths: paths,
+            configuration: configuration,
+            logger: logger,
+            securityEvents: AuditRecorder(log: auditLog, logger: logger),
+            secretMasker: secretMasker
+        )
+    }
 }
 
 /// A failure reported to the user as `Error: <message>` with exit status 1.

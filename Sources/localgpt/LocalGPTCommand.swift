@@ -3,6 +3,7 @@
 //===----------------------------------------------------------------------===//
 
 import ArgumentParser
+import Foundation
 import LocalGPTCore
 
 @main
@@ -33,6 +34,11 @@ struct LocalGPTCommand: ParsableCommand {
         if arguments.count == 2, arguments[1] == "--version" {
             print(configuration.version)
             return
+        }
+        // A LocalGPT process killed while a command runs: its warden stops what the command left
+        // running, then runs this to put back the protected files it changed (SandboxWarden).
+        if let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            SandboxWarden.setRecovery(arguments: [executable, "sandbox", "recover"])
         }
         main(nil)
     }

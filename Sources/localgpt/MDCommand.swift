@@ -35,12 +35,16 @@ struct MDCommand: ParsableCommand {
             } catch {
                 throw CLIError(error.message)
             }
+            // A command of a LocalGPT process killed mid-run may have changed the policy: put it back
+            // (and say so) before signing, so that what is signed is the user's text.
+            context.recoverProtectedFiles()
             let signed: SignedPolicy
             do {
                 signed = try PolicySigner(paths: paths).sign(with: key, signedBy: "cli")
             } catch {
                 throw CLIError(error.message)
             }
+            context.report(signed.recovery)
             let m = signed.manifest
             appendAudit(
                 AuditLog(paths: paths),

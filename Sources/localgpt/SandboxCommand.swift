@@ -11,7 +11,7 @@ struct SandboxCommand: ParsableCommand {
         commandName: "sandbox",
         abstract: "Show and test the kernel sandbox every plugin-requested command runs in.",
         discussion: "docs/SANDBOX.md describes the layers, the levels and what is allowed.",
-        subcommands: [Status.self, Test.self, Run.self, Bench.self]
+        subcommands: [Status.self, Test.self, Run.self, Bench.self, Recover.self]
     )
 
     /// The policy of a plugin command with no extra grant, from config.toml.
@@ -199,6 +199,22 @@ struct SandboxCommand: ParsableCommand {
         }
     }
 
+    /// What the warden of a LocalGPT process that died mid-run execs once it has killed what that
+    /// process's commands left running (SandboxWarden): the recovery every LocalGPT command also
+    /// does at its start, done at once.
+    struct Recover: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "recover",
+            abstract: "Put back the protected files changed by commands of a LocalGPT process that died mid-run.",
+            shouldDisplay: false
+        )
+        @OptionGroup var options: GlobalOptions
+
+        func run() throws {
+            try CLIContext.make(options).recoverProtectedFiles()
+        }
+    }
+
     struct Run: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "run",
@@ -304,7 +320,17 @@ struct SandboxCommand: ParsableCommand {
                 let elapsed = (clock.now - start).components
                 alone.append(Double(elapsed.attoseconds) / 1e15 + Double(elapsed.seconds) * 1000)
             }
+            // The warden's part of every run: one message when the command starts, one when it ends.
+            var warden: [Double] = []
+            for _ in 0..<runs {
+                let start = clock.now
+                SandboxWarden.watch(group: getpid(), cgroup: nil)
+                SandboxWarden.release(group: getpid())
+                let elapsed = (clock.now - start).components
+                warden.append(Double(elapsed.attoseconds) / 1e15 + Double(elapsed.seconds) * 1000)
+            }
             let report = policy.report(capabilities: .current)
+            let w = Stats(warden)
             let a = Stats(alone)
             let p = Stats(samples[0])
             let s = Stats(samples[1])
@@ -319,6 +345,7 @@ struct SandboxCommand: ParsableCommand {
                     "added_median_ms": .double(s.median - p.median),
                     "guarded_median_ms": .double(g.median), "guarded_p90_ms": .double(g.p90),
                     "guard_added_median_ms": .double(g.median - s.median), "guard_alone_median_ms": .double(a.median),
+                    "warden_alone_median_ms": .double(w.median),
                 ])
                 print(doc.encoded(pretty: true))
                 return
@@ -331,6 +358,9 @@ struct SandboxCommand: ParsableCommand {
             print("guarded:    median \(fmt(g.median)) ms  p90 \(fmt(g.p90)) ms  min \(fmt(g.min)) ms")
             print("guard adds: median \(fmt(g.median - s.median)) ms (\(watched.count) protected files watched)")
             print("guard alone (begin, end; no command): median \(fmt(a.median)) ms  p90 \(fmt(a.p90)) ms")
+            print(
+                "warden alone (watch, release; no command): median \(fmt(w.median * 1000)) µs  p90 \(fmt(w.p90 * 1000)) µs"
+            )
         }
 
         private struct Stats {

@@ -144,30 +144,39 @@ private typealias S = ScriptedProvider
         #expect(text.contains("[cancelled]"), "\(text)")
     }
 
-    /// `localgpt ask` killed (SIGKILL) while a `bash` command runs: the command's background loop
-    /// outlives it (only the direct child dies with the host) and keeps rewriting IDENTITY.md, which
-    /// goes into every system prompt. The next LocalGPT process kills what is left of the command
-    /// (by its process group, or by its pids cgroup) and puts the file back before it reads the
-    /// workspace; the change is audited and kept in blocked-writes/. With a pids cgroup, any LocalGPT
-    /// process that starts a command may sweep the dead host's cgroup first (other tests run at once),
-    /// so only the outcome is checked there.
-    @Test(.serialized, arguments: [false, true])
-    func aCommandOutlivingItsKilledHostIsStoppedAndUndone(pidsCgroup: Bool) throws {
-        let loop = "(f=IDENT; while true; do echo hijacked > ${f}ITY.md; sleep 0.05; done) & touch started; sleep 60"
+    /// `localgpt ask` killed (SIGKILL) while a `bash` command runs: only the command's first process
+    /// dies with the host (PR_SET_PDEATHSIG), so its background loop would go on rewriting IDENTITY.md,
+    /// which goes into every system prompt. The host's warden (SandboxWarden) kills what is left of
+    /// the command (its process group, its pids cgroup) as soon as the host is gone, and runs
+    /// `localgpt sandbox recover`, which puts the file back, audits the change and keeps what the
+    /// command wrote in blocked-writes/, with no other LocalGPT command run. When the warden was
+    /// killed too, the next LocalGPT process does all that before it reads the workspace. With a pids
+    /// cgroup, any LocalGPT process that starts a command may sweep the dead host's cgroup first (other
+    /// tests run at once), so only the outcome is checked there.
+    @Test(.serialized, arguments: [(false, false), (true, false), (false, true), (true, true)])
+    func aCommandOutlivingItsKilledHostIsStoppedAndUndone(pidsCgroup: Bool, killWarden: Bool) throws {
+        let loop =
+            "(f=IDENT; while true; do echo hijacked > ${f}ITY.md; touch written; sleep 0.05; done) & "
+            + "until [ -e written ]; do sleep 0.01; done; touch started; sleep 60"
         let home = try Home(script: [
             [S.call("b", "bash", ["command": .string(loop)]), S.done("tool_use")], S.answer("Never reached."),
         ])
         try home.appendConfig("\n[sandbox]\nuse_pids_cgroup = \(pidsCgroup)\n")
         let workspace = home.path + "/workspace"
         let identity = workspace + "/IDENTITY.md"
+        let user = "I am the user's assistant.\n"
         try FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true)
-        try "I am the user's assistant.\n".write(toFile: identity, atomically: true, encoding: .utf8)
+        try user.write(toFile: identity, atomically: true, encoding: .utf8)
         func identityText() -> String { (try? String(contentsOfFile: identity, encoding: .utf8)) ?? "" }
         func waitFor(_ condition: () -> Bool) -> Bool {
             let deadline = Date().addingTimeInterval(30)
             while !condition() && Date() < deadline { usleep(20_000) }
             return condition()
         }
+        func auditText() -> String {
+            (try? String(contentsOfFile: home.path + "/.security_audit.jsonl", encoding: .utf8)) ?? ""
+        }
+        let recorded = "\"by\":\"sandboxed command of a LocalGPT process that ended mid-run\""
 
         let p = Process()
         p.executableURL = URL(fileURLWithPath: TestSupport.localgptExecutable)
@@ -177,31 +186,45 @@ private typealias S = ScriptedProvider
         p.standardError = FileHandle.nullDevice
         try p.run()
         let started = waitFor { FileManager.default.fileExists(atPath: workspace + "/started") }
+        let warden = TestSupport.waitForChild(of: p.processIdentifier, named: "localgpt-warden")
+        if killWarden, let warden { kill(warden, SIGKILL) }
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
         try #require(started, "the command did not start")
-        #expect(waitFor { identityText() == "hijacked\n" })
-        if !pidsCgroup {
+        try #require(warden != nil, "the host started no warden")
+
+        if killWarden {
             // The loop lives on: a file put back by hand is rewritten.
-            try "I am the user's assistant.\n".write(toFile: identity, atomically: true, encoding: .utf8)
-            #expect(waitFor { identityText() == "hijacked\n" }, "the background loop did not outlive its host")
+            #expect(waitFor { identityText() == "hijacked\n" })
+            if !pidsCgroup {
+                try user.write(toFile: identity, atomically: true, encoding: .utf8)
+                #expect(waitFor { identityText() == "hijacked\n" }, "the background loop did not outlive its host")
+            }
+        } else {
+            // The warden stopped the loop and its recovery put the file back, with nothing else run.
+            #expect(waitFor { identityText() == user && auditText().contains(recorded) }, "\(identityText())")
+            usleep(300_000)
+            #expect(identityText() == user, "the loop still runs")
         }
 
         try S.script([S.answer("Fine.")]).write(toFile: home.script, atomically: true, encoding: .utf8)
         let r = try home.run("ask", "Hello?")
         #expect(r.status == 0, "\(r.stderr)")
-        if !pidsCgroup {
-            #expect(r.stderr.contains("left running by a sandboxed command whose LocalGPT process ended mid-run"))
+        if killWarden {
+            if !pidsCgroup {
+                #expect(r.stderr.contains("left running by a sandboxed command whose LocalGPT process ended mid-run"))
+            }
+            #expect(r.stderr.contains("IDENTITY.md was changed by a sandboxed command"), "\(r.stderr)")
+        } else {
+            #expect(!r.stderr.contains("was changed by a sandboxed command"), "\(r.stderr)")
         }
-        #expect(r.stderr.contains("IDENTITY.md was changed by a sandboxed command"), "\(r.stderr)")
-        #expect(identityText() == "I am the user's assistant.\n")
+        #expect(identityText() == user)
         usleep(300_000)
-        #expect(identityText() == "I am the user's assistant.\n", "the loop still runs")
+        #expect(identityText() == user, "the loop still runs")
         // What the request carried was the user's identity, not the loop's.
         let prompt = home.requestDocuments.last?["messages"]?.arrayValue?.first?["content"]?.stringValue ?? ""
         #expect(prompt.contains("I am the user's assistant.") && !prompt.contains("hijacked"), "\(prompt.prefix(400))")
-        let audit = try String(contentsOfFile: home.path + "/.security_audit.jsonl", encoding: .utf8)
-        #expect(audit.contains("\"by\":\"sandboxed command of a LocalGPT process that ended mid-run\""), "\(audit)")
+        #expect(auditText().contains(recorded), "\(auditText())")
         let kept = try FileManager.default.contentsOfDirectory(atPath: home.path + "/blocked-writes")
         #expect(kept.contains { $0.hasSuffix("-IDENTITY.md") })
     }

@@ -129,6 +129,60 @@ import Testing
         #expect(json["entries"]?.arrayValue?[3]["action"] == "tamper_detected")
     }
 
+    /// `md sign` after a LocalGPT process died while its `bash` command ran (the command's guard had
+    /// LocalGPT.md as its reference), and the user then edited the policy. With the dead process's
+    /// warden alive, its recovery ran at once, so the edit made afterwards is the user's and is signed.
+    /// With the warden killed too, the edit cannot be told from the command's: `md sign` puts the
+    /// file back first and says so (the edit is kept in blocked-writes/), then signs what is on disk.
+    /// Either way the signature matches the file (it used to be undone silently after signing).
+    @Test(arguments: [false, true])
+    func signingAfterAHostDiedMidCommandSignsWhatIsOnDisk(killWarden: Bool) throws {
+        let home = Home()
+        var environment = home.environment
+        environment["LOCALGPT_BUNDLED_PLUGINS"] = nil  // the bundled `bash` tool
+        #expect(try home.run("init").status == 0)
+        try home.writePolicy("# Rules\n\n- Be brief.\n")
+        #expect(try home.run("md", "sign").status == 0)
+
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: TestSupport.localgptExecutable)
+        p.arguments = ["tool", "call", "bash", "--args", #"{"command":"touch started; sleep 30"}"#]
+        p.environment = environment
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let deadline = Date().addingTimeInterval(30)
+        let started = home.paths.workspace + "/started"
+        while !FileManager.default.fileExists(atPath: started) && Date() < deadline { usleep(20_000) }
+        let warden = TestSupport.waitForChild(of: p.processIdentifier, named: "localgpt-warden")
+        if killWarden, let warden { kill(warden, SIGKILL) }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        try #require(FileManager.default.fileExists(atPath: started), "the command did not start")
+        let wardenPid = try #require(warden, "no warden")
+        // The warden (and the recovery it runs, under the same pid) is done.
+        while kill(wardenPid, 0) == 0 && Date() < deadline { usleep(20_000) }
+
+        try home.writePolicy("# Rules\n\n- Be brief.\n- Always answer in French.\n")
+        let sign = try home.run("md", "sign")
+        #expect(sign.status == 0, "\(sign.stderr)")
+        let onDisk = try String(contentsOfFile: home.paths.policyFile, encoding: .utf8)
+        #expect(onDisk.contains("French") == !killWarden, "\(onDisk)")
+        if killWarden {
+            #expect(sign.stderr.contains("LocalGPT.md was changed by a sandboxed command"), "\(sign.stderr)")
+            let kept = try FileManager.default.contentsOfDirectory(atPath: home.path + "/blocked-writes")
+            #expect(kept.contains { $0.hasSuffix("-LocalGPT.md") }, "\(kept)")
+        } else {
+            #expect(!sign.stderr.contains("was changed by a sandboxed command"), "\(sign.stderr)")
+        }
+        let verify = try home.run("md", "verify")
+        #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
+        let manifest = try PolicyManifest(
+            data: Array(Data(contentsOf: URL(fileURLWithPath: home.paths.policyManifest)))
+        )
+        #expect(manifest.contentSHA256 == sha256Hex(onDisk))
+    }
+
     @Test func alteredAuditLineIsReportedAtTheRightLine() throws {
         let home = Home()
         try home.run("md", "audit-append", "--count", "6", "--no-fsync")

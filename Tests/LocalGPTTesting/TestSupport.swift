@@ -23,6 +23,34 @@ public enum TestSupport {
     /// The lgpt_plugin.h folder.
     public static var abiIncludeDirectory: String { repositoryRoot + "/Sources/CLocalGPTPlugin/include" }
 
+    /// The live child processes of `parent` with their names (`/proc/<pid>/comm`).
+    public static func children(of parent: Int32) -> [(pid: Int32, name: String)] {
+        let proc = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return proc.compactMap { entry -> (pid: Int32, name: String)? in
+            guard let pid = Int32(entry),
+                let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { return nil }
+            // "pid (comm) state ppid ...": comm may hold spaces and ")".
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 1, fields[0] != "Z", Int32(fields[1]) == parent,
+                let open = stat.firstIndex(of: "(")
+            else { return nil }
+            return (pid, String(stat[stat.index(after: open)..<close]))
+        }
+    }
+
+    /// The first child of `parent` named `name`, waited for up to `timeout` seconds; nil when none
+    /// appeared.
+    public static func waitForChild(of parent: Int32, named name: String, timeout: Double = 30) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        repeat {
+            if let child = children(of: parent).first(where: { $0.name == name }) { return child.pid }
+            usleep(10_000)
+        } while Date() < deadline
+        return nil
+    }
+
     /// A new empty folder under the system's temporary folder.
     /// Every temporary directory of this test process lives under `<tmp>/lgpt-tests.<pid>`, removed when
     /// the process exits; folders left by test processes that died (no such pid) are removed at start.

@@ -451,6 +451,51 @@ typedef struct lgpt_sandbox_exit_status {
  */
 int lgpt_sandbox_wait(pid_t pid, lgpt_sandbox_exit_status *LGPT_SANDBOX_NONNULL out);
 
+/* ---- the warden: what a host that dies mid-run leaves behind --------------------------------------- */
+
+/**
+ * THE WARDEN. PR_SET_PDEATHSIG kills a command's first process when the host dies, but not what that
+ * process started: a background loop (`(while true; do ...; done) &`) would run on, free to rewrite
+ * the workspace, until some later LocalGPT process swept it. The warden closes that gap. It is a small
+ * program of its own (`localgpt-warden`, Sources/CLocalGPTWarden) that the host starts with posix_spawn
+ * on the first lgpt_sandbox_warden_watch(), in a session of its own, with stdin and stdout on
+ * /dev/null and the host's stderr. The host tells it, over a close-on-exec socket, which process groups
+ * (and pids cgroups) belong to running commands. When the host's end closes (the host exited, however
+ * it exited, SIGKILL included), the warden SIGKILLs every group still watched (unless /proc shows that
+ * its number now belongs to another process) and every process left in its cgroup, waits (at most 1 s)
+ * until the host has finished exiting, and then, when something was still watched and a recovery
+ * program was configured, execs it (the CLI configures `localgpt sandbox recover`, which puts back the
+ * protected files those commands changed). A warden that was killed is started again by the next
+ * watch, which hands it every group still running. A missing warden program is not an error: commands
+ * then run unwatched, as before the warden existed, and the next LocalGPT process sweeps.
+ *
+ * At most 256 groups are watched at once (further ones are not), and a cgroup path of 504 bytes or
+ * more is left to the next host's sweep. Everything here is thread-safe.
+ */
+
+/**
+ * Names the warden program (`path`, absolute) and the program it execs after its sweep (`recovery`:
+ * NULL for none, else a NULL-terminated argv whose first element is the program's absolute path); all
+ * copied. Takes effect for a warden started later: call it before the first watch. Returns 0, EINVAL
+ * (a relative path) or ENOMEM.
+ */
+int lgpt_sandbox_warden_configure(const char *LGPT_SANDBOX_NONNULL path,
+                                  char *const LGPT_SANDBOX_NULLABLE *LGPT_SANDBOX_NULLABLE recovery);
+
+/**
+ * Asks the warden (started on first use) to watch the process group `group` of a command that just
+ * started, and its pids cgroup folder `cgroup` (NULL: none). Returns 0, or an errno value when the
+ * warden cannot be started or told (ENOENT: no program configured or found); the command then runs
+ * unwatched.
+ */
+int lgpt_sandbox_warden_watch(pid_t group, const char *LGPT_SANDBOX_NULLABLE cgroup);
+
+/** Tells the warden that the command of `group` ended and was reaped. Returns 0 or an errno value. */
+int lgpt_sandbox_warden_release(pid_t group);
+
+/** The warden's pid, or -1 when this process has none running (for diagnostics and tests). */
+pid_t lgpt_sandbox_warden_pid(void);
+
 #ifdef __cplusplus
 }
 #endif

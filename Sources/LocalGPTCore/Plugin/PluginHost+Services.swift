@@ -329,7 +329,7 @@ extension PluginHost {
     }
 
     /// Logs and audits what the guard found of commands whose host died.
-    func reportRecovery(_ recovery: ProtectedFileGuard.Recovery) {
+    public func reportRecovery(_ recovery: ProtectedFileGuard.Recovery) {
         if recovery.processesKilled > 0 {
             logger.warning(
                 "killed \(recovery.processesKilled) process(es) left running by a sandboxed command whose LocalGPT process ended mid-run"

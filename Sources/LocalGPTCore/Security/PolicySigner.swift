@@ -14,6 +14,9 @@ public struct SignedPolicy: Sendable, Equatable {
     public var characterCount: Int
     /// Injection phrases in the signed text: verification will reject it until they are removed.
     public var suspiciousMatches: [InjectionPatterns.Match]
+    /// What the protected-file guard found, while recording the signed files, of commands whose
+    /// LocalGPT process died mid-run (to be reported; see ``ProtectedFileGuard/commit(_:)``).
+    public var recovery = ProtectedFileGuard.Recovery()
     /// Whether only the first ``PolicyVerifier/maxCharacters`` characters will be used.
     public var isOversize: Bool { characterCount > PolicyVerifier.maxCharacters }
 }
@@ -90,13 +93,14 @@ public struct PolicySigner: Sendable {
         } catch {
             throw SecurityError(.manifestInvalid, "cannot write \(manifestPath): \(error.message)")
         }
-        protectedFiles?.commit([policyPath, manifestPath].map(HostFilePolicy.canonical))
+        let recovery = protectedFiles?.commit([policyPath, manifestPath].map(HostFilePolicy.canonical))
         let filtered = InjectionPatterns.filterMarkers(text).text
         return SignedPolicy(
             manifest: manifest,
             byteCount: bytes.count,
             characterCount: UTF8Validation.scalarCount(bytes),
-            suspiciousMatches: InjectionPatterns.suspiciousPhrases(in: filtered)
+            suspiciousMatches: InjectionPatterns.suspiciousPhrases(in: filtered),
+            recovery: recovery ?? ProtectedFileGuard.Recovery()
         )
     }
 }

@@ -177,14 +177,19 @@ public struct ProtectedFileGuard: Sendable {
     }
 
     /// Tells the guard that LocalGPT itself just wrote `paths` (`md sign` rewrites the policy and its
-    /// manifest): while commands run, their reference becomes the files as they are now, so that the
-    /// commands' end does not undo the write. Without running commands there is nothing to do.
-    public func commit(_ paths: [String]) {
-        guard FileSystem.isDirectory(holdersDirectory) else { return }
-        _ = withLock {
-            let (_, watched) = recoverLocked()
-            for path in paths where watched.contains(path) { writeReference(Self.state(of: path), of: path) }
+    /// manifest): the reference of every command watching them, running or dead, becomes the files as
+    /// they are now, so that neither a running command's end nor the recovery of a dead one undoes the
+    /// write. Then recovers the commands whose host died (see ``recover()``).
+    ///
+    /// - Returns: what the recovery did, for the caller to report.
+    @discardableResult
+    public func commit(_ paths: [String]) -> Recovery {
+        guard FileSystem.isDirectory(holdersDirectory) else { return Recovery() }
+        let recovery = withLock { () -> Recovery in
+            for path in paths where readReference(path) != nil { writeReference(Self.state(of: path), of: path) }
+            return recoverLocked().recovery
         }
+        return (try? recovery.get()) ?? Recovery()
     }
 
     /// Whether a reference can be written back (a file, or no file); a folder, a link or a large

@@ -247,6 +247,7 @@ public enum ProcessRunner {
             throw error
         }
         sandbox?.closeRuleset()
+        SandboxWarden.watch(group: child.pid, cgroup: sandbox?.cgroup?.path)
         started(child.pid)
         var supervisor = Supervisor(child: child, request: request)
         let outcome = supervisor.supervise(clock: clock, deadline: start + request.timeout, isCancelled: isCancelled)
@@ -256,6 +257,7 @@ public enum ProcessRunner {
         let waitError = lgpt_sandbox_wait(child.pid, &status)
         let end = clock.now
         let report = sandbox?.finish(processGroup: child.pid)
+        SandboxWarden.release(group: child.pid)
         guard waitError == 0 else {
             throw ProcessRunnerError(
                 code: .spawnFailed,

@@ -94,6 +94,106 @@ import Testing
         #expect(masker.mask(clean) == clean)
     }
 
+    /// One masker is shared by everything that writes (here a log handler built before the secret was
+    /// known) and learns: a value added later is hidden by every holder, a short one never.
+    @Test func addedSecretsAreHiddenByEveryHolder() throws {
+        let path = TestSupport.makeTemporaryDirectory("lgpt-log") + "/agent.log"
+        let file = try #require(LogFile(path: path, level: .debug))
+        let masker = SecretMasker(secrets: ["first-secret-value"])
+        let logger = Logger(label: "test") { label in
+            LocalGPTLogHandler(
+                label: label,
+                stderrLevel: .critical,
+                fileLevel: .debug,
+                file: file,
+                secretMasker: masker
+            )
+        }
+        logger.info("before: \(Self.key)")
+        masker.add(secrets: [Self.key, "abc", "first-secret-value"])
+        logger.info("after: \(Self.key) abc first-secret-value")
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(text.contains("before: \(Self.key)"), "\(text)")
+        #expect(text.contains("after: ******** abc ********"), "\(text)")
+        #expect(!SecretMasker().containsSecret(Self.key))
+        let empty = SecretMasker()
+        empty.add(secrets: ["short"])
+        #expect(empty.isEmpty)
+    }
+
+    /// A cut through a secret leaves none of it, however few of its characters were kept; a secret the
+    /// cut keeps whole is left for `mask`, and a cut elsewhere is an ordinary cut.
+    @Test func aCutThroughASecretLeavesNoPartOfIt() {
+        let masker = SecretMasker(secrets: [Self.key])
+        let text = "abc " + Self.key + " and more text after it"
+        for kept in 1..<Self.key.count {
+            #expect(masker.cut(text, keepingFirst: 4 + kept) == "abc ********", "\(kept)")
+        }
+        #expect(masker.cut(text, keepingFirst: 4) == "abc ")
+        #expect(masker.cut(text, keepingFirst: 4 + Self.key.count) == "abc " + Self.key)
+        #expect(masker.cut(text, keepingFirst: 2) == "ab")
+        #expect(masker.cut(text, keepingFirst: 1_000) == text)
+        #expect(SecretMasker().cut(text, keepingFirst: 9) == "abc sk-te")
+        // At every offset around the scan's 32-byte blocks, with the key twice.
+        for before in 0..<70 {
+            let head = String(repeating: "s", count: before) + Self.key + " "
+            let long = head + Self.key + " end"
+            #expect(masker.cut(long, keepingFirst: head.count + 3) == head + "********", "\(before)")
+        }
+        // A clipped occurrence (`prefix…`) is one too.
+        #expect(masker.cut("x sk-test-Q7vX2… y", keepingFirst: 8) == "x ********")
+    }
+
+    @Test func aCutKeepingTheEndLeavesNoPartOfASecret() {
+        let masker = SecretMasker(secrets: [Self.key])
+        let text = "head " + Self.key + " end"
+        for kept in 1..<Self.key.count {
+            #expect(masker.cut(text, keepingLast: 4 + kept) == "******** end", "\(kept)")
+        }
+        #expect(masker.cut(text, keepingLast: 4) == " end")
+        #expect(masker.cut(text, keepingLast: 4 + Self.key.count) == Self.key + " end")
+        #expect(masker.cut(text, keepingLast: 1_000) == text)
+    }
+
+    /// Overlapping secrets count as one where a cut goes through them: neither keeps its first characters.
+    @Test func aCutThroughOverlappingSecretsLeavesNeither() {
+        let masker = SecretMasker(secrets: ["WXYZ0123abcdefgh", "abcdefgh98765432"])
+        let text = "a WXYZ0123abcdefgh98765432 b"
+        for kept in 3..<(text.count - 2) {
+            let cut = masker.cut(text, keepingFirst: kept)
+            #expect(cut == "a ********", "\(kept): \(cut)")
+            let end = masker.cut(text, keepingLast: kept)
+            #expect(end == "******** b", "\(kept): \(end)")
+        }
+    }
+
+    @Test func aCutThroughANonASCIISecretLeavesNoPartOfIt() {
+        let secret = "clé-secrète-ünïcode-42"
+        let masker = SecretMasker(secrets: [secret])
+        for kept in 1..<secret.count {
+            #expect(masker.cut("coupé " + secret + " ✓", keepingFirst: 6 + kept) == "coupé ********", "\(kept)")
+        }
+    }
+
+    /// Text something else cut at its end: a secret's first six or more characters that end it are
+    /// hidden, as `prefix…` is; fewer, a whole secret and a secret inside the text are left as they are.
+    @Test func aSecretClippedAtTheEndOfTheTextIsMasked() {
+        let masker = SecretMasker(secrets: [Self.key, "clé-secrète-ünïcode-42"])
+        for kept in 6..<Self.key.count {
+            #expect(masker.maskClippedEnd("out: " + Self.key.prefix(kept)) == "out: ********", "\(kept)")
+        }
+        for kept in 0..<6 {
+            let text = "out: " + Self.key.prefix(kept)
+            #expect(masker.maskClippedEnd(text) == text, "\(kept)")
+        }
+        #expect(masker.maskClippedEnd("out: " + Self.key) == "out: " + Self.key)
+        #expect(masker.maskClippedEnd(Self.key + " and sk-te") == Self.key + " and sk-te")
+        #expect(masker.maskClippedEnd(Self.key + " and sk-test") == Self.key + " and ********")
+        #expect(masker.maskClippedEnd("sk-test-Q") == "********")
+        #expect(masker.maskClippedEnd("é clé-secr") == "é ********")
+        #expect(SecretMasker().maskClippedEnd("sk-test-Q") == "sk-test-Q")
+    }
+
     /// What the masker knows: `[secrets]`, any secret-looking key at any depth (`${VAR}` expanded),
     /// the provider keys from the environment; not unresolved references nor ordinary settings.
     @Test func theConfigurationsSecretValuesAreCollected() throws {

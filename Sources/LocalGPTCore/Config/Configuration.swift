@@ -255,7 +255,7 @@ public struct Configuration: Sendable {
 
 extension SecretMasker {
     /// A masker for every secret value of `configuration` (``Configuration/secretValues``).
-    public init(configuration: Configuration) {
+    public convenience init(configuration: Configuration) {
         self.init(secrets: configuration.secretValues)
     }
 }

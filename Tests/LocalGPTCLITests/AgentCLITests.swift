@@ -16,15 +16,20 @@ private typealias S = ScriptedProvider
         var script: String { path + "/script.txt" }
         var requests: String { path + "/requests.jsonl" }
 
-        init(script turns: [[JSONValue]]) throws {
+        /// The environment's variables besides those of ``environment``'s defaults.
+        var extraEnvironment: [String: String] = [:]
+
+        /// - Parameter plugins: plugin folders loaded besides the scripted provider (`plugins.paths`).
+        init(script turns: [[JSONValue]], plugins: [String] = []) throws {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
             try S.script(turns).write(toFile: script, atomically: true, encoding: .utf8)
+            let paths = ([ScriptedProvider.sharedDirectory] + plugins).map { "\"\($0)\"" }.joined(separator: ", ")
             try """
             [agent]
             default_model = "scripted/test"
 
             [plugins]
-            paths = ["\(ScriptedProvider.sharedDirectory)"]
+            paths = [\(paths)]
 
             [scripted]
             script = "\(script)"
@@ -40,7 +45,7 @@ private typealias S = ScriptedProvider
             [
                 "LOCALGPT_HOME": path, "LOCALGPT_BUNDLED_PLUGINS": CLITests.bundled, "PATH": "/usr/bin:/bin",
                 "HOME": path, "COLUMNS": "100",
-            ]
+            ].merging(extraEnvironment) { $1 }
         }
 
         @discardableResult
@@ -490,6 +495,48 @@ private typealias S = ScriptedProvider
         #expect(memory.contains("The OpenAI key is ********"), "\(memory)")
         let export = try String(contentsOfFile: home.path + "/out.md", encoding: .utf8)
         #expect(export.contains("## User\n\nMy key is ********, save it"), "\(export)")
+    }
+
+    /// A plugin's secret that is only in the environment (no `[secrets]` entry in config.toml) is masked
+    /// as a configured one is: the plugin reads it and returns it, the model and the user repeat it, and
+    /// no file under the home holds it. (A value of 3 characters the plugin may read is left alone.)
+    @Test func aPluginsSecretOnlyInTheEnvironmentIsWrittenNowhere() throws {
+        let key = "wk-test-" + String(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(24))
+        var fixture = FixturePlugin()
+        fixture.permissions = ["secrets": ["WEATHER_API_KEY", "WEATHER_REGION"]]
+        let plugin = TestSupport.makeTemporaryDirectory("lgpt-agent-cli-fixture") + "/org.test.fixture"
+        try fixture.build(in: plugin)
+        var home = try Home(
+            script: [
+                [S.call("w", "host_secret", ["key": "WEATHER_API_KEY"]), S.done("tool_use")],
+                S.answer("The weather key is \(key)."),
+            ],
+            plugins: [plugin]
+        )
+        home.extraEnvironment = ["WEATHER_API_KEY": key, "WEATHER_REGION": "eu1"]
+        let r = try home.run("chat", input: "Which weather key do I use? Not \(key) eu1, I hope\n/quit\n")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("The weather key is \(key)."), "\(r.stdout)")
+        // The tool ran and returned the key to the model.
+        let second = try #require(home.requestDocuments.dropFirst().first)
+        let result = second["messages"]?.arrayValue?.first { $0["name"] == "host_secret" }?["content"]?.stringValue
+        #expect(result?.contains(key) == true, "\(second)")
+        let own: Set<String> = ["config.toml", "script.txt", "requests.jsonl"]
+        var checked: [String] = []
+        let files = FileManager.default.enumerator(atPath: home.path)?.allObjects.compactMap { $0 as? String } ?? []
+        for name in files where !own.contains(name) {
+            guard let data = FileManager.default.contents(atPath: home.path + "/" + name) else { continue }
+            checked.append(name)
+            #expect(data.range(of: Data(key.prefix(12).utf8)) == nil, "\(name) holds the key")
+        }
+        #expect(checked.contains { $0.hasSuffix("logs/agent.log") }, "\(checked)")
+        let session = try #require(checked.first { $0.hasPrefix("agents/main/sessions/") && $0.hasSuffix(".jsonl") })
+        let transcript = try String(contentsOfFile: home.path + "/" + session, encoding: .utf8)
+        for text in [
+            "Not ******** eu1, I hope", "The weather key is ********.", #"<!-- tool: host_secret -->\n********\n"#,
+        ] {
+            #expect(transcript.contains(text), "\(text): \(transcript)")
+        }
     }
 
     @Test func chatSkillCommandSendsTheSkill() throws {

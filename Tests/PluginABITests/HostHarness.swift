@@ -15,7 +15,12 @@ struct HostHarness {
     let logs = InMemoryLogHandler()
     let host: PluginHost
 
-    init(config: String = "", environment: [String: String] = [:], grants: [String: PluginGrant] = [:]) throws {
+    init(
+        config: String = "",
+        environment: [String: String] = [:],
+        grants: [String: PluginGrant] = [:],
+        secretMasker: SecretMasker? = nil
+    ) throws {
         home = TestSupport.makeTemporaryDirectory("lgpt-home")
         paths = LocalGPTPaths(home: home)
         try paths.createDirectories()
@@ -24,7 +29,13 @@ struct HostHarness {
         handler.logLevel = .debug
         let captured = handler
         let logger = Logger(label: "test") { _ in captured }
-        host = PluginHost(paths: paths, configuration: configuration, grants: grants, logger: logger)
+        host = PluginHost(
+            paths: paths,
+            configuration: configuration,
+            grants: grants,
+            logger: logger,
+            secretMasker: secretMasker
+        )
     }
 
     /// A fresh folder for one plugin.

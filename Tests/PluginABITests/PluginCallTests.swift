@@ -148,6 +148,35 @@ import Testing
         #expect(!h.logs.entries.contains { "\($0.message) \($0.metadata)".contains("s3cr3t") })
     }
 
+    /// A secret the plugin may read that is only in the environment (no `[secrets]` entry) is hidden by
+    /// the masker the host was given (the CLI's, which its log handler and session store hold) from the
+    /// plugin's load on, before its code runs; a value too short to mask is not, nor a secret the plugin
+    /// is not granted.
+    @Test func aGrantedSecretOnlyInTheEnvironmentIsMasked() throws {
+        let key = "env-only-token-7Hq2Lm9X"
+        let environment = ["FIXTURE_TOKEN": key, "FIXTURE_PIN": "4821", "OTHER_TOKEN": "other-token-value-1"]
+        let masker = SecretMasker(configuration: try Configuration(toml: "", environment: environment))
+        #expect(masker.isEmpty)
+        let h = try HostHarness(environment: environment, secretMasker: masker)
+        var f = FixturePlugin()
+        f.permissions = ["secrets": ["FIXTURE_TOKEN", "FIXTURE_PIN"]]
+        try f.build(in: h.pluginDirectory("fixture"))
+        try h.host.load(directory: h.pluginDirectory("fixture"), origin: .config)
+        #expect(h.host.secretMasker === masker)
+        #expect(masker.mask("the token is \(key).") == "the token is ********.")
+        #expect(masker.mask("pin 4821, other-token-value-1") == "pin 4821, other-token-value-1")
+        let read = try object(h.host.invoke(tool: "host_secret", arguments: #"{"key":"FIXTURE_TOKEN"}"#))
+        #expect(read["output"] == .string(key))
+        #expect(masker.mask(read.encoded()) == #"{"host_status":0,"output":"********"}"#)
+
+        // A plugin in ~/.localgpt/plugins without a grant gets no secret: none is added for it.
+        let other = SecretMasker()
+        let ungranted = try HostHarness(environment: environment, secretMasker: other)
+        try f.build(in: ungranted.pluginDirectory("fixture"))
+        try ungranted.host.load(directory: ungranted.pluginDirectory("fixture"), origin: .user)
+        #expect(other.isEmpty)
+    }
+
     @Test func memoryServiceIsGatedThenUnsupported() throws {
         let denied = try loaded()
         let d = try object(denied.host.invoke(tool: "host_memory", arguments: "{}"))

@@ -209,6 +209,10 @@ extension PluginHost {
         }
 
         let granted = try grantedPermissions(for: manifest, origin: origin, sidecar: sidecar)
+        // What `secret_get` may hand this plugin is a secret wherever LocalGPT writes, from before its
+        // code runs (`create` may already ask): a key only in the environment is in no configuration
+        // the masker was built from.
+        secretMasker.add(secrets: granted.secrets.compactMap(configuration.secret(named:)))
 
         guard FileSystem.exists(sidecar.libraryPath) else {
             throw PluginLoadError(

@@ -48,8 +48,9 @@ public final class PluginHost: Sendable {
     /// Runs local model servers (llama-server) for provider plugins (extension `lgpt.host.local-model/1`);
     /// they are stopped by ``shutdown()`` and when the host is released.
     public let localModels: LocalModelManager
-    /// Hides the configuration's secret values (``SecretMasker``) in what plugins append to memory
-    /// and in provider errors.
+    /// Hides the secret values (``SecretMasker``) in what plugins append to memory and in provider
+    /// errors: the configuration's, and those ``load(directory:origin:)`` adds, each plugin's granted
+    /// secrets (from the environment too), so every holder of this masker hides them.
     public let secretMasker: SecretMasker
 
     private struct Registry {
@@ -78,7 +79,8 @@ public final class PluginHost: Sendable {
     ///   - securityEvents: the audit recorder, if any.
     ///   - memory: the memory service, if any.
     ///   - libraryHashes: the library hash cache, if any (saved by ``loadAll(_:)``).
-    ///   - secretMasker: the configuration's secret values (default: built from `configuration`).
+    ///   - secretMasker: the configuration's secret values (default: built from `configuration`); the
+    ///     host adds its plugins' secrets to it.
     public init(
         paths: LocalGPTPaths,
         configuration: Configuration,

@@ -25,7 +25,8 @@ public final class ProviderRouter: Sendable {
     /// How long a provider that failed with a rate limit, a 5xx or a connection error is skipped.
     public let cooldownMilliseconds: Int
     let logger: Logger
-    /// Hides configured keys that a server echoes into an error (the host's, for the host's configuration).
+    /// Hides keys that a server echoes into an error: the host's masker (its configuration's secrets and
+    /// its plugins'), which learns those of a configuration given here.
     let secretMasker: SecretMasker
 
     private let cooldowns = Mutex<[String: Int64]>([:])
@@ -42,7 +43,8 @@ public final class ProviderRouter: Sendable {
         self.cooldownMilliseconds =
             cooldownMilliseconds ?? Int(config.value(at: "agent.failover_cooldown_ms")?.intValue ?? 60_000)
         logger = host.logger
-        secretMasker = configuration == nil ? host.secretMasker : SecretMasker(configuration: config)
+        secretMasker = host.secretMasker
+        if let configuration { secretMasker.add(secrets: configuration.secretValues) }
     }
 
     /// Runs one generation.

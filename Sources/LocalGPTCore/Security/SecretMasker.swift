@@ -15,7 +15,8 @@ import Synchronization
 ///
 /// One masker is shared by everything a process writes with (the log handler, the audit log, the
 /// session store, the plugin host), and it learns: ``add(secrets:)`` makes a value known to all of
-/// them at once.
+/// them at once. The plugin host adds the secrets each plugin may read with `secret_get` before the
+/// plugin's code runs (a key only in the environment is in no configuration).
 ///
 /// Where LocalGPT shortens text itself (the tool-output cap, an excerpt in an error), it cuts with
 /// ``cut(_:keepingFirst:)`` or ``cut(_:keepingLast:)``, which replace a secret the cut goes through:

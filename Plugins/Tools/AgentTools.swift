@@ -53,7 +53,9 @@ enum AgentTools {
             text += "\n[stderr truncated: \(JSON.int(reply["stderr_bytes"]) ?? 0) bytes in total]"
         }
         if reply["timed_out"] as? Bool == true {
-            let partial = text.isEmpty ? "" : "\nOutput before the timeout:\n" + String(text.prefix(4000))
+            // A cut ends in "…", the clipped form the host's secret masker hides (`sk-proj-Ab…`).
+            let shown = text.count > 4000 ? String(text.prefix(4000)) + "…" : text
+            let partial = text.isEmpty ? "" : "\nOutput before the timeout:\n" + shown
             throw ToolFailure(status: LGPT_ERR_TIMEOUT, message: "Command timed out after \(timeout) ms" + partial)
         }
         if let exit, exit != 0 {

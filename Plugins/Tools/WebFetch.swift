@@ -46,11 +46,13 @@ enum WebFetch {
         } else {
             text = "(\(contentType) content, \(response.body.count) bytes, is not text and is not shown)"
         }
+        // A cut ends in "…": a key it goes through then reads `sk-proj-Ab…`, the clipped form the
+        // host's secret masker hides where the result is saved (this plugin knows no secrets).
         let total = text.count
         if total > maxChars {
-            text = String(text.prefix(maxChars)) + "\n[truncated: \(total) characters in total]"
+            text = String(text.prefix(maxChars)) + "…\n[truncated: \(total) characters in total]"
         } else if response.truncated {
-            text += "\n[truncated: the page is larger than \(maxDownloadBytes >> 20) MiB]"
+            text += "…\n[truncated: the page is larger than \(maxDownloadBytes >> 20) MiB]"
         }
         let output = "Status: \(status)\nURL: \(url)\nContent-Type: \(contentType)\n\n" + text
         return ["output": output, "status": status, "content_type": contentType]

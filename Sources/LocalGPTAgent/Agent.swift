@@ -183,7 +183,8 @@ public final class Agent: @unchecked Sendable {
                 fileCap: c.workspaceFileMaxCharacters,
                 memoryCap: c.memoryFileMaxCharacters
             ),
-            totalCap: c.workspaceContextMaxCharacters
+            totalCap: c.workspaceContextMaxCharacters,
+            secretMasker: options.secretMasker
         )
         var text = prompt.text
         let rendered = context.rendered(
@@ -538,7 +539,8 @@ public final class Agent: @unchecked Sendable {
         let wrapped = ToolOutputSanitizer.wrap(
             toolName: call.name,
             output: body,
-            maxCharacters: options.configuration.toolOutputMaxCharacters
+            maxCharacters: options.configuration.toolOutputMaxCharacters,
+            secretMasker: options.secretMasker
         )
         let message = ChatMessage(
             role: .tool,
@@ -786,7 +788,7 @@ public final class Agent: @unchecked Sendable {
         let kept = Array(session.messages[split..<flushStart])
         let maxBytes = max(4000, (contextWindow - reserveTokens) * 4 / 2)
         var summary: String? = nil
-        for chunk in CompactionPlanner.render(summarised, maxBytes: maxBytes) {
+        for chunk in CompactionPlanner.render(summarised, maxBytes: maxBytes, secretMasker: options.secretMasker) {
             let request = ModelRequest(
                 model: model,
                 messages: [

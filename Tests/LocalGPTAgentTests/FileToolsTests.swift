@@ -180,6 +180,32 @@ import Testing
         #expect(hop?.status == -4)
     }
 
+    /// The plugin knows no secrets: where it cuts a page, it ends the text in "…", so a key the cut goes
+    /// through reads as a clipped one (`sk-test-Ab…`), which the host's masker hides where it is saved.
+    @Test func webFetchEndsItsCutInAnEllipsisThatTheMaskerKnows() throws {
+        let key = "sk-test-Wf3Kd8Lq2Zn6Rv9Tb4Xm7Hc1"
+        let server = try LoopbackHTTPServer { _ in
+            LoopbackHTTPResponse(
+                headers: [("Content-Type", "text/plain")],
+                text: String(repeating: "w", count: 90) + key + " end"
+            )
+        }
+        defer { server.stop() }
+        let h = try harness(config: "[network]\nallow_private_hosts = [\"127.0.0.1:\(server.port)\"]\n")
+        let page = try output(h.invoke("web_fetch", ["url": .string(server.baseURL + "/k"), "max_chars": 100]))
+        #expect(
+            page.hasSuffix(
+                String(repeating: "w", count: 90) + key.prefix(10) + "…\n[truncated: 126 characters in total]"
+            ),
+            "\(page)"
+        )
+        let saved = SecretMasker(secrets: [key]).mask(page)
+        #expect(
+            saved.contains(String(repeating: "w", count: 90) + "********…") && !saved.contains("sk-test-Wf"),
+            "\(saved)"
+        )
+    }
+
     @Test func publicAddressClassification() {
         for a in ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "[2001:4860:4860::8888]", "93.184.216.34"] {
             #expect(PublicAddress.isPublic(a), "\(a)")

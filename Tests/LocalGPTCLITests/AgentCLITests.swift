@@ -63,6 +63,22 @@ private typealias S = ScriptedProvider
             )
         }
 
+        /// The files LocalGPT wrote under the home (not the scripted provider's script and requests, nor
+        /// config.toml), and those of them that hold `needle`.
+        func writtenFiles(holding needle: String) -> (written: [String], holding: [String]) {
+            let own: Set<String> = ["config.toml", "script.txt", "requests.jsonl"]
+            let bytes = Data(needle.utf8)
+            var written: [String] = []
+            var holding: [String] = []
+            let files = FileManager.default.enumerator(atPath: path)?.allObjects.compactMap { $0 as? String } ?? []
+            for name in files where !own.contains(name) {
+                guard let data = FileManager.default.contents(atPath: path + "/" + name) else { continue }
+                written.append(name)
+                if data.range(of: bytes) != nil { holding.append(name) }
+            }
+            return (written, holding)
+        }
+
         var requestDocuments: [JSONValue] {
             ((try? String(contentsOfFile: requests, encoding: .utf8)) ?? "").split(separator: "\n")
                 .compactMap { try? JSONValue(parsing: String($0)) }
@@ -468,15 +484,8 @@ private typealias S = ScriptedProvider
         let bash = second["messages"]?.arrayValue?.first { $0["name"] == "bash" }?["content"]?.stringValue ?? ""
         #expect(bash.contains("<!-- tool: bash -->\n\(key)\n"), "\(bash)")
         // The scripted provider's own files (the script, the requests it received) are the test's, not LocalGPT's.
-        let own: Set<String> = ["config.toml", "script.txt", "requests.jsonl"]
-        let needle = Data(key.utf8)
-        var checked: [String] = []
-        let files = FileManager.default.enumerator(atPath: home.path)?.allObjects.compactMap { $0 as? String } ?? []
-        for name in files where !own.contains(name) {
-            guard let data = FileManager.default.contents(atPath: home.path + "/" + name) else { continue }
-            checked.append(name)
-            #expect(data.range(of: needle) == nil, "\(name) holds the key")
-        }
+        let (checked, holding) = home.writtenFiles(holding: key)
+        #expect(holding.isEmpty, "these hold the key: \(holding)")
         // Every kind of file was there to be searched (the log at debug level, the audit log with the
         // sandboxed run), and those the key was written to hold its mask.
         for name in ["logs/agent.log", ".security_audit.jsonl", "out.md", "workspace/MEMORY.md", "-my-key-is-save.md"] {
@@ -521,14 +530,8 @@ private typealias S = ScriptedProvider
         let second = try #require(home.requestDocuments.dropFirst().first)
         let result = second["messages"]?.arrayValue?.first { $0["name"] == "host_secret" }?["content"]?.stringValue
         #expect(result?.contains(key) == true, "\(second)")
-        let own: Set<String> = ["config.toml", "script.txt", "requests.jsonl"]
-        var checked: [String] = []
-        let files = FileManager.default.enumerator(atPath: home.path)?.allObjects.compactMap { $0 as? String } ?? []
-        for name in files where !own.contains(name) {
-            guard let data = FileManager.default.contents(atPath: home.path + "/" + name) else { continue }
-            checked.append(name)
-            #expect(data.range(of: Data(key.prefix(12).utf8)) == nil, "\(name) holds the key")
-        }
+        let (checked, holding) = home.writtenFiles(holding: String(key.prefix(12)))
+        #expect(holding.isEmpty, "these hold the key: \(holding)")
         #expect(checked.contains { $0.hasSuffix("logs/agent.log") }, "\(checked)")
         let session = try #require(checked.first { $0.hasPrefix("agents/main/sessions/") && $0.hasSuffix(".jsonl") })
         let transcript = try String(contentsOfFile: home.path + "/" + session, encoding: .utf8)
@@ -537,6 +540,27 @@ private typealias S = ScriptedProvider
         ] {
             #expect(transcript.contains(text), "\(text): \(transcript)")
         }
+    }
+
+    /// A key a command prints where the tool-output cap (`tools.tool_output_max_chars`) cuts it: the model
+    /// sees `********` where the cut is, and no file under the home holds the key's first characters
+    /// (before, the session kept `sk-test-…` up to the cap: no longer a key the masker could find).
+    @Test func aKeyCutByTheToolOutputCapLeavesNoPrefixAnywhere() throws {
+        let key = "sk-test-" + String(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(24))
+        let pad = String(repeating: "x", count: 80)
+        let home = try Home(script: [
+            [S.call("b", "bash", ["command": .string("echo \(pad)\(key) done")]), S.done("tool_use")],
+            S.answer("Printed."),
+        ])
+        try home.appendConfig("\n[tools]\ntool_output_max_chars = 100\n\n[secrets]\nOPENAI_API_KEY = \"\(key)\"\n")
+        let r = try home.run("chat", input: "Print it\n/quit\n")
+        #expect(r.status == 0, "\(r.stderr)")
+        let second = try #require(home.requestDocuments.dropFirst().first)
+        let bash = second["messages"]?.arrayValue?.first { $0["name"] == "bash" }?["content"]?.stringValue ?? ""
+        #expect(bash.contains("\(pad)********\n[...truncated"), "\(bash)")
+        let (written, holding) = home.writtenFiles(holding: String(key.prefix(12)))
+        #expect(holding.isEmpty, "these hold the key's first characters: \(holding)")
+        #expect(written.contains { $0.hasPrefix("agents/main/sessions/") && $0.hasSuffix(".jsonl") }, "\(written)")
     }
 
     @Test func chatSkillCommandSendsTheSkill() throws {

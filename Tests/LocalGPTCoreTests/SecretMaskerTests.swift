@@ -13,6 +13,22 @@ import Testing
 @Suite struct SecretMaskerTests {
     static let key = "sk-test-Q7vX2mR9pL4wK8nB3cT6"
 
+    /// A logger writing to a new log file (its path) through `masker`, at every level.
+    static func fileLogger(_ masker: SecretMasker) throws -> (Logger, String) {
+        let path = TestSupport.makeTemporaryDirectory("lgpt-log") + "/agent.log"
+        let file = try #require(LogFile(path: path, level: .debug))
+        let logger = Logger(label: "test") { label in
+            LocalGPTLogHandler(
+                label: label,
+                stderrLevel: .critical,
+                fileLevel: .debug,
+                file: file,
+                secretMasker: masker
+            )
+        }
+        return (logger, path)
+    }
+
     @Test func aWholeOccurrenceIsMasked() {
         let masker = SecretMasker(secrets: [Self.key])
         #expect(masker.mask("export KEY=\(Self.key)") == "export KEY=********")
@@ -97,18 +113,8 @@ import Testing
     /// One masker is shared by everything that writes (here a log handler built before the secret was
     /// known) and learns: a value added later is hidden by every holder, a short one never.
     @Test func addedSecretsAreHiddenByEveryHolder() throws {
-        let path = TestSupport.makeTemporaryDirectory("lgpt-log") + "/agent.log"
-        let file = try #require(LogFile(path: path, level: .debug))
         let masker = SecretMasker(secrets: ["first-secret-value"])
-        let logger = Logger(label: "test") { label in
-            LocalGPTLogHandler(
-                label: label,
-                stderrLevel: .critical,
-                fileLevel: .debug,
-                file: file,
-                secretMasker: masker
-            )
-        }
+        let (logger, path) = try Self.fileLogger(masker)
         logger.info("before: \(Self.key)")
         masker.add(secrets: [Self.key, "abc", "first-secret-value"])
         logger.info("after: \(Self.key) abc first-secret-value")
@@ -231,18 +237,7 @@ import Testing
 
     /// The log handler writes the message and the metadata masked, to the file and to standard error.
     @Test func theLogHandlerMasksMessageAndMetadata() throws {
-        let path = TestSupport.makeTemporaryDirectory("lgpt-log") + "/agent.log"
-        let file = try #require(LogFile(path: path, level: .debug))
-        let masker = SecretMasker(secrets: [Self.key])
-        let logger = Logger(label: "test") { label in
-            LocalGPTLogHandler(
-                label: label,
-                stderrLevel: .critical,
-                fileLevel: .debug,
-                file: file,
-                secretMasker: masker
-            )
-        }
+        let (logger, path) = try Self.fileLogger(SecretMasker(secrets: [Self.key]))
         logger.info("the model wrote \(Self.key)", metadata: ["exec.command": "echo \(Self.key)", "n": "1"])
         logger.debug("clipped", metadata: ["error": "invalid key sk-test-Q7vX2…"])
         let text = try String(contentsOfFile: path, encoding: .utf8)

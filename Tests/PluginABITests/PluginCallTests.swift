@@ -177,6 +177,32 @@ import Testing
         #expect(other.isEmpty)
     }
 
+    /// The host cuts text of its own: a command's output at `sandbox.max_output_bytes`, a bad URL in an
+    /// error. A key the cut goes through is `********`, not its first characters, which nothing later
+    /// could tell from text (the session the plugin's result reaches masks whole keys only).
+    @Test func aKeyCutByTheHostLeavesNoPrefix() throws {
+        let key = "sk-test-Hc4Wq9Zp2Lm7Xv5Rb8Nk3Ty6"
+        let h = try loaded(
+            permissions: ["exec": ["commands": ["bash"]]],
+            config: "[sandbox]\nmax_output_bytes = 1000\n[secrets]\nWEATHER_API_KEY = \"\(key)\"\n"
+        )
+        // 985 bytes, then the key: the capture keeps its first 15 characters.
+        let shell = #"{\"shell\":\"printf %0985d 0 | tr 0 a; echo \#(key); echo \#(key) >&2\"}"#
+        let out = try object(h.host.invoke(tool: "host_exec", arguments: #"{"request":"\#(shell)"}"#))
+        let reply = try object(try #require(out["output"]?.stringValue))
+        #expect(reply["stdout_truncated"] == true, "\(reply)")
+        #expect(reply["stdout"] == .string(String(repeating: "a", count: 985) + "********"), "\(reply)")
+        // Not cut: the whole key stays for the plugin (masked where it is written).
+        #expect(reply["stderr"] == .string(key + "\n"))
+
+        let url = "ftp://example.com/" + String(repeating: "p", count: 170) + "?key=" + key
+        let request = #"{\"url\":\"\#(url)\"}"#
+        let http = try object(h.host.invoke(tool: "host_http", arguments: #"{"request":"\#(request)"}"#))
+        let message = http["head"]?["error"]?["message"]?.stringValue ?? ""
+        #expect(message.hasSuffix("?key=********\" is not an http or https URL"), "\(http)")
+        #expect(!message.contains("sk-test-Hc"), "\(message)")
+    }
+
     @Test func memoryServiceIsGatedThenUnsupported() throws {
         let denied = try loaded()
         let d = try object(denied.host.invoke(tool: "host_memory", arguments: "{}"))

@@ -2,6 +2,8 @@
 // LocalGPT for Swift. Apache-2.0.
 //===----------------------------------------------------------------------===//
 
+public import LocalGPTCore
+
 /// The pure parts of compaction: where to cut, how to render what is summarised, the prompts.
 public enum CompactionPlanner {
     /// Why a compaction runs.
@@ -45,8 +47,13 @@ public enum CompactionPlanner {
     }
 
     /// The messages as plain text for the summariser, in chunks of at most `maxBytes` (a chunk holds at
-    /// least one message; very long messages are shortened).
-    public static func render(_ messages: ArraySlice<ChatMessage>, maxBytes: Int) -> [String] {
+    /// least one message; very long messages are shortened, with `secretMasker`: a secret a cut goes
+    /// through is `********`, not first characters the summary could keep past the masker).
+    public static func render(
+        _ messages: ArraySlice<ChatMessage>,
+        maxBytes: Int,
+        secretMasker: SecretMasker = SecretMasker()
+    ) -> [String] {
         var chunks: [String] = []
         var current = ""
         let perMessage = max(2000, maxBytes / 2)
@@ -57,14 +64,16 @@ public enum CompactionPlanner {
             case .user: line = "User: " + m.content
             case .assistant:
                 line = "Assistant: " + m.content
-                for c in m.toolCalls { line += "\n[called \(c.name) \(String(c.argumentsJSON.prefix(300)))]" }
+                for c in m.toolCalls {
+                    line += "\n[called \(c.name) \(secretMasker.cut(c.argumentsJSON, keepingFirst: 300))]"
+                }
             case .tool:
                 let body = ToolOutputSanitizer.unwrap(m.content)
                 line =
                     "Result of \(m.toolName ?? "tool")\(m.isError ? " (failed)" : ""): "
-                    + (body.count > 1500 ? String(body.prefix(1500)) + " […]" : body)
+                    + (body.count > 1500 ? secretMasker.cut(body, keepingFirst: 1500) + " […]" : body)
             }
-            if line.utf8.count > perMessage { line = String(line.prefix(perMessage)) + " […]" }
+            if line.utf8.count > perMessage { line = secretMasker.cut(line, keepingFirst: perMessage) + " […]" }
             if !current.isEmpty && current.utf8.count + line.utf8.count + 2 > maxBytes {
                 chunks.append(current)
                 current = ""

@@ -2,6 +2,8 @@
 // LocalGPT for Swift. Apache-2.0.
 //===----------------------------------------------------------------------===//
 
+public import LocalGPTCore
+
 /// The workspace files loaded into every session's context, each delimited as data, each capped
 /// with a visible notice (the reference injected MEMORY.md whole, however large).
 public struct WorkspaceContext: Sendable {
@@ -42,8 +44,15 @@ public struct WorkspaceContext: Sendable {
         ]
     }
 
-    /// Reads the files that exist and are not empty, within `totalCap` characters overall.
-    public static func load(workspace: String, entries: [Entry], totalCap: Int) -> WorkspaceContext {
+    /// Reads the files that exist and are not empty, within `totalCap` characters overall. A file is
+    /// shortened with `secretMasker`: a secret the cut goes through is `********`, not its first or last
+    /// characters (which the model could repeat into what is saved, past the masker).
+    public static func load(
+        workspace: String,
+        entries: [Entry],
+        totalCap: Int,
+        secretMasker: SecretMasker = SecretMasker()
+    ) -> WorkspaceContext {
         var sections: [Section] = []
         var omitted: [String] = []
         var used = 0
@@ -64,9 +73,9 @@ public struct WorkspaceContext: Sendable {
             if count <= cap {
                 text = raw
             } else if entry.keepsTail {
-                text = String(raw.suffix(cap))
+                text = secretMasker.cut(raw, keepingLast: cap)
             } else {
-                text = String(raw.prefix(cap))
+                text = secretMasker.cut(raw, keepingFirst: cap)
             }
             used += min(count, cap)
             sections.append(Section(entry: e, text: text, originalCharacters: count))

@@ -145,7 +145,11 @@ public struct MemoryHostTools: Sendable {
             let arguments = kind == .save || kind == .log ? owner.secretMasker.mask(arguments) : arguments
             if let backend = owner.backend, backend.memoryToolNames.contains(name) {
                 do {
-                    return Self.render(kind, try backend.callMemoryTool(name, arguments: arguments))
+                    return Self.render(
+                        kind,
+                        try backend.callMemoryTool(name, arguments: arguments),
+                        secretMasker: owner.secretMasker
+                    )
                 } catch {
                     throw HostToolError("\(name): \(error)")
                 }
@@ -158,7 +162,7 @@ public struct MemoryHostTools: Sendable {
                         request: ["query": arguments["query"] ?? "", "limit": arguments["limit"] ?? 5],
                         source: "agent"
                     )
-                    return Self.render(kind, reply)
+                    return Self.render(kind, reply, secretMasker: owner.secretMasker)
                 } catch {
                     throw HostToolError("memory_search: \(error.message)")
                 }
@@ -170,8 +174,9 @@ public struct MemoryHostTools: Sendable {
             }
         }
 
-        /// Search results as numbered lines; other replies as their `text`/`output` or JSON.
-        static func render(_ kind: Kind, _ reply: JSONValue) -> String {
+        /// Search results as numbered lines (a snippet cut with `secretMasker` at 300 characters, so no
+        /// secret's first characters end it); other replies as their `text`/`output` or JSON.
+        static func render(_ kind: Kind, _ reply: JSONValue, secretMasker: SecretMasker) -> String {
             if let results = reply["results"]?.arrayValue {
                 if results.isEmpty { return "No results found." }
                 var out = ""
@@ -184,7 +189,7 @@ public struct MemoryHostTools: Sendable {
                         .joined(separator: " ")
                     out +=
                         "\(i + 1). [\(file):\(a)-\(b)] (score: \(FixedDecimal.format(score, digits: 3)))\n   "
-                        + String(snippet.prefix(300)) + "\n"
+                        + secretMasker.cut(snippet, keepingFirst: 300) + "\n"
                 }
                 return out
             }

@@ -30,14 +30,26 @@ public enum ToolOutputSanitizer {
     }
 
     /// Caps, neutralises and wraps `output` as `<tool_output>\n<!-- tool: NAME -->\n…\n</tool_output>`.
-    public static func wrap(toolName: String, output: String, maxCharacters: Int = defaultMaxCharacters) -> Result {
+    ///
+    /// The cap cuts with `secretMasker` (``SecretMasker/cut(_:keepingFirst:)``): a secret it goes
+    /// through is written `********`, since its first characters alone are no longer a secret the
+    /// masker finds when the result is saved. Whole secrets are left as they are (masked on the way
+    /// to the disk).
+    public static func wrap(
+        toolName: String,
+        output: String,
+        maxCharacters: Int = defaultMaxCharacters,
+        secretMasker: SecretMasker = SecretMasker()
+    ) -> Result {
         var text = output
         var cut = 0
         if maxCharacters > 0 && text.utf8.count > maxCharacters {
             let count = text.count
             if count > maxCharacters {
                 cut = count - maxCharacters
-                text = String(text.prefix(maxCharacters)) + "\n[...truncated \(cut) characters. \(moreHint(toolName))]"
+                text =
+                    secretMasker.cut(text, keepingFirst: maxCharacters)
+                    + "\n[...truncated \(cut) characters. \(moreHint(toolName))]"
             }
         }
         let (neutral, filtered) = neutralise(text)

@@ -457,7 +457,11 @@ extension PluginHost {
                     SecurityEvent(
                         action: "write_blocked",
                         source: plugin.id,
-                        details: ["path": .string(String(policy.display(policy.canonicalTarget(path)).prefix(300)))]
+                        details: [
+                            "path": .string(
+                                secretMasker.cut(policy.display(policy.canonicalTarget(path)), keepingFirst: 300)
+                            )
+                        ]
                     )
                 )
                 logger.warning("write to a protected file refused", metadata: ["plugin.id": "\(plugin.id)"])
@@ -470,7 +474,9 @@ extension PluginHost {
                     SecurityEvent(
                         action: "path_denied",
                         source: plugin.id,
-                        details: ["operation": .string(what), "path": .string(String(path.prefix(300)))]
+                        details: [
+                            "operation": .string(what), "path": .string(secretMasker.cut(path, keepingFirst: 300)),
+                        ]
                     )
                 )
                 logger.warning("DENIED files \(what)", metadata: ["plugin.id": "\(plugin.id)", "service": "files"])

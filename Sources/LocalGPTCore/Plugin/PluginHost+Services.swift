@@ -281,7 +281,12 @@ extension PluginHost {
                 ]
             )
         )
+        // A stream cut at the output cap may end in a key's first characters, which no later masking
+        // would find: they are hidden here (whole keys are left to be masked where the text is written).
+        var stdout = String(decoding: result.standardOutput, as: UTF8.self)
+        if result.isStandardOutputTruncated { stdout = secretMasker.maskClippedEnd(stdout) }
         var stderr = String(decoding: result.standardError, as: UTF8.self)
+        if result.isStandardErrorTruncated { stderr = secretMasker.maskClippedEnd(stderr) }
         for change in changed {
             let name = recordBlockedWrite(change, source: plugin.id, by: "sandboxed command", digest: digest)
             logger.warning(
@@ -304,7 +309,7 @@ extension PluginHost {
         let reply: JSONValue = .object([
             "exit_code": result.exitCode.map { .int(Int64($0)) } ?? .null,
             "signal": .int(Int64(result.signal ?? 0)),
-            "stdout": .string(String(decoding: result.standardOutput, as: UTF8.self)),
+            "stdout": .string(stdout),
             "stderr": .string(stderr),
             "stdout_truncated": .bool(result.isStandardOutputTruncated),
             "stderr_truncated": .bool(result.isStandardErrorTruncated),
@@ -412,7 +417,8 @@ extension PluginHost {
         }
         guard let url = req["url"]?.stringValue else { return invalid("http: \"url\" is required", out: head) }
         guard let target = Self.hostAndPort(url) else {
-            return invalid("http: \"\(url.prefix(200))\" is not an http or https URL", out: head)
+            let shown = secretMasker.cut(url, keepingFirst: 200)
+            return invalid("http: \"\(shown)\" is not an http or https URL", out: head)
         }
         // Any public host (agent issue, web_fetch): "*" in net.hosts grants every host whose connected
         // address is public (checked after DNS, on every hop); "public_only": true applies that check to a

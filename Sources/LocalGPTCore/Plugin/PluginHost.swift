@@ -345,7 +345,11 @@ public final class PluginHost: Sendable {
         // are refused), so every reader of the result can read it; it allocates nothing, which keeps
         // this path (invoke's ≤ 2 µs) as it was.
         guard sink.bytes.withUnsafeBufferPointer({ JSONSyntax.isValid($0) }) else {
-            let start = String(output.prefix(80)).unicodeScalars.map { $0.value < 0x20 ? "?" : String($0) }.joined()
+            // Cut with the masker: the message reaches the session, where a key's first characters alone
+            // would no longer be found.
+            let start = secretMasker.cut(output, keepingFirst: 80).unicodeScalars.map {
+                $0.value < 0x20 ? "?" : String($0)
+            }.joined()
             throw .invalidResult(
                 "\(tool.name) returned \(sink.bytes.isEmpty ? "nothing" : "a result that is not JSON (\"\(start)\")"); "
                     + "a tool's writes must form one JSON document"

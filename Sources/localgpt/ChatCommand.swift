@@ -92,13 +92,21 @@ struct AgentSetup {
             printError("warning: the workspace could not be prepared: \(error)")
         }
         welcome = brandNew
-        // LocalGPT.md: only a verified policy is injected; strict mode stops here.
-        let verification = PolicyVerifier(paths: paths).verify()
-        if context.configuration.strictPolicy && verification.isFatalInStrictMode {
-            throw CLIError(
-                "LocalGPT.md: \(verification.label). \(verification.explanation) "
-                    + "(security.strict_policy = true stops the agent.)"
-            )
+        // LocalGPT.md: verified and audited (source session_start) as at every agent start; only a
+        // verified policy is injected; strict mode stops here. The outcome is shown below (the
+        // banner, ask's warning), so the loader's own log line does not repeat it on the terminal.
+        var policyLogger = context.logger
+        if !options.verbose { policyLogger.logLevel = .error }
+        let verification: PolicyVerification
+        do {
+            verification = try PolicyLoader(
+                paths: paths,
+                configuration: context.configuration,
+                audit: context.auditLog,
+                logger: policyLogger
+            ).load()
+        } catch {
+            throw CLIError(error.message)
         }
         policy = verification.policy?.text
         switch verification.status {

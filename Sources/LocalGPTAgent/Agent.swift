@@ -148,13 +148,14 @@ public final class Agent: @unchecked Sendable {
     private static func openSession(
         _ store: SessionStore?,
         resume: String?,
-        cwd: String
+        cwd: String,
+        holding lock: SessionLock? = nil
     ) throws(AgentError)
         -> Session
     {
         guard let store else { return Session.ephemeral(cwd: cwd) }
         do {
-            if let resume { return try store.open(id: resume) }
+            if let resume { return try store.open(id: resume, holding: lock) }
             return try store.create(cwd: cwd)
         } catch {
             throw AgentError(code: .session, message: error.message)
@@ -942,14 +943,25 @@ public final class Agent: @unchecked Sendable {
         }
     }
 
-    /// Continues a saved session.
+    /// Continues a saved session. The session it leaves stays open (its file and lock) until the
+    /// caller closes it (``SessionFile/close(removingIfEmpty:)``) or lets it go; resuming the current
+    /// session reads it again under the lock it already holds, after writing what was unsaved.
     ///
-    /// - Throws: ``AgentError`` when it cannot be read.
+    /// - Throws: ``AgentError`` when it cannot be read, or another process has it open.
     public func resume(id: String) throws(AgentError) {
         gate.lock()
         defer { gate.unlock() }
+        var held: SessionLock? = nil
+        if id == session.id, let file = session.file, !file.isClosed {
+            do {
+                try file.saveUnsaved()
+            } catch {
+                throw AgentError(code: .session, message: error.message)
+            }
+            held = file.lock
+        }
         do {
-            session = try Self.openSession(options.store, resume: id, cwd: options.workspace)
+            session = try Self.openSession(options.store, resume: id, cwd: options.workspace, holding: held)
             health = ToolHealth()
             providerSession = nil
             usage = TokenUsage()

@@ -61,14 +61,24 @@ struct AskCommand: ParsableCommand {
         let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
         source.setEventHandler { agent.cancel() }
         source.resume()
-        let result: TurnResult
-        do {
-            result = try agent.runTurn(text, hooks: hooks)
-            try agent.session.file?.waitUntilDurable()
-        } catch {
-            throw CLIError(error.message)
-        }
+        let turn = Result { () throws(AgentError) in try agent.runTurn(text, hooks: hooks) }
         source.cancel()
+        // With --save: the session is closed (what is unsaved tried once more, the lock released);
+        // a file left without a message (the question could not be saved) is removed.
+        var closeFailure: String? = nil
+        do {
+            try agent.session.file?.close(removingIfEmpty: true)
+        } catch {
+            closeFailure = error.message
+        }
+        let result: TurnResult
+        switch turn {
+        case .success(let r): result = r
+        case .failure(let error):
+            if closeFailure != nil { printError("Error: \(error.message)") }
+            throw CLIError(closeFailure ?? error.message)
+        }
+        if let closeFailure { throw CLIError(closeFailure) }
         switch format {
         case .text:
             printer.finishLine()

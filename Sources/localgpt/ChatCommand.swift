@@ -47,11 +47,10 @@ struct ChatCommand: ParsableCommand {
         let agent = try setup.makeAgent(resume: resumeID)
         let repl = ChatREPL(setup: setup, agent: agent)
         repl.run()
-        do {
-            try agent.session.file?.waitUntilDurable()
-        } catch {
-            throw CLIError(error.message)
-        }
+        // Every message is saved when it is written; one that could not be (a full disk) was said at
+        // the time, written with a later one when that worked, and is reported again as the chat
+        // ends. The exit status says whether the session files hold the whole conversation.
+        if !repl.saveFailures.isEmpty { throw ExitCode(1) }
     }
 }
 
@@ -319,21 +318,25 @@ final class ChatREPL: @unchecked Sendable {
             }
             turn(input)
         }
-        removeIfEmpty(agent.session)
+        close(agent.session, removingIfEmpty: true)
         setup.host.shutdown()
     }
 
-    /// A session left with no message (a chat opened and closed, or left with /new or /resume) is
-    /// removed, so that `sessions list` is not filled with empty rows. Only a file that holds its header
-    /// and nothing else goes: a damaged file, or one with compaction records, stays.
-    private func removeIfEmpty(_ session: Session) {
-        guard session.messages.isEmpty, let file = session.file,
-            let contents = try? SessionFile.read(path: file.path),
-            contents.header?.id == session.id, contents.messages.isEmpty, contents.compactions.isEmpty,
-            contents.damage == nil
-        else { return }
-        try? file.waitUntilDurable()
-        unlink(file.path)
+    /// Why messages were lost: sessions closed while messages could still not be written (a full
+    /// disk). `chat` then exits 1.
+    private(set) var saveFailures: [String] = []
+
+    /// Closes a session the chat leaves (at the end, or for /new or /resume): what a failed append
+    /// left unsaved is tried once more, and its lock is released. With `removingIfEmpty`, a file that
+    /// holds its header and nothing else goes, so that `sessions list` is not filled with empty rows;
+    /// a damaged file, or one with compaction records, stays.
+    private func close(_ session: Session, removingIfEmpty: Bool) {
+        do {
+            try session.file?.close(removingIfEmpty: removingIfEmpty)
+        } catch {
+            printError("Error: \(error.message)")
+            saveFailures.append(error.message)
+        }
     }
 
     private func say(_ s: String, newline: Bool = true) {
@@ -436,7 +439,7 @@ final class ChatREPL: @unchecked Sendable {
             do {
                 let previous = agent.session
                 let saved = try agent.newSession(saveMemory: true)
-                removeIfEmpty(previous)
+                close(previous, removingIfEmpty: true)
                 if let saved { say("Saved the conversation to \(saved).") }
                 say("New session \(agent.session.id.prefix(8)); memory context reloaded.")
             } catch {
@@ -564,7 +567,7 @@ final class ChatREPL: @unchecked Sendable {
             let id = try setup.store.resolve(prefix: prefix)
             let previous = agent.session
             try agent.resume(id: id)
-            if previous.id != id { removeIfEmpty(previous) }
+            close(previous, removingIfEmpty: previous.id != id)
             say("Resumed session \(id.prefix(8)) (\(agent.session.messages.count) messages).")
             if let damage = agent.session.file?.damageNotice { printError("warning: \(damage)") }
             replay(last: 6)

@@ -23,10 +23,12 @@ struct SessionsCommand: ParsableCommand {
         do {
             let id = try store.resolve(prefix: prefix)
             let contents = try SessionFile.read(path: store.path(for: id))
-            if let damage = contents.damage {
+            if contents.isEmpty {
+                printError("warning: \(store.path(for: id)) is empty (no session header, no message)")
+            } else if let damage = contents.damage {
                 printError("warning: \(store.path(for: id)) is damaged: \(damage), left out")
             }
-            let header = contents.header ?? SessionHeader(id: id, created: 0, cwd: "")
+            let header = store.header(for: id, contents)
             // Files written before masking existed may hold a secret: shown masked all the same.
             let messages = contents.messages.map(store.secretMasker.mask)
             return Session(header: header, messages: messages, compactions: contents.compactions, file: nil)
@@ -51,8 +53,9 @@ struct SessionsCommand: ParsableCommand {
                 let doc: JSONValue = .array(
                     sessions.map {
                         [
-                            "id": .string($0.id), "created": .string(AgentDates.rfc3339(milliseconds: $0.created)),
-                            "updated": .string(AgentDates.rfc3339(milliseconds: $0.updated)),
+                            "id": .string($0.id),
+                            "created": $0.created > 0 ? .string(AgentDates.rfc3339(milliseconds: $0.created)) : .null,
+                            "updated": $0.updated > 0 ? .string(AgentDates.rfc3339(milliseconds: $0.updated)) : .null,
                             "messages": .int(Int64($0.messageCount)), "compactions": .int(Int64($0.compactionCount)),
                             "first": .string($0.firstPreview), "last": .string($0.lastPreview),
                             "damage": $0.damage.map(JSONValue.string) ?? .null,
@@ -69,8 +72,8 @@ struct SessionsCommand: ParsableCommand {
             for s in sessions {
                 print(
                     "\(s.id.prefix(8))  \(String(s.messageCount).leftPad(4)) msgs  "
-                        + "\(AgentDates.localShort(milliseconds: s.updated))  "
-                        + (s.damage == nil ? "" : "(damaged) ") + s.firstPreview
+                        + "\(s.updated > 0 ? AgentDates.localShort(milliseconds: s.updated) : "unknown date    ")  "
+                        + (s.isEmpty ? "(empty) " : s.damage == nil ? "" : "(damaged) ") + s.firstPreview
                 )
             }
         }
@@ -86,7 +89,10 @@ struct SessionsCommand: ParsableCommand {
 
         func run() throws {
             let session = try SessionsCommand.open(try SessionsCommand.store(options), id)
-            print("Session \(session.id) — \(AgentDates.localDateTime(milliseconds: session.header.created))")
+            let created = session.header.created
+            print(
+                "Session \(session.id) — \(created > 0 ? AgentDates.localDateTime(milliseconds: created) : "unknown date")"
+            )
             for m in session.messages {
                 switch m.role {
                 case .system: print("\n[summary] \(m.content)")

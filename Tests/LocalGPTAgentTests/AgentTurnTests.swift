@@ -363,6 +363,9 @@ private typealias S = ScriptedProvider
         let store = SessionStore(paths: h.paths)
         #expect(store.latestID() == id)
         #expect(try store.resolve(prefix: String(id.prefix(6))) == id)
+        // One writer per session: the first agent lets it go before another one takes it.
+        #expect(throws: SessionError.self) { try store.open(id: id) }
+        try first.session.file?.close()
         let resumed = try h.agent(resume: id)
         #expect(resumed.session.messages.count == 2)
         _ = try resumed.runTurn("Second question")
@@ -374,6 +377,27 @@ private typealias S = ScriptedProvider
         let markdown = SessionStore.markdown(resumed.session)
         #expect(markdown.contains("## User\n\nSecond question"))
         #expect(markdown.contains("## Assistant\n\nTwo."))
+    }
+
+    /// An agent that resumes its own session keeps its lock and reads the file again; a session it
+    /// leaves for a new one stays locked until the caller closes it.
+    @Test func resumingTheCurrentSessionKeepsItsLock() throws {
+        let h = try AgentHarness(script: [S.answer("One."), S.answer("Two.")])
+        let agent = try h.agent()
+        _ = try agent.runTurn("First question")
+        let id = agent.session.id
+        try agent.resume(id: id)
+        #expect(agent.session.messages.count == 2)
+        _ = try agent.runTurn("Second question")
+        let store = SessionStore(paths: h.paths)
+        #expect(try SessionFile.read(path: store.path(for: id)).messages.count == 4)
+        let previous = agent.session
+        try agent.newSession(saveMemory: false)
+        #expect(throws: SessionError.self) { try store.open(id: id) }
+        try previous.file?.close()
+        try store.open(id: id).file?.close()
+        try agent.resume(id: id)
+        #expect(agent.session.messages.count == 4)
     }
 
     @Test func newSessionSavesTheConversationToMemory() throws {

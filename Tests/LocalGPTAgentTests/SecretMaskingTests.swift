@@ -44,6 +44,7 @@ private typealias S = ScriptedProvider
         #expect(markdown.contains("## User\n\n******** is my OpenAI key") && !markdown.contains("4Jq8Zr2"))
 
         // A resumed session sends what the file holds.
+        try agent.session.file?.close()
         let resumed = try h.agent(resume: agent.session.id, secretMasker: masker)
         _ = try resumed.runTurn("I am back")
         let request = try #require(h.requests.last).encoded()

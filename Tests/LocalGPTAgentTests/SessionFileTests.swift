@@ -167,6 +167,7 @@ import Testing
         try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
         #expect(try SessionFile.read(path: path).damage == "1 line that could not be read")
         #expect(store.list().first?.damage == "1 line that could not be read")
+        try session.file?.close()
         var opened = try store.open(id: session.id)
         #expect(opened.messages.count == 3)
         let notice = try #require(opened.file?.damageNotice)
@@ -186,18 +187,78 @@ import Testing
         // Random bytes: nothing to read, the file kept as it was before the cut.
         let noise = (0..<500).map { _ in UInt8.random(in: 1...255) }.filter { $0 != UInt8(ascii: "\n") }
         try Data(noise).write(to: URL(fileURLWithPath: path))
+        try opened.file?.close()
         opened = try store.open(id: session.id)
         #expect(opened.messages.isEmpty)
         let kept = try #require(opened.file?.keptCopy)
         #expect(try #require(FileManager.default.contents(atPath: kept)) == Data(noise))
-        #expect(opened.file?.damageNotice?.contains("of a cut-off last line") == true)
+        #expect(opened.file?.damageNotice?.contains("of a cut-off last line and no session header") == true)
         #expect(opened.file?.damageNotice?.contains("kept in \(kept)") == true)
         var info = stat()
         #expect(stat(kept, &info) == 0 && info.st_mode & 0o777 == 0o600)
         // A whole file reports nothing.
         let clean = try store.create(cwd: "/")
         try clean.append(ChatMessage(role: .user, content: "fine"))
+        try clean.file?.close()
         #expect(try store.open(id: clean.id).file?.damageNotice == nil)
+    }
+
+    /// One writer per session: a second open (here, in the same process; another process gets the
+    /// holder's pid) is refused before it reads or cuts anything, the lock file names the holder,
+    /// and closing lets the session go and removes the lock file.
+    @Test func aSessionHasOneWriter() throws {
+        let dir = TestSupport.makeTemporaryDirectory("lgpt-session")
+        let store = SessionStore(directory: dir, durable: false)
+        let session = try store.create(cwd: "/w")
+        try session.append(ChatMessage(role: .user, content: "first"))
+        let path = store.path(for: session.id)
+        #expect(try String(contentsOfFile: path + ".lock", encoding: .utf8) == "\(getpid())\n")
+        do {
+            _ = try store.open(id: session.id)
+            Issue.record("a second writer opened the session")
+        } catch {
+            #expect(error.code == .locked)
+            #expect(error.message == "session \(session.id.prefix(8)) is already open in this process; close it first")
+        }
+        // A line being written by the holder (here, its first bytes) looks torn to a reader: a second
+        // opener used to cut it off, taking the holder's message with it.
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        handle.seekToEndOfFile()
+        handle.write(Data(#"{"message":{"content":[{"text":"in fli"#.utf8))
+        try handle.close()
+        let before = try #require(FileManager.default.contents(atPath: path))
+        #expect(throws: SessionError.self) { try store.open(id: session.id) }
+        #expect(FileManager.default.contents(atPath: path) == before)
+        #expect(
+            !((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).contains { $0.contains(".damaged-") }
+        )
+
+        try session.file?.close()
+        #expect(!FileManager.default.fileExists(atPath: path + ".lock"))
+        #expect(throws: SessionError.self) { try session.append(ChatMessage(role: .user, content: "closed")) }
+        let reopened = try store.open(id: session.id)
+        #expect(reopened.messages.map(\.content) == ["first"])
+        #expect(reopened.file?.keptCopy != nil)  // the torn end goes aside before the cut
+        try reopened.file?.close()
+        // A missing session leaves no lock file behind.
+        #expect(throws: SessionError.self) { try store.open(id: SessionStore.newID()) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).allSatisfy { !$0.hasSuffix(".lock") })
+    }
+
+    /// Closing with `removingIfEmpty` removes a file that holds only its header (a chat left without a
+    /// message) and keeps one with a message; closing twice does nothing more.
+    @Test func closingRemovesAHeaderOnlyFileAndKeepsTheRest() throws {
+        let dir = TestSupport.makeTemporaryDirectory("lgpt-session")
+        let store = SessionStore(directory: dir, durable: false)
+        let empty = try store.create(cwd: "/w")
+        try empty.file?.close(removingIfEmpty: true)
+        #expect(!FileManager.default.fileExists(atPath: store.path(for: empty.id)))
+        let full = try store.create(cwd: "/w")
+        try full.append(ChatMessage(role: .user, content: "keep me"))
+        try full.file?.close(removingIfEmpty: true)
+        try full.file?.close(removingIfEmpty: true)  // twice: nothing more
+        #expect(try SessionFile.read(path: store.path(for: full.id)).messages.count == 1)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).allSatisfy { !$0.hasSuffix(".lock") })
     }
 
     @Test func listingResolvingAndTheIndex() throws {

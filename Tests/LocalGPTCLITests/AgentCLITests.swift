@@ -9,6 +9,11 @@ import Testing
 
 private typealias S = ScriptedProvider
 
+/// The lines of a session file, parsed.
+private func sessionLines(_ path: String) throws -> [JSONValue] {
+    try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map { try JSONValue(parsing: String($0)) }
+}
+
 /// `localgpt chat`, `ask` and `sessions`, run as the built binary against the scripted provider plugin.
 @Suite struct AgentCLITests {
     struct Home {
@@ -282,6 +287,194 @@ private typealias S = ScriptedProvider
         let show = try home.run("sessions", "show", "eeee")
         #expect(show.status != 0)
         #expect(show.stderr.contains("Is a directory"), "\(show.stderr)")
+    }
+
+    /// `localgpt chat` as a child whose input the test writes line by line and whose output goes to a
+    /// file, so the test can wait for what it says.
+    final class LiveChat {
+        let process = Process()
+        let input = Pipe()
+        let output: String
+
+        init(_ home: Home, _ arguments: [String]) throws {
+            output = home.path + "/live-\(UUID().uuidString.prefix(8)).txt"
+            _ = FileManager.default.createFile(atPath: output, contents: nil)
+            process.executableURL = URL(fileURLWithPath: TestSupport.localgptExecutable)
+            process.arguments = ["chat"] + arguments
+            process.environment = home.environment
+            process.standardInput = input
+            let file = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+            process.standardOutput = file
+            process.standardError = file
+            try process.run()
+        }
+
+        var text: String { (try? String(contentsOfFile: output, encoding: .utf8)) ?? "" }
+        func say(_ line: String) { input.fileHandleForWriting.write(Data((line + "\n").utf8)) }
+
+        /// Ends the input and waits for the exit (at most 30 s, then kills it).
+        func finish() -> Int32 {
+            try? input.fileHandleForWriting.close()
+            let deadline = Date().addingTimeInterval(30)
+            while process.isRunning && Date() < deadline { usleep(20_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+            return process.terminationStatus
+        }
+    }
+
+    static func waitFor(_ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(30)
+        while !condition() && Date() < deadline { usleep(20_000) }
+        return condition()
+    }
+
+    /// Two `chat --resume` on one session: the second, a /compact that rewrites the file from its own
+    /// copy, used to run beside the first, whose later messages went to the replaced file and were
+    /// lost. Now the session has one writer: the second chat stops at once, naming the session and
+    /// the pid that holds it, and loses nothing; `sessions show` still reads it; the lock dies with a
+    /// killed holder.
+    @Test func aSessionHasOneWriterAtATime() throws {
+        let home = try Home(script: [S.answer("ok 1."), S.answer("ok 2."), S.answer("ok 3.")])
+        #expect(try home.run("chat", input: "prep 1\nprep 2\nprep 3\n").status == 0)
+        let sessions = home.path + "/agents/main/sessions"
+        let name = try #require(
+            try FileManager.default.contentsOfDirectory(atPath: sessions).first { $0.hasSuffix(".jsonl") }
+        )
+        let file = sessions + "/" + name
+        let id8 = String(name.prefix(8))
+        func transcript() -> String { (try? String(contentsOfFile: file, encoding: .utf8)) ?? "" }
+
+        try S.script([S.answer("Noted B."), S.answer("Noted B again.")]).write(
+            toFile: home.script,
+            atomically: true,
+            encoding: .utf8
+        )
+        let holder = try LiveChat(home, ["--resume"])
+        try #require(Self.waitFor { holder.text.contains("Type /help") }, "\(holder.text)")
+        holder.say("B-before")
+        #expect(Self.waitFor { transcript().contains("Noted B.") }, "\(holder.text)")
+
+        let second = try home.run("chat", "--resume", input: "/compact\n")
+        #expect(second.status != 0)
+        #expect(
+            second.stderr.contains(
+                "session \(id8) is open in another LocalGPT process (pid \(holder.process.processIdentifier))"
+            ),
+            "\(second.stderr)"
+        )
+        #expect(second.stderr.contains("wait until it ends, or start a new session"))
+        let bySession = try home.run("chat", "--session", id8, input: "hi\n")
+        #expect(bySession.status != 0 && bySession.stderr.contains("session \(id8) is open"), "\(bySession.stderr)")
+        // Readers take no lock.
+        let shown = try home.run("sessions", "show", id8)
+        #expect(shown.status == 0 && shown.stdout.contains("You: B-before"), "\(shown.stderr)")
+
+        holder.say("B-after-1")
+        #expect(Self.waitFor { transcript().contains("Noted B again.") }, "\(holder.text)")
+        #expect(holder.finish() == 0, "\(holder.text)")
+        let lines = transcript().split(separator: "\n")
+        #expect(lines.allSatisfy { (try? JSONValue(parsing: String($0))) != nil })
+        for text in ["prep 1", "prep 3", "B-before", "B-after-1", "Noted B again."] {
+            #expect(transcript().contains(text), "\(text) lost: \(transcript())")
+        }
+        #expect(!FileManager.default.fileExists(atPath: file + ".lock"), "the lock file is left behind")
+
+        // A holder killed outright leaves no lock behind.
+        let killed = try LiveChat(home, ["--resume"])
+        try #require(Self.waitFor { killed.text.contains("Type /help") }, "\(killed.text)")
+        kill(killed.process.processIdentifier, SIGKILL)
+        killed.process.waitUntilExit()
+        try S.script([S.answer("Back.")]).write(toFile: home.script, atomically: true, encoding: .utf8)
+        let after = try home.run("chat", "--resume", input: "after the kill\n")
+        #expect(after.status == 0, "\(after.stderr)")
+        #expect(transcript().contains("after the kill") && transcript().contains("Back."))
+    }
+
+    /// A message that cannot be saved (the file may not grow: RLIMIT_FSIZE, which fails the write with
+    /// EFBIG as a full disk fails it with ENOSPC) leaves the file as it was: no partial line for the
+    /// next message to be glued to. The chat says so, says again at the end that it is lost, and exits
+    /// 1; the session goes on cleanly in the next chat.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/prlimit")))
+    func aMessageThatCannotBeSavedLeavesTheFileAsItWas() throws {
+        let home = try Home(script: [S.answer("Hello."), S.answer("Never sent.")])
+        let limit = 48 * 1024
+        let huge = "big " + String(repeating: "x", count: limit)
+        func limited(_ args: [String], input: String) throws -> (status: Int32, stdout: String, stderr: String) {
+            // SIGXFSZ ignored (inherited across exec), so the write fails instead of killing the process.
+            try TestSupport.run(
+                "/bin/sh",
+                [
+                    "-c", "trap '' XFSZ; exec /usr/bin/prlimit --fsize=\(limit) -- \"$@\"", "sh",
+                    TestSupport.localgptExecutable,
+                ] + args,
+                environment: home.environment,
+                input: input
+            )
+        }
+        let r = try limited(["chat"], input: "hello\n\(huge)\n/quit\n")
+        #expect(r.status == 1, "\(r.stdout) \(r.stderr)")
+        #expect(r.stdout.contains("LocalGPT: Hello."))
+        #expect(r.stderr.contains("Error: cannot append to ") && r.stderr.contains("File too large"), "\(r.stderr)")
+        #expect(r.stderr.contains("1 message could not be saved to "), "\(r.stderr)")
+        let sessions = home.path + "/agents/main/sessions"
+        let name = try #require(
+            try FileManager.default.contentsOfDirectory(atPath: sessions).first { $0.hasSuffix(".jsonl") }
+        )
+        let text = try String(contentsOfFile: sessions + "/" + name, encoding: .utf8)
+        #expect(text.hasSuffix("\n") && !text.contains("big xxx"), "\(text.suffix(200))")
+        #expect(text.split(separator: "\n").count == 3)  // header, hello, Hello.
+        // The next chat continues it: every line reads, nothing is damaged.
+        try S.script([S.answer("Still here.")]).write(toFile: home.script, atomically: true, encoding: .utf8)
+        let again = try home.run("chat", "--resume", input: "next\n")
+        #expect(again.status == 0 && !again.stderr.contains("damaged"), "\(again.stderr)")
+        let contents = try String(contentsOfFile: sessions + "/" + name, encoding: .utf8).split(separator: "\n")
+        #expect(contents.count == 5 && contents.allSatisfy { (try? JSONValue(parsing: String($0))) != nil })
+
+        // `ask --save` whose question cannot be saved leaves no session behind, and fails.
+        let before = Set(try FileManager.default.contentsOfDirectory(atPath: sessions))
+        let ask = try limited(["ask", "--save", "-"], input: huge)
+        #expect(ask.status != 0, "\(ask.stdout)")
+        #expect(ask.stderr.contains("1 message could not be saved to "), "\(ask.stderr)")
+        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: sessions)) == before)
+        // ...nor does one whose very header cannot be written.
+        let header = try TestSupport.run(
+            "/bin/sh",
+            [
+                "-c", "trap '' XFSZ; exec /usr/bin/prlimit --fsize=40 -- \"$@\"", "sh", TestSupport.localgptExecutable,
+                "ask", "--save", "hi",
+            ],
+            environment: home.environment
+        )
+        #expect(header.status != 0)
+        #expect(
+            header.stderr.contains("cannot create ") && header.stderr.contains("File too large"),
+            "\(header.stderr)"
+        )
+        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: sessions)) == before)
+    }
+
+    /// An empty session file (emptied by hand, or left by an old version on a full disk) is listed as
+    /// empty with its file's date, never 1970; resuming it says so and gives it its header back.
+    @Test func anEmptySessionFileIsShownAsSuchAndNeverDated1970() throws {
+        let home = try Home(script: [S.answer("Fresh start.")])
+        let sessions = home.path + "/agents/main/sessions"
+        try FileManager.default.createDirectory(atPath: sessions, withIntermediateDirectories: true)
+        let id = "aaaaaaaa-1111-2222-3333-444444444444"
+        _ = FileManager.default.createFile(atPath: sessions + "/\(id).jsonl", contents: nil)
+        let list = try home.run("sessions", "list")
+        #expect(list.stdout.hasPrefix("aaaaaaaa     0 msgs  ") && list.stdout.contains("(empty)"), "\(list.stdout)")
+        #expect(!list.stdout.contains("1970"))
+        let json = try home.run("sessions", "list", "--json").stdout
+        #expect(!json.contains("1970") && json.contains("\"damage\": \"the file is empty\""), "\(json)")
+        let shown = try home.run("sessions", "show", "aaaa")
+        #expect(!shown.stdout.contains("1970") && shown.stderr.contains("is empty"), "\(shown.stdout)")
+        let resumed = try home.run("chat", "--session", "aaaa", input: "hello again\n")
+        #expect(resumed.status == 0)
+        #expect(resumed.stderr.contains("was empty (no session header, no message)"), "\(resumed.stderr)")
+        let contents = try sessionLines(sessions + "/\(id).jsonl")
+        #expect(contents.first?["type"] == "session" && contents.first?["id"]?.stringValue == id)
+        #expect(contents.count == 3)
     }
 
     /// `ask` and `chat` verify LocalGPT.md as every agent start does, and the audit log records it

@@ -11,11 +11,13 @@ import Synchronization
 /// Why a session could not be created, read or written.
 public struct SessionError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable {
-        private enum Base: Hashable, Sendable { case notFound, ambiguous, io }
+        private enum Base: Hashable, Sendable { case notFound, ambiguous, io, locked }
         private let base: Base
         public static let notFound = Code(base: .notFound)
         public static let ambiguous = Code(base: .ambiguous)
         public static let io = Code(base: .io)
+        /// Another process (or another open session of this one) writes the session.
+        public static let locked = Code(base: .locked)
     }
 
     public var code: Code
@@ -46,21 +48,44 @@ public struct SessionContents: Sendable {
     public var tornBytes: Int
     /// The file ends with a complete line that lacks its newline.
     public var isUnterminated: Bool = false
+    /// The size of the file as it was read.
+    public var byteCount: Int = 0
+
+    /// The file holds nothing at all (emptied by hand, or left by a create that could not write).
+    public var isEmpty: Bool { byteCount == 0 }
 
     /// What could not be read, for a warning ("2 lines that could not be read and 40 bytes of a
-    /// cut-off last line"); nil when the file was read whole.
+    /// cut-off last line"); `the file is empty` for an empty file; nil when the file was read whole.
     public var damage: String? {
+        if isEmpty { return "the file is empty" }
         var parts: [String] = []
         if skippedLines > 0 {
             parts.append("\(skippedLines) line\(skippedLines == 1 ? "" : "s") that could not be read")
         }
         if tornBytes > 0 { parts.append("\(tornBytes) byte\(tornBytes == 1 ? "" : "s") of a cut-off last line") }
+        if header == nil { parts.append("no session header line") }
         return parts.isEmpty ? nil : parts.joined(separator: " and ")
+    }
+
+    /// When the session began, as well as the file tells: its header's time, else its first
+    /// message's, else nil (the caller falls back to the file's modification time).
+    public var created: Int64? {
+        if let c = header?.created, c > 0 { return c }
+        if let t = messages.first?.timestamp, t > 0 { return t }
+        return nil
     }
 }
 
 /// A session transcript on disk: JSONL, mode 0600, one line per message, each appended with one
 /// `write`. A compaction rewrites the file atomically (temporary file, fsync, rename).
+///
+/// **One writer per session.** ``create(path:header:durable:secretMasker:)`` and
+/// ``open(path:durable:secretMasker:)`` take the session's lock (``SessionLock``, a `flock` the
+/// kernel drops with its holder) before they read or write anything, and hold it until
+/// ``close(removingIfEmpty:)`` or the end of the process; another open of the session fails with
+/// ``SessionError/Code/locked``, naming the holder's pid. So no two processes interleave their lines,
+/// a compaction's rewrite never drops another process's messages, and a torn last line is cut off
+/// only while nobody else can be appending. ``read(path:)`` (`sessions list|show|export`) takes no lock.
 ///
 /// Every message is written through the ``SecretMasker``: a configured secret in its text or in a
 /// tool call's arguments is stored as `********`. The caller's message is not changed (the agent
@@ -75,6 +100,11 @@ public struct SessionContents: Sendable {
 /// (after that append's own line is written) or by ``waitUntilDurable()``; closing the file (deinit)
 /// waits for the last flush.
 ///
+/// A failed append (a full disk) leaves the file as it was: whatever part of the line the write
+/// put there is cut off again. The line is kept and written, in order, before the next one, in the
+/// same `write` (or by a rewrite); ``unsavedLineCount`` says how many wait, and
+/// ``close(removingIfEmpty:)`` tries them once more and throws when they still cannot be written.
+///
 /// Not thread-safe: the agent serialises access.
 public final class SessionFile {
     public let path: String
@@ -83,11 +113,18 @@ public final class SessionFile {
     /// Hides the configured secret values in what is written.
     public let secretMasker: SecretMasker
     private var fd: Int32
+    /// The session's lock; shared with a reopening of the session by this same holder, nil once closed.
+    private(set) var lock: SessionLock?
     /// The flush of the newest append, when one was started and not yet waited for.
     private var pendingFlush: DispatchWorkItem?
     /// The errno of a failed background flush, until it is reported.
     private let flushFailure = FlushFailure()
     private static let flushQueue = DispatchQueue(label: "org.localgpt.session-flush", qos: .userInitiated)
+
+    /// Lines whose write failed, oldest first: written before the next line, in the same `write`.
+    private var unsavedLines: [String] = []
+    /// Why the last write failed (strerror), for the messages about unsaved lines.
+    private var lastWriteError = ""
 
     /// What could not be read when the file was opened (``SessionContents/damage``), and where the
     /// file as it was is kept, for the warning the CLI prints.
@@ -98,9 +135,10 @@ public final class SessionFile {
     /// The copy of the damaged file, once made.
     public private(set) var keptCopy: String?
 
-    private init(path: String, fd: Int32, durable: Bool, secretMasker: SecretMasker) {
+    private init(path: String, fd: Int32, lock: SessionLock, durable: Bool, secretMasker: SecretMasker) {
         self.path = path
         self.fd = fd
+        self.lock = lock
         self.isDurable = durable
         self.secretMasker = secretMasker
     }
@@ -109,6 +147,24 @@ public final class SessionFile {
         pendingFlush?.wait()
         if fd >= 0 { Glibc.close(fd) }
     }
+
+    /// Lines (messages, records) that could not be written yet: they go with the next append.
+    public var unsavedLineCount: Int { unsavedLines.count }
+
+    /// Writes the lines a failed append left unsaved, if any, and waits until the file is on the disk.
+    ///
+    /// - Throws: ``SessionError`` when they still cannot be written, or a flush failed.
+    public func saveUnsaved() throws(SessionError) {
+        try waitUntilDurable()
+        guard !unsavedLines.isEmpty else { return }
+        guard fd >= 0 else { throw .io("cannot append to \(path): the session is closed") }
+        try writeUnsaved()
+        if isDurable { startFlush() }
+        try waitUntilDurable()
+    }
+
+    /// Whether ``close(removingIfEmpty:)`` has run.
+    public var isClosed: Bool { fd < 0 }
 
     /// Waits until every appended message is on the disk.
     ///
@@ -138,8 +194,9 @@ public final class SessionFile {
         Self.flushQueue.async(execute: work)
     }
 
-    /// Creates a new file holding the header line; every message written to it goes through
-    /// `secretMasker`.
+    /// Creates a new file holding the header line, and takes the session's lock; every message
+    /// written to it goes through `secretMasker`. When the header cannot be written (a full disk),
+    /// the file is removed again: no empty session is left behind.
     ///
     /// - Throws: ``SessionError`` when the file exists or cannot be written.
     public static func create(
@@ -152,40 +209,79 @@ public final class SessionFile {
     {
         let dir = (path as NSString).deletingLastPathComponent
         guard AgentFileIO.makeDirectories(dir) else { throw .io("cannot create \(dir)") }
+        let lock = try SessionLock.acquire(sessionPath: path)
         let fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw .io("cannot create \(path): \(AgentFileIO.errnoText())") }
         fchmod(fd, 0o600)
-        let file = SessionFile(path: path, fd: fd, durable: durable, secretMasker: secretMasker)
-        try file.appendLine(SessionCodec.encode(header))
+        let file = SessionFile(path: path, fd: fd, lock: lock, durable: durable, secretMasker: secretMasker)
+        do {
+            try file.appendLine(SessionCodec.encode(header))
+        } catch {
+            // Created here, under the lock, and holding nothing: it goes.
+            unlink(path)
+            file.unsavedLines.removeAll()
+            try? file.close()
+            throw .io("cannot create \(path): \(file.lastWriteError.isEmpty ? error.message : file.lastWriteError)")
+        }
         if durable { AgentFileIO.syncDirectory(dir) }
         return file
     }
 
-    /// Opens an existing file for appending and returns what it holds. A torn last line (a crash
-    /// mid-write) is cut off first, so the next append starts on a fresh line; the file as it was is
-    /// copied aside before (``keptCopy``), so that nothing is lost when it was more than a torn write.
-    /// A file with lines that could not be read is copied aside before the first rewrite. Every
-    /// message written from now on goes through `secretMasker`.
+    /// Opens an existing file for appending and returns what it holds, after taking the session's
+    /// lock (nothing is read or cut before). A torn last line (a crash mid-write) is cut off first, so
+    /// the next append starts on a fresh line; the file as it was is copied aside before
+    /// (``keptCopy``), so that nothing is lost when it was more than a torn write. A file with lines
+    /// that could not be read is copied aside before the first rewrite. An empty file (emptied by
+    /// hand) gets a header line again, and says so in ``damageNotice``. Every message written from
+    /// now on goes through `secretMasker`.
     ///
-    /// - Throws: ``SessionError`` (`.notFound`, `.io`).
+    /// - Throws: ``SessionError`` (`.notFound`, `.locked` when another process has the session open,
+    ///   `.io`).
     public static func open(
         path: String,
         durable: Bool = true,
         secretMasker: SecretMasker = SecretMasker()
     ) throws(SessionError) -> (SessionFile, SessionContents) {
-        let contents = try read(path: path)
+        try open(path: path, durable: durable, secretMasker: secretMasker, holding: nil)
+    }
+
+    /// ``open(path:durable:secretMasker:)`` with the lock this process already holds on the session
+    /// (a session reopened by its own holder), or nil to take it.
+    static func open(
+        path: String,
+        durable: Bool,
+        secretMasker: SecretMasker,
+        holding held: SessionLock?
+    ) throws(SessionError) -> (SessionFile, SessionContents) {
+        // A missing session is said so, and leaves no lock file behind.
+        guard AgentFileIO.exists(path) else {
+            throw SessionError(code: .notFound, message: "no session file \(path)")
+        }
+        let lock: SessionLock
+        if let held { lock = held } else { lock = try SessionLock.acquire(sessionPath: path) }
+        var contents = try read(path: path)
         let fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
         guard fd >= 0 else { throw .io("cannot open \(path): \(AgentFileIO.errnoText())") }
-        let file = SessionFile(path: path, fd: fd, durable: durable, secretMasker: secretMasker)
+        let file = SessionFile(path: path, fd: fd, lock: lock, durable: durable, secretMasker: secretMasker)
+        if contents.isEmpty {
+            // Nothing to lose: the header goes back, and the session goes on from there.
+            let id = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+            let header = SessionHeader(id: id, created: ChatMessage.now(), cwd: "")
+            try file.appendLine(SessionCodec.encode(header))
+            contents.header = header
+            file.damageNotice = "\(path) was empty (no session header, no message); it goes on as a new session"
+            return (file, contents)
+        }
         file.holdsUnreadLines = contents.skippedLines > 0
         if contents.tornBytes > 0 {
-            if file.keepCopy() {
-                var info = stat()
-                if fstat(fd, &info) == 0 { ftruncate(fd, info.st_size - off_t(contents.tornBytes)) }
-            } else {
-                // No copy, no cut: the torn bytes stay, and the next message starts on its own line.
-                file.markUnterminated()
-            }
+            // Cut exactly the torn bytes that were read, and only from the file as it was read (the
+            // lock keeps other writers out; this checks it).
+            var info = stat()
+            let cut =
+                fstat(fd, &info) == 0 && Int(info.st_size) == contents.byteCount && file.keepCopy()
+                && ftruncate(fd, off_t(contents.byteCount - contents.tornBytes)) == 0
+            // No copy, no cut: the torn bytes stay, and the next message starts on its own line.
+            if !cut { file.markUnterminated() }
         }
         if contents.isUnterminated { file.markUnterminated() }
         if let damage = contents.damage {
@@ -194,6 +290,48 @@ public final class SessionFile {
                 + (file.keptCopy.map { "; the file as it was is kept in \($0)" } ?? "; the file itself keeps them")
         }
         return (file, contents)
+    }
+
+    /// Writes the lines still unsaved, waits until everything is on the disk, and lets the session
+    /// go: the file is closed and the lock released (unless this process reopened the session and
+    /// still holds it). With `removingIfEmpty`, a file that holds its header and nothing else (no
+    /// message, no compaction record, nothing unreadable) is removed first. Closing twice does nothing.
+    ///
+    /// - Throws: ``SessionError`` when lines could still not be written (they are lost; the message
+    ///   says how many and why), or a flush failed. The file is closed all the same.
+    public func close(removingIfEmpty: Bool = false) throws(SessionError) {
+        guard fd >= 0 else { return }
+        var failure: SessionError? = nil
+        if !unsavedLines.isEmpty {
+            let count = unsavedLines.count
+            do {
+                try writeUnsaved()
+                if isDurable { startFlush() }
+            } catch {
+                failure = .io(
+                    "\(count) message\(count == 1 ? "" : "s") could not be saved to \(path): \(lastWriteError)"
+                )
+            }
+        }
+        do {
+            try waitUntilDurable()
+        } catch {
+            failure = failure ?? error
+        }
+        // A header line is at most a few hundred bytes plus its cwd (PATH_MAX): a larger file holds
+        // more, and is not read again just to find that out.
+        var info = stat()
+        if removingIfEmpty, fstat(fd, &info) == 0, info.st_size <= 8192, let contents = try? Self.read(path: path),
+            contents.header != nil, contents.messages.isEmpty, contents.compactions.isEmpty, contents.damage == nil
+        {
+            unlink(path)
+            if isDurable { AgentFileIO.syncDirectory((path as NSString).deletingLastPathComponent) }
+        }
+        Glibc.close(fd)
+        fd = -1
+        unsavedLines.removeAll()
+        lock = nil
+        if let failure { throw failure }
     }
 
     /// Copies the file as it is now to `<path>.damaged-<time>` (mode 0600), once.
@@ -217,6 +355,7 @@ public final class SessionFile {
             throw .io("cannot read \(path): \(AgentFileIO.errnoText())")
         }
         var contents = SessionContents(header: nil, messages: [], compactions: [], skippedLines: 0, tornBytes: 0)
+        contents.byteCount = bytes.count
         var start = 0
         let newline = UInt8(ascii: "\n")
         func take(_ line: ArraySlice<UInt8>) -> Bool {
@@ -269,20 +408,48 @@ public final class SessionFile {
     func markUnterminated() { needsLeadingNewline = true }
 
     private func appendLine(_ line: String) throws(SessionError) {
+        guard fd >= 0 else { throw .io("cannot append to \(path): the session is closed") }
         // The previous message must be on the disk before this one is written (at most one in
         // flight). If its flush failed, this line is still written, and the failure is thrown after.
         let previousFlush = Result { () throws(SessionError) in try waitUntilDurable() }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(line.utf8.count + 2)
-        if needsLeadingNewline { bytes.append(UInt8(ascii: "\n")) }
-        bytes.append(contentsOf: line.utf8)
-        bytes.append(UInt8(ascii: "\n"))
-        guard fd >= 0, AgentFileIO.writeAll(fd, bytes) else {
-            throw .io("cannot append to \(path): \(AgentFileIO.errnoText())")
+        unsavedLines.append(line)
+        do {
+            try writeUnsaved()
+        } catch {
+            let n = unsavedLines.count
+            throw .io(
+                "cannot append to \(path): \(lastWriteError) (\(n == 1 ? "1 message is" : "\(n) messages are") not "
+                    + "saved yet: kept, and written with the next one once it can be)"
+            )
         }
-        needsLeadingNewline = false
         if isDurable { startFlush() }
         try previousFlush.get()
+    }
+
+    /// Writes every unsaved line with one `write`. When it fails, what it wrote is cut off again, so
+    /// the file is as it was and the lines stay unsaved; if even the cut fails, the next write starts
+    /// on a line of its own (the partial line then reads as one that could not be read).
+    private func writeUnsaved() throws(SessionError) {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(unsavedLines.reduce(1) { $0 + $1.utf8.count + 1 })
+        if needsLeadingNewline { bytes.append(UInt8(ascii: "\n")) }
+        for line in unsavedLines {
+            bytes.append(contentsOf: line.utf8)
+            bytes.append(UInt8(ascii: "\n"))
+        }
+        let (written, error) = AgentFileIO.write(fd, bytes)
+        guard error != 0 else {
+            unsavedLines.removeAll()
+            needsLeadingNewline = false
+            return
+        }
+        lastWriteError = AgentFileIO.errnoText(error)
+        if written > 0 {
+            var info = stat()
+            let restored = fstat(fd, &info) == 0 && ftruncate(fd, info.st_size - off_t(written)) == 0
+            if !restored { needsLeadingNewline = true }
+        }
+        throw .io("cannot append to \(path): \(lastWriteError)")
     }
 
     /// Replaces the whole file atomically (compaction): the header, the compaction records, the messages.
@@ -295,6 +462,7 @@ public final class SessionFile {
     )
         throws(SessionError)
     {
+        guard fd >= 0 else { throw .io("cannot rewrite \(path): the session is closed") }
         // The new file is written and flushed whole: an earlier flush failure no longer matters.
         try? waitUntilDurable()
         // Lines that could not be read would be gone: the file as it is goes aside first.
@@ -317,5 +485,7 @@ public final class SessionFile {
         if fd >= 0 { Glibc.close(fd) }
         fd = newFD
         needsLeadingNewline = false
+        // The new file holds every message in memory, those that could not be appended too.
+        unsavedLines.removeAll()
     }
 }

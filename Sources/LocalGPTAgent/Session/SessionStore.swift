@@ -19,6 +19,8 @@ public struct SessionSummary: Sendable, Equatable {
     public var lastPreview: String
     /// What of the file could not be read (``SessionContents/damage``), if anything.
     public var damage: String? = nil
+    /// The file is empty (no header, no message).
+    public var isEmpty: Bool = false
 }
 
 /// The sessions of one agent: `<home>/agents/<agent>/sessions/<uuid>.jsonl` plus `sessions.json`, the
@@ -77,18 +79,41 @@ public struct SessionStore: Sendable {
         return Session(header: header, file: file)
     }
 
-    /// Opens a session by id for appending. A file whose header is missing (cut) gets one derived from
-    /// the file name.
+    /// Opens a session by id for appending, taking its lock (``SessionFile``: one writer per
+    /// session). A file whose header is missing (cut) gets one derived from the file name and its
+    /// first message's time (else the file's modification time).
     ///
-    /// - Throws: ``SessionError`` (`.notFound`, `.io`).
+    /// - Throws: ``SessionError`` (`.notFound`, `.locked` when another process has it open, `.io`).
     public func open(id: String) throws(SessionError) -> Session {
-        let (file, contents) = try SessionFile.open(path: path(for: id), durable: isDurable, secretMasker: secretMasker)
-        let header = contents.header ?? SessionHeader(id: id, created: ChatMessage.now(), cwd: "")
+        try open(id: id, holding: nil)
+    }
+
+    /// ``open(id:)`` with the lock this process already holds on the session (it reopens its own
+    /// current session), or nil to take it.
+    func open(id: String, holding lock: SessionLock?) throws(SessionError) -> Session {
+        let path = path(for: id)
+        let (file, contents) = try SessionFile.open(
+            path: path,
+            durable: isDurable,
+            secretMasker: secretMasker,
+            holding: lock
+        )
+        var header = contents.header ?? SessionHeader(id: id, created: 0, cwd: "")
+        if header.created <= 0 { header.created = contents.created ?? AgentFileIO.modificationTime(path) }
         return Session(header: header, messages: contents.messages, compactions: contents.compactions, file: file)
     }
 
+    /// A session's header as `sessions show|export` print it: the file's, else one derived from the
+    /// id, dated by its first message or the file's modification time (never 1970).
+    public func header(for id: String, _ contents: SessionContents) -> SessionHeader {
+        var header = contents.header ?? SessionHeader(id: id, created: 0, cwd: "")
+        if header.created <= 0 { header.created = contents.created ?? AgentFileIO.modificationTime(path(for: id)) }
+        return header
+    }
+
     /// Every session, newest first (by last change). Files whose name is shorter than 32 characters
-    /// are not sessions (the reference's rule).
+    /// are not sessions (the reference's rule). A time the file does not tell is 0 (the CLI shows
+    /// `unknown`).
     public func list() -> [SessionSummary] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         var out: [SessionSummary] = []
@@ -98,17 +123,19 @@ public struct SessionStore: Sendable {
             let conversation = contents.messages.filter { $0.role == .user || $0.role == .assistant }
             let first = contents.messages.first { $0.role == .user && $0.meta == nil }?.content ?? ""
             let last = conversation.last { !$0.content.isEmpty }?.content ?? ""
+            let modified = AgentFileIO.modificationTime(path(for: id))
             out.append(
                 SessionSummary(
                     id: id,
                     path: path(for: id),
-                    created: contents.header?.created ?? 0,
-                    updated: AgentFileIO.modificationTime(path(for: id)),
+                    created: contents.created ?? modified,
+                    updated: modified,
                     messageCount: contents.messages.count,
                     compactionCount: contents.header?.compactionCount ?? 0,
                     firstPreview: Self.preview(secretMasker.mask(first)),
                     lastPreview: Self.preview(secretMasker.mask(last)),
-                    damage: contents.damage
+                    damage: contents.damage,
+                    isEmpty: contents.isEmpty
                 )
             )
         }

@@ -18,17 +18,21 @@ enum AgentFileIO {
         return mkdir(path, mode) == 0 || errno == EEXIST
     }
 
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool { write(fd, bytes).error == 0 }
+
+    /// Writes all of `bytes`, retrying short writes; returns how many bytes were written and, when it
+    /// stopped early, the errno (0 when everything was written).
+    static func write(_ fd: Int32, _ bytes: [UInt8]) -> (written: Int, error: Int32) {
         var off = 0
         while off < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
             if n < 0 {
                 if errno == EINTR { continue }
-                return false
+                return (off, errno)
             }
             off += n
         }
-        return true
+        return (off, 0)
     }
 
     /// Temporary file in the same folder, fsync, rename, fsync of the folder. Without `durable`, the

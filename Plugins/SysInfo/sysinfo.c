@@ -580,7 +580,8 @@ static bool json_is_object(const char *json, size_t len) {
 }
 
 /* Finds member `key` of the top-level object (json, len), validating the whole object. On JSON_FOUND,
- * `value` spans the member's value (the first one, if the key repeats). */
+ * `value` spans the member's value: the last one if the key repeats, the one the host validated against
+ * the tool's schema (its parser keeps the last of a repeated name). */
 static int json_find_member(const char *json, size_t len, const char *key, json_cursor *value) {
     json_cursor c = {json, json + len};
     buf name = {0};
@@ -606,7 +607,7 @@ static int json_find_member(const char *json, size_t len, const char *key, json_
                 result = JSON_MALFORMED;
                 break;
             }
-            if (result == JSON_ABSENT && name.data && strlen(key) == name.len && memcmp(name.data, key, name.len) == 0) {
+            if (name.data && strlen(key) == name.len && memcmp(name.data, key, name.len) == 0) {
                 value->p = start;
                 value->end = c.p;
                 result = JSON_FOUND;

@@ -82,6 +82,17 @@ import Testing
         #expect(h.logs.entries.contains { "\($0.message)" == "exec" && $0.metadata["exec.command"] == "df" })
     }
 
+    /// Arguments typed to `localgpt tool call` reach the plugin as typed, and may repeat a member name; the host
+    /// validated the last occurrence, so that is the one the C plugin reads (the first here breaks minLength).
+    @Test func cPluginReadsTheRepeatedMemberTheHostValidated() throws {
+        let h = try host()
+        let disk = try JSONValue(
+            parsing: h.host.invoke(tool: "disk_usage", arguments: #"{"path": "", "path": "/"}"#)
+        )
+        #expect(disk["path"] == "/")
+        #expect((disk["size_bytes"]?.intValue ?? 0) > 0)
+    }
+
     @Test func swiftPluginUnderEightThreadsTimesTenThousandInvokes() throws {
         let h = try host()
         let failures = Atomic<Int>(0)

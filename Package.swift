@@ -36,8 +36,16 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
-        // The plugin ABI: a header-only C target, the public contract (docs/PLUGIN-ABI.md).
+        // The plugin ABI: a header-only C target, the public contract (docs/PLUGIN-ABI.md). Its include/
+        // holds a hand-written module.modulemap, which SwiftPM uses and plugin authors pass to swiftc.
         .target(name: "CLocalGPTPlugin"),
+        // The plugin author's kit `localgpt plugin sdk` writes: the ABI headers and module map, and the
+        // starter package in template/, embedded with #embed (the toolchain's clang) at build time.
+        .target(
+            name: "CLocalGPTSDK",
+            exclude: ["template"],
+            cSettings: cSettings
+        ),
         // libcurl behind non-variadic shims: the host's HTTP service. libcurl is opened with dlopen on
         // the first request, not linked: linking it loaded ~30 libraries at every start of `localgpt`.
         .target(
@@ -71,6 +79,7 @@ let package = Package(
                 "CLocalGPTPlugin",
                 "CLocalGPTHTTP",
                 "CLocalGPTSandbox",
+                "CLocalGPTSDK",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "TOMLKit", package: "TOMLKit"),

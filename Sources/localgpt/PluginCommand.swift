@@ -11,8 +11,8 @@ import Logging
 struct PluginCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plugin",
-        abstract: "List, inspect, install, remove and package plugins.",
-        subcommands: [List.self, Info.self, Install.self, Remove.self, Package.self]
+        abstract: "List, inspect, install, remove and package plugins; export the kit for writing them.",
+        subcommands: [List.self, Info.self, Install.self, Remove.self, Package.self, SDK.self]
     )
 
     struct List: ParsableCommand {
@@ -290,6 +290,42 @@ struct PluginCommand: ParsableCommand {
             } catch {
                 throw CLIError("\(error)")
             }
+        }
+    }
+}
+
+extension PluginCommand {
+    struct SDK: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "sdk",
+            abstract: "Write the kit for plugin authors: ABI headers, module map, starter package.",
+            discussion: """
+                Writes include/ (lgpt_plugin.h, lgpt_host_files.h and module.modulemap, the
+                headers this localgpt was built with: `cc -I <folder>/include`, and for Swift
+                `swiftc -I <folder>/include` with `import CLocalGPTPlugin`) and a starter SwiftPM
+                package with one Swift tool (Package.swift, Sources/HelloPlugin/HelloPlugin.swift).
+                include/ is replaced on every run; the starter files are written only where
+                missing, so running it again over your package refreshes the headers and keeps
+                your sources. docs/PLUGIN-ABI.md describes the build.
+                """
+        )
+        @Argument(help: "The folder to write (created if missing).") var directory: String
+        @Flag(help: "Write include/ only (for C, Rust or an existing package).") var headersOnly = false
+
+        func run() throws {
+            let report: PluginSDK.Report
+            do {
+                report = try PluginSDK.export(to: directory, headersOnly: headersOnly)
+            } catch {
+                throw CLIError(error.description)
+            }
+            let root = LocalGPTPaths.absolutePath(directory)
+            for path in report.written { print("wrote \(printable(root + "/" + path))") }
+            for path in report.kept { print("kept  \(printable(root + "/" + path)) (it exists)") }
+            let include = printable(root) + "/include"
+            print("Build C plugins with `cc -I \(include)`, Swift plugins with `swiftc -I \(include)`", terminator: "")
+            print(headersOnly ? "." : " or `swift build` in the folder.")
+            print("docs/PLUGIN-ABI.md gives the flags; `localgpt plugin package` makes the plugin folder.")
         }
     }
 }

@@ -127,6 +127,30 @@ public enum TestSupport {
         if r.status != 0 { throw TestSupportError("cc failed for \(source): \(r.stderr)") }
     }
 
+    /// The `bin` folder of the Swift toolchain whose runtime this process runs on, found from the file
+    /// libswiftCore.so was mapped from (`<toolchain>/usr/lib/swift/linux/libswiftCore.so`, in /proc/self/maps,
+    /// read with stdio: procfs files report no size): a Swift plugin that shares the host's runtime must be
+    /// built by this toolchain.
+    public static let swiftToolchainBinDirectory: String? = {
+        guard let maps = fopen("/proc/self/maps", "r") else { return nil }
+        defer { fclose(maps) }
+        var line: UnsafeMutablePointer<CChar>?
+        var capacity = 0
+        defer { free(line) }
+        var runtime: String?
+        while runtime == nil, getline(&line, &capacity, maps) > 0, let line {
+            let text = String(cString: line).trimmingCharacters(in: .newlines)
+            if text.hasSuffix("/libswiftCore.so"), let slash = text.firstIndex(of: "/") {
+                runtime = String(text[slash...])
+            }
+        }
+        guard let runtime else { return nil }
+        var url = URL(fileURLWithPath: runtime).resolvingSymlinksInPath()
+        for _ in 0..<4 { url.deleteLastPathComponent() }  // libswiftCore.so, linux, swift, lib
+        let bin = url.path + "/bin"
+        return FileManager.default.isExecutableFile(atPath: bin + "/swiftc") ? bin : nil
+    }()
+
     /// Builds the bundled plugins the way `make plugins` does into `directory`:
     /// `<directory>/org.localgpt.sysinfo` (C, built here), `<directory>/org.localgpt.text`,
     /// `<directory>/org.localgpt.tools` and `<directory>/org.localgpt.providers` (the Swift libraries SwiftPM built).

@@ -40,6 +40,15 @@ import Testing
         #expect(try h.host.invoke(tool: "org.test.fixture/noop", arguments: "") == "{}")
     }
 
+    /// A plugin reads what the host validated: a name given twice reaches it once, with the value
+    /// that was checked (the last), never the first one a plugin's parser might take.
+    @Test func aRepeatedNameReachesThePluginOnceWithTheValidatedValue() throws {
+        let h = try loaded()
+        let out = try h.host.invoke(tool: "echo", arguments: #"{"text": "unchecked", "text": "checked"}"#)
+        #expect(!out.contains("unchecked"), "\(out)")
+        #expect(try object(out) == ["echo": ["text": "checked"]])
+    }
+
     @Test func pluginErrorDocumentBecomesTheMessage() throws {
         let h = try loaded()
         let error = #expect(throws: ToolCallError.self) { try h.host.invoke(tool: "fail", arguments: "{}") }
@@ -322,7 +331,7 @@ import Testing
         let failures = Atomic<Int>(0)
         DispatchQueue.concurrentPerform(iterations: 8) { thread in
             for i in 0..<10_000 {
-                let args = #"{"t":\#(thread),"i":\#(i)}"#
+                let args = #"{"i":\#(i),"t":\#(thread)}"#  // the host's encoding: compact, names sorted
                 guard let out = try? h.host.invoke(tool: "echo", arguments: args), out == #"{"echo":\#(args)}"# else {
                     failures.add(1, ordering: .relaxed)
                     continue

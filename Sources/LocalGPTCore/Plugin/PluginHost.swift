@@ -277,7 +277,8 @@ public final class PluginHost: Sendable {
     }
 
     /// Runs a tool: validates `arguments` (a JSON object) against the tool's schema, then calls the
-    /// plugin and returns the JSON it wrote. Blocks the calling thread.
+    /// plugin with what was validated (flat arguments with distinct plain names as given, anything
+    /// else re-encoded) and returns the JSON it wrote. Blocks the calling thread.
     ///
     /// - Throws: ``ToolCallError``: unknown tool, arguments that are not JSON or violate the schema
     ///   (the plugin is never called), or the plugin's own error.
@@ -297,6 +298,10 @@ public final class PluginHost: Sendable {
             if let schema, let violation = schema.validate(args).first {
                 throw .invalidArguments("arguments for \(tool.name) rejected: \(violation)")
             }
+            // The plugin gets what was validated: a name given twice (`{"path":"","path":"/"}`, where
+            // the last counts here and a plugin's parser may take the first), a byte-order mark or odd
+            // spacing would otherwise reach it as typed (`tool call --args`).
+            arguments = args.encoded()
         }
         guard let invoke = plugin.descriptor.pointee.invoke else {
             throw .pluginFailed(LGPT_ERR_UNSUPPORTED, "plugin \(plugin.id) has no invoke function")

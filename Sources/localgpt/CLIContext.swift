@@ -84,9 +84,13 @@ struct CLIContext {
     /// security events go to the audit log.
     func makeHost() throws -> PluginHost {
         let key = deviceKey
+        let store = PluginGrantStore(path: paths.grantsFile, key: key)
+        // An install or removal of a LocalGPT process killed half way: finished or undone, before the
+        // grants are read.
+        for note in PluginInstaller.recover(paths: paths, grants: store) { printError("note: plugins: \(note)") }
         let grants: [String: PluginGrant]
         do {
-            grants = try PluginGrantStore(path: paths.grantsFile, key: key).load()
+            grants = try store.load()
         } catch {
             throw CLIError(error.description)
         }

@@ -5,6 +5,8 @@
 import ArgumentParser
 import Foundation
 import LocalGPTCore
+import LocalGPTMemory
+import Logging
 
 struct ConfigCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -103,12 +105,36 @@ struct ConfigCommand: ParsableCommand {
         @Argument(help: "The new value.") var value: String
 
         func run() throws {
+            let paths = LocalGPTPaths.fromEnvironment()
             do {
-                try ConfigEditor.set(key, to: value, paths: LocalGPTPaths.fromEnvironment())
+                try ConfigEditor.set(key, to: value, paths: paths, problems: { configurationProblems($0, home: paths) })
             } catch {
                 throw CLIError(error.description)
             }
             print("Set \(key)")
         }
+    }
+
+    /// Everything the commands would warn about in `configuration`: the host's own keys
+    /// (``Configuration/typeWarnings``), `[memory]`, `[sandbox]` and `[local_model]`, each checked by
+    /// the code that reads it. `config set` refuses a change that adds one.
+    static func configurationProblems(_ configuration: Configuration, home: LocalGPTPaths) -> [String] {
+        let paths = home.resolvingWorkspace(configuration: configuration, environment: configuration.environment)
+        var problems = configuration.typeWarnings
+        problems +=
+            MemoryConfiguration(paths: paths, configuration: configuration, environment: configuration.environment)
+            .warnings
+        do {
+            problems += try SandboxPolicy(configuration: configuration, paths: paths).notes
+        } catch {
+            problems.append(error.message)
+        }
+        problems +=
+            LocalModelManager(
+                configuration: configuration,
+                paths: paths,
+                logger: Logger(label: "config-check", factory: { _ in SwiftLogNoOpLogHandler() })
+            ).settingWarnings
+        return problems
     }
 }

@@ -4,6 +4,7 @@
 
 import ArgumentParser
 import Foundation
+import Glibc
 import LocalGPTCore
 
 @main
@@ -40,7 +41,15 @@ struct LocalGPTCommand: ParsableCommand {
         if let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
             SandboxWarden.setRecovery(arguments: [executable, "sandbox", "recover"])
         }
-        main(nil)
+        do {
+            var command = try parseAsRoot(nil)
+            try command.run()
+        } catch {
+            // What the command printed before it failed comes first: standard output is buffered
+            // when it is not a terminal, and the error goes straight to standard error.
+            fflush(nil)
+            exit(withError: error)
+        }
     }
 }
 

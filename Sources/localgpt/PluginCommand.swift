@@ -113,15 +113,25 @@ struct PluginCommand: ParsableCommand {
                 throw CLIError("\(id) is a bundled plugin; it is already available")
             }
             let target = context.paths.pluginsDirectory + "/" + id
-            let installed = (try? PluginSidecar(directory: target))?.manifest.version
-            if FileManager.default.fileExists(atPath: target) && !force {
-                throw CLIError(
-                    "\(id) \(installed ?? "(unreadable)") is already installed in \(target); this folder holds "
-                        + "\(sidecar.manifest.version) (use --force to replace it)"
-                )
+            // Said before anything is asked; checked again under the plugins lock when copying.
+            let grants: [String: PluginGrant]
+            do {
+                grants = try context.grantStore.load()
+            } catch {
+                throw CLIError(error.description)
             }
-            if let installed, force {
-                print("Replacing \(id) \(installed) with \(sidecar.manifest.version)")
+            if let installed = PluginInstaller.installed(id, paths: context.paths, grants: grants) {
+                let version = installed.version ?? "(unreadable)"
+                if installed.hasGrant && !force {
+                    throw CLIError(
+                        "\(id) \(version) is already installed in \(target); this folder holds "
+                            + "\(sidecar.manifest.version) (use --force to replace it)"
+                    )
+                }
+                print(
+                    "Replacing \(id) \(version)\(installed.hasGrant ? "" : " (it has no grant)") with "
+                        + sidecar.manifest.version
+                )
             }
 
             var permissions = sidecar.manifest.permissions
@@ -197,12 +207,19 @@ struct PluginCommand: ParsableCommand {
             } catch {
                 throw CLIError("cannot sign the grant: \(error.message)")
             }
+            let outcome: PluginInstaller.Outcome
             do {
-                try PluginInstaller.install(sidecar, into: context.paths.pluginsDirectory)
-                try PluginGrantStore(path: context.paths.grantsFile, key: key).set(grant, for: id)
+                outcome = try PluginInstaller.install(
+                    sidecar,
+                    grant: grant,
+                    paths: context.paths,
+                    grants: PluginGrantStore(path: context.paths.grantsFile, key: key),
+                    force: force
+                )
             } catch {
-                throw CLIError("\(error)")
+                throw CLIError("not installed: \(error.description)")
             }
+            for note in outcome.recovered { printError("note: plugins: \(note)") }
             context.logger.notice(
                 "plugin installed",
                 metadata: ["plugin.id": "\(id)", "plugin.version": "\(m.version)"]
@@ -248,19 +265,11 @@ struct PluginCommand: ParsableCommand {
 
         func run() throws {
             let context = try CLIContext.make(options)
-            let target = context.paths.pluginsDirectory + "/" + id
-            guard !id.isEmpty, !id.contains("/"), id != ".", id != "..",
-                FileManager.default.fileExists(atPath: target)
-            else {
-                throw CLIError(
-                    "\(id) is not installed in \(context.paths.pluginsDirectory) (bundled plugins can be turned off with plugins.disabled)"
-                )
-            }
             do {
-                try context.grantStore.remove(id)
-                try FileManager.default.removeItem(atPath: target)
+                let recovered = try PluginInstaller.remove(id, paths: context.paths, grants: context.grantStore)
+                for note in recovered { printError("note: plugins: \(note)") }
             } catch {
-                throw CLIError("cannot remove \(id): \(error)")
+                throw CLIError(error.description)
             }
             context.logger.notice("plugin removed", metadata: ["plugin.id": "\(id)"])
             appendAudit(context.auditLog, .pluginRemoved, details: ["plugin": .string(id)])

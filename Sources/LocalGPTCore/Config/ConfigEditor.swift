@@ -67,14 +67,49 @@ public enum ConfigEditor {
 
     /// Sets `key` in the file at `paths.configFile` (created from the template if missing).
     ///
-    /// - Throws: ``ConfigurationError`` when the key or value is invalid or the file cannot be written.
-    public static func set(_ key: String, to value: String, paths: LocalGPTPaths) throws(ConfigurationError) {
-        _ = try Configuration.load(paths: paths)
-        guard let data = FileSystem.readFile(paths.configFile), let text = String(data: data, encoding: .utf8) else {
-            throw .io("cannot read \(paths.configFile)")
+    /// The read, the edit and the atomic replace run under an advisory lock
+    /// (``FileLock/path(guarding:)`` of config.toml), so two processes setting different keys at
+    /// once both land: without it each read the same old file and the later rename dropped the
+    /// other's change.
+    ///
+    /// - Parameters:
+    ///   - key: the dotted key (`agent.default_model`).
+    ///   - value: a TOML literal, else a plain string (``set(_:to:in:)``).
+    ///   - paths: the home whose config.toml changes.
+    ///   - environment: for `${VAR}` expansion while checking.
+    ///   - problems: what the commands would say about a configuration (``Configuration/typeWarnings``
+    ///     and what the memory, sandbox and local model settings say: warnings, or refusals); a change
+    ///     that adds one is refused, so `logging.level = "bogus"` is said now and not on every later
+    ///     command. Problems the file had already do not stop other changes.
+    /// - Throws: ``ConfigurationError`` when the key or value is invalid or the file cannot be
+    ///   written; the file is then unchanged.
+    public static func set(
+        _ key: String,
+        to value: String,
+        paths: LocalGPTPaths,
+        environment: [String: String] = ProcessEnvironment.current,
+        problems: (Configuration) -> [String] = { $0.typeWarnings }
+    ) throws(ConfigurationError) {
+        _ = try Configuration.load(paths: paths, environment: environment)
+        let file = paths.configFile
+        try FileLock.withExclusive(FileLock.path(guarding: file), failure: ConfigurationError.io) {
+            () throws(ConfigurationError) in
+            guard let data = FileSystem.readFile(file), let text = String(data: data, encoding: .utf8) else {
+                throw .io("cannot read \(file)")
+            }
+            let updated = try set(key, to: value, in: text)
+            let before = Set(problems(try Configuration(toml: text, path: file, environment: environment)))
+            let added = problems(try Configuration(toml: updated, path: file, environment: environment)).filter {
+                !before.contains($0)
+            }
+            if !added.isEmpty {
+                throw .invalid(
+                    "refused \(key) = \(tomlLiteral(value)), \(file) is unchanged. With it, LocalGPT would say: "
+                        + added.joined(separator: "; ")
+                )
+            }
+            try FileSystem.writeAtomically(Data(updated.utf8), to: file)
         }
-        let updated = try set(key, to: value, in: text)
-        try FileSystem.writeAtomically(Data(updated.utf8), to: paths.configFile)
     }
 
     /// The TOML literal for a command-line value.

@@ -61,7 +61,9 @@ public struct Configuration: Sendable {
         let file = paths.configFile
         if !FileSystem.exists(file) {
             try FileSystem.createDirectory(paths.home, mode: 0o700)
-            try FileSystem.writeAtomically(Data(ConfigTemplate.text.utf8), to: file)
+            // Created, never replaced: a process that found it missing a moment ago must not put the
+            // template over a change another process made since (`config set` at once in two shells).
+            _ = try FileSystem.createAtomically(Data(ConfigTemplate.text.utf8), at: file)
         }
         guard let data = FileSystem.readFile(file) else {
             throw .io("cannot read \(file)")

@@ -59,35 +59,89 @@ enum FileSystem {
 
     /// Writes `data` to `path` atomically: a temporary file in the same folder, fsync, rename.
     /// A reader sees the old file or the new one, never a mix.
+    ///
+    /// The temporary file is named `.<name>.tmp-<writer>.XXXXXX`, `<writer>` being this process's
+    /// ``ProcessIdentity/token``; a writer killed before its rename leaves it behind (a whole copy of
+    /// config.toml, with its keys), and the next write of the same file removes every one whose
+    /// writer is gone (``removeLeftovers(of:in:)``).
+    ///
+    /// - Throws: ``ConfigurationError`` naming `path` and the system's reason, once.
     static func writeAtomically(_ data: Data, to path: String, mode: mode_t = 0o600) throws(ConfigurationError) {
+        let error = data.withUnsafeBytes { place($0, at: path, mode: mode, replacing: true) }
+        if error != 0 { throw .io("cannot write \(path): \(String(cString: strerror(error)))") }
+    }
+
+    /// Creates `path` holding `data` unless something is there already, atomically (written to a
+    /// temporary file, synced, then linked into place): a reader never sees it half written, and of
+    /// two processes creating it at once one wins and the other's bytes are dropped.
+    ///
+    /// - Returns: whether this call created it (false: it existed).
+    static func createAtomically(_ data: Data, at path: String, mode: mode_t = 0o600) throws(ConfigurationError) -> Bool
+    {
+        let error = data.withUnsafeBytes { place($0, at: path, mode: mode, replacing: false) }
+        if error == EEXIST { return false }
+        if error != 0 { throw .io("cannot create \(path): \(String(cString: strerror(error)))") }
+        return true
+    }
+
+    /// Puts `bytes` at `path` through a temporary file of this process in the same folder (mode
+    /// `mode`, synced), renamed over `path` or, when not `replacing`, linked to it (`EEXIST` when
+    /// something is there). Leftovers of dead writers of `path` are removed first.
+    ///
+    /// - Returns: 0, or the `errno` of the step that failed; the temporary file is gone either way.
+    static func place(_ bytes: UnsafeRawBufferPointer, at path: String, mode: mode_t, replacing: Bool) -> Int32 {
         let dir = (path as NSString).deletingLastPathComponent
-        var template = Array("\(dir)/.\((path as NSString).lastPathComponent).XXXXXX".utf8CString)
+        let name = (path as NSString).lastPathComponent
+        removeLeftovers(of: name, in: dir)
+        var template = Array(
+            "\(dir)/\(temporaryPrefix(for: name))\(ProcessIdentity.current.token).XXXXXX".utf8CString
+        )
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        if fd < 0 { throw .io("cannot write \(path): \(String(cString: strerror(errno)))") }
+        if fd < 0 { return errno }
         let tmp = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-        var ok = fchmod(fd, mode) == 0
-        if ok {
-            ok = data.withUnsafeBytes { raw -> Bool in
-                var off = 0
-                while off < raw.count {
-                    let n = write(fd, raw.baseAddress! + off, raw.count - off)
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        return false
-                    }
-                    off += n
-                }
-                return true
+        var error: Int32 = fchmod(fd, mode) == 0 ? 0 : errno
+        if error == 0 { error = FileIO.writeAll(fd, bytes) }
+        if error == 0 && FileIO.retrying({ fsync(fd) }) != 0 { error = errno }
+        close(fd)
+        if error == 0 {
+            if replacing {
+                if rename(tmp, path) != 0 { error = errno }
+            } else if link(tmp, path) != 0 {
+                error = errno
             }
         }
-        if ok { ok = fsync(fd) == 0 }
-        let err = errno
-        close(fd)
-        if !ok || rename(tmp, path) != 0 {
-            let e = ok ? errno : err
-            unlink(tmp)
-            throw .io("cannot write \(path): \(String(cString: strerror(e)))")
+        if error != 0 || !replacing { unlink(tmp) }
+        return error
+    }
+
+    /// The start of the names of the temporary files that stand for `name` while it is written
+    /// (a name too long to carry the writer's token is replaced by its digest).
+    static func temporaryPrefix(for name: String) -> String {
+        ".\(name.utf8.count <= 160 ? name : String(sha256Hex(name).prefix(16))).tmp-"
+    }
+
+    /// Removes the temporary files of `name` in `dir` (``writeAtomically(_:to:mode:)``) whose writer
+    /// is gone (``ProcessIdentity/isGone(token:)``). A file of a running writer, or of a writer that
+    /// cannot be judged from here (another PID namespace), is kept.
+    ///
+    /// - Returns: how many were removed.
+    @discardableResult
+    static func removeLeftovers(of name: String, in dir: String) -> Int {
+        let prefix = temporaryPrefix(for: name)
+        var dead: [String] = []
+        if let d = opendir(dir) {
+            while let entry = readdir(d) {
+                let entryName = directoryEntryNameString(entry)
+                guard entryName.hasPrefix(prefix) else { continue }
+                let rest = entryName.dropFirst(prefix.count)  // <token>.XXXXXX
+                guard let dot = rest.lastIndex(of: "."), rest.distance(from: dot, to: rest.endIndex) == 7,
+                    rest[..<dot].contains("-"), ProcessIdentity.isGone(token: rest[..<dot]) == true
+                else { continue }
+                dead.append(entryName)
+            }
+            closedir(d)
         }
+        return dead.filter { unlink(dir + "/" + $0) == 0 }.count
     }
 
     static func readFile(_ path: String) -> Data? {

@@ -79,6 +79,9 @@ public final class LocalModelManager: Sendable {
     /// keeps libgomp's default). Measured on 2 busy cores (load 13): spinning threads fell to 0.4 tokens/s,
     /// passive ones kept 6-7 tokens/s.
     public let ompWaitPolicy: String
+    /// The `local_model.*` settings that were replaced by their default, and why (also logged as
+    /// warnings): `config set` refuses a value that would add one.
+    public let settingWarnings: [String]
     let logsDirectory: String
     let logger: Logger
 
@@ -123,11 +126,14 @@ public final class LocalModelManager: Sendable {
         }
         // A wrong type or a value out of range is said and replaced by the default, never passed to the
         // server (`context = -5` made llama-server abort, reported as a crash while starting).
+        var warnings: [String] = []
         func setting(_ key: String, _ fallback: Int, _ range: ClosedRange<Int64>) -> Int {
             guard let value = configuration.value(at: "local_model." + key) else { return fallback }
             guard let i = value.intValue, range.contains(i) else {
                 let bounds = "\(range.lowerBound) to \(range.upperBound)"
-                logger.warning("local_model.\(key) must be a whole number from \(bounds): using \(fallback)")
+                let warning = "local_model.\(key) must be a whole number from \(bounds): using \(fallback)"
+                warnings.append(warning)
+                logger.warning("\(warning)")
                 return fallback
             }
             return Int(i)
@@ -136,6 +142,7 @@ public final class LocalModelManager: Sendable {
         contextSize = setting("context", 4096, 256...1_048_576)
         extraArguments = configuration.strings("local_model.extra_args")
         readyTimeoutMilliseconds = setting("ready_timeout_ms", 120_000, 1_000...3_600_000)
+        settingWarnings = warnings
         ompWaitPolicy = configuration.string("local_model.omp_wait_policy") ?? "PASSIVE"
         logsDirectory = paths.logsDirectory
         self.logger = logger

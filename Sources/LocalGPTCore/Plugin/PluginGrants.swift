@@ -130,27 +130,37 @@ public struct PluginGrantStore: Sendable {
     }
 
     /// Records (or replaces) the grant for `id`, signed with the device key. Other grants are kept
-    /// exactly as stored (never re-signed, so a tampered grant stays detectable).
+    /// exactly as stored (never re-signed, so a tampered grant stays detectable). The read and the
+    /// write hold the grants lock (``FileLock/path(guarding:)`` of grants.json), so two installs at
+    /// once both keep their grant.
     ///
     /// - Throws: ``SecurityError`` when there is no usable device key; ``PluginManifestError`` or
     ///   ``ConfigurationError`` when the file cannot be read or written.
     public func set(_ grant: PluginGrant, for id: String) throws {
         let key = try key.get()
-        var all = try load()
         var signed = grant
         signed.mac = key.grantAuthenticationCode(for: grant.signedBytes(id: id))
         signed.integrity = .verified
-        all[id] = signed
-        try save(all)
+        try put(signed, for: id)
     }
 
-    /// Removes the grant for `id`.
+    /// Removes the grant for `id` (under the grants lock, as ``set(_:for:)``).
     ///
     /// - Throws: ``PluginManifestError`` or ``ConfigurationError`` when the file cannot be read or written.
     public func remove(_ id: String) throws {
-        var all = try load()
-        guard all.removeValue(forKey: id) != nil else { return }
-        try save(all)
+        try put(nil, for: id)
+    }
+
+    /// Stores `grant` for `id` exactly as given, its `mac` included (nil: removes it): how a grant
+    /// read before a failed install is put back.
+    func put(_ grant: PluginGrant?, for id: String) throws {
+        func failure(_ message: String) -> any Error { ConfigurationError.io(message) }
+        try FileLock.withExclusive(FileLock.path(guarding: path), failure: failure) {
+            var all = try load()
+            guard all[id] != grant else { return }
+            all[id] = grant
+            try save(all)
+        }
     }
 
     private func save(_ all: [String: PluginGrant]) throws(ConfigurationError) {

@@ -361,7 +361,10 @@ extension PluginHost {
         case .user:
             guard let grant else {
                 logger.warning(
-                    "plugin has no grant: it was not installed with `localgpt plugin install`; it gets no permissions",
+                    """
+                    plugin has no grant in grants.json (copied into the plugins folder by hand, or its install did \
+                    not finish); it gets no permissions: install it with `localgpt plugin install <folder>`
+                    """,
                     metadata: ["plugin.id": "\(manifest.id)"]
                 )
                 return .none

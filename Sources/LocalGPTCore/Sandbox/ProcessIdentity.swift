@@ -52,6 +52,33 @@ struct ProcessIdentity: Equatable, Sendable {
         return stat.start == start && stat.state != "Z"
     }
 
+    /// This identity as a file-name part, `<pid>-<start>-<boot>-<namespace>` (the boot id's first 8 hex
+    /// digits, the PID namespace's inode number): temporary files and folders of the home carry their
+    /// writer's so that a later process can tell leftovers of a dead writer from files in use.
+    var token: String {
+        let bootPart = boot.filter(\.isHexDigit).prefix(8)
+        let namespacePart = namespace.filter(\.isNumber)
+        return "\(pid)-\(start)-\(bootPart)-\(namespacePart)"
+    }
+
+    /// Whether the writer named by a ``token`` is gone: a pid of this boot and PID namespace that no
+    /// longer runs with that start time, or a token of an earlier boot. A token of another PID
+    /// namespace cannot be judged from here (its writer may run in a container sharing the home): not
+    /// gone. A bare pid (the names of versions before the token) is gone when no process has it.
+    /// Nil when `token` is neither.
+    static func isGone(token: Substring) -> Bool? {
+        let parts = token.split(separator: "-", omittingEmptySubsequences: false)
+        if parts.count == 1, let pid = Int32(parts[0]), pid > 0 { return ProcStat.read(pid) == nil }
+        guard parts.count == 4, let pid = Int32(parts[0]), pid > 0, let start = UInt64(parts[1]),
+            parts[2].count == 8, parts[2].allSatisfy(\.isHexDigit), parts[3].allSatisfy(\.isNumber)
+        else { return nil }
+        let current = ProcessIdentity.current
+        let here = current.token.split(separator: "-", omittingEmptySubsequences: false)
+        if parts[2] != here[2] { return true }
+        if parts[3] != here[3] { return false }
+        return !ProcessIdentity(pid: pid, start: start, boot: current.boot, namespace: current.namespace).isRunning
+    }
+
     var json: JSONValue {
         [
             "pid": .int(Int64(pid)), "start": .int(Int64(bitPattern: start)), "boot": .string(boot),

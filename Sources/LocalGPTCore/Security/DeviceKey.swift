@@ -158,31 +158,18 @@ public struct DeviceKey: Sendable, CustomStringConvertible, CustomDebugStringCon
         } catch {
             throw SecurityError(.io, "cannot create \(dir) for the device key: \(error.message)")
         }
-        var template = Array("\(dir)/.device_key.tmp.XXXXXX".utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else {
-            throw SecurityError(.io, "cannot create a device key in \(dir): \(errnoDescription(errno))")
-        }
-        let tmp = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        defer { unlink(tmp) }
         let fresh = SymmetricKey(size: .bits256)
         var bytes = fresh.withUnsafeBytes { Array($0) }
         defer { for i in bytes.indices { bytes[i] = 0 } }
-        var failure: Int32 = 0
-        if fchmod(fd, 0o600) != 0 { failure = errno }
-        if failure == 0 { failure = FileIO.writeAll(fd, bytes) }
-        if failure == 0 && fsync(fd) != 0 { failure = errno }
-        close(fd)
-        guard failure == 0 else {
-            throw SecurityError(.io, "cannot write the device key in \(dir): \(errnoDescription(failure))")
-        }
-        if link(tmp, path) != 0 {
-            let e = errno
-            guard e == EEXIST else {
-                throw SecurityError(.io, "cannot create the device key \(path): \(errnoDescription(e))")
-            }
+        // Through a temporary file of this process, linked into place (never over another key); the
+        // temporary file of a process killed meanwhile is removed by the next creation.
+        let error = bytes.withUnsafeBytes { FileSystem.place($0, at: path, mode: 0o600, replacing: false) }
+        if error == EEXIST {
             // Another process created it first: use theirs.
             return (try load(from: path), false)
+        }
+        guard error == 0 else {
+            throw SecurityError(.io, "cannot create the device key \(path): \(errnoDescription(error))")
         }
         let dirFD = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dirFD >= 0 {

@@ -81,15 +81,19 @@ enum FileIO {
     /// Writes all of `bytes` to `fd`, at its offset or, with `offset`, at that position of the
     /// file (`pwrite`). Returns 0, or the errno of the failed write.
     static func writeAll(_ fd: Int32, _ bytes: [UInt8], at offset: Int? = nil) -> Int32 {
+        bytes.withUnsafeBytes { writeAll(fd, $0, at: offset) }
+    }
+
+    /// ``writeAll(_:_:at:)`` for borrowed bytes.
+    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int? = nil) -> Int32 {
+        guard let base = bytes.baseAddress else { return 0 }
         var done = 0
         while done < bytes.count {
-            let n = bytes.withUnsafeBytes { buf in
-                retrying {
-                    if let offset {
-                        return Glibc.pwrite(fd, buf.baseAddress! + done, buf.count - done, off_t(offset + done))
-                    }
-                    return Glibc.write(fd, buf.baseAddress! + done, buf.count - done)
+            let n = retrying {
+                if let offset {
+                    return Glibc.pwrite(fd, base + done, bytes.count - done, off_t(offset + done))
                 }
+                return Glibc.write(fd, base + done, bytes.count - done)
             }
             if n < 0 { return errno }
             if n == 0 { return EIO }

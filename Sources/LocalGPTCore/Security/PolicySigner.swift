@@ -91,7 +91,7 @@ public struct PolicySigner: Sendable {
         do {
             try FileSystem.writeAtomically(Data(manifest.encoded.utf8), to: manifestPath, mode: 0o600)
         } catch {
-            throw SecurityError(.manifestInvalid, "cannot write \(manifestPath): \(error.message)")
+            throw SecurityError(.manifestInvalid, error.message)  // "cannot write <manifest>: <reason>"
         }
         let recovery = protectedFiles?.commit([policyPath, manifestPath].map(HostFilePolicy.canonical))
         let filtered = InjectionPatterns.filterMarkers(text).text

@@ -73,8 +73,15 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: home.path + "/workspace/.localgpt_manifest.json"))
         let verify = try home.run("md", "verify")
         #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
-        // A workspace holding the LocalGPT home would open config, keys and the audit log to commands.
-        #expect(try home.run("config", "set", "memory.workspace", home.path).status == 0)
+        // A workspace holding the LocalGPT home would open config, keys and the audit log to commands:
+        // `config set` refuses it, and a file edited by hand so is refused by the sandbox.
+        let before = try String(contentsOfFile: config, encoding: .utf8)
+        let set = try home.run("config", "set", "memory.workspace", home.path)
+        #expect(set.status != 0)
+        #expect(set.stderr.contains("the workspace \(home.path) holds \(home.path)"), "\(set.stderr)")
+        #expect(try String(contentsOfFile: config, encoding: .utf8) == before)
+        try before.replacingOccurrences(of: "workspace = \"notes\"", with: "workspace = \"\(home.path)\"")
+            .write(toFile: config, atomically: true, encoding: .utf8)
         #expect(try String(contentsOfFile: config, encoding: .utf8).contains("workspace = \"\(home.path)\""))
         let status = try home.run("sandbox", "status")
         #expect(status.status != 0)

@@ -20,8 +20,13 @@ public enum FileLock {
     /// exist). Blocks while another process holds it. The file is opened read-only, so an existing
     /// lock file still serves on a read-only disk (the write that follows then says why it failed).
     ///
-    /// - Parameter failure: the error to throw, from a message naming the lock file and the reason,
-    ///   when the lock cannot be taken (a read-only or full disk, no permission).
+    /// - Parameters:
+    ///   - lockFile: the lock file (``path(guarding:)``).
+    ///   - failure: the error to throw, from a message naming the lock file and the reason, when the
+    ///     lock cannot be taken (a full disk, no permission).
+    ///   - body: what runs with the lock held.
+    /// - Returns: what `body` returned.
+    /// - Throws: `failure`'s error, or what `body` threw.
     public static func withExclusive<T, E: Error>(
         _ lockFile: String,
         failure: (String) -> E,

@@ -165,13 +165,15 @@ struct MemoryCommand: ParsableCommand {
             let ctx = try MemoryCommand.open(options)
             let bar = ProgressLine(enabled: isatty(STDERR_FILENO) != 0)
             // Ctrl-C: clear the bar and say what is kept (the index is as before this run, or
-            // as after it: a transaction is whole; vectors are cached batch by batch).
+            // as after it: a transaction is whole; the vectors of each call to the embedder are
+            // written to the embedding cache when it returns, and the next run takes them there).
             signal(SIGINT, SIG_IGN)
             let interrupt = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
             interrupt.setEventHandler {
                 bar.finish()
                 printError(
-                    "interrupted: the vectors computed so far are kept; run `localgpt memory reindex` again to finish"
+                    "interrupted: the vectors computed so far are kept in the embedding cache; "
+                        + "run `localgpt memory reindex` again to finish"
                 )
                 _exit(130)
             }

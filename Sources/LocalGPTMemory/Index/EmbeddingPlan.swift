@@ -15,29 +15,58 @@ import Foundation
 /// with several, one after the other in one blob, so that a search reads a candidate's windows
 /// with one rowid lookup. Search scans the centroids exactly, then scores the best candidates by
 /// their best window (see ``VectorMatrix``).
+///
+/// A chunk is embedded as at most ``maxWindows`` windows, cut from its first `maxWindows ×
+/// windowBytes` bytes (12,800 at the defaults). A chunk of the default size (1,600 bytes) has at
+/// most nine windows; only a chunk made of a single longer line (a paragraph written as one line, a
+/// minified export, a base64 blob) reaches the cap. Its vectors then stand for its beginning; the
+/// keyword index still covers the whole line. Without the cap a 2 MB line was 6,000 windows: a
+/// search's budget of vectors went to one chunk and `memory reindex` took minutes.
 public struct EmbeddingPlan: Sendable, Equatable {
     /// The largest window in UTF-8 bytes (0: the whole chunk is one window).
     public var windowBytes: Int
+    /// The most windows embedded for one chunk (at least 1).
+    public var maxWindows: Int
 
-    public init(windowBytes: Int = 400) {
+    /// The default ``maxWindows``.
+    public static let defaultMaxWindows = 32
+
+    public init(windowBytes: Int = 400, maxWindows: Int = EmbeddingPlan.defaultMaxWindows) {
         self.windowBytes = max(0, windowBytes)
+        self.maxWindows = max(1, maxWindows)
     }
 
     /// Part of the index identity: changing the plan re-embeds every chunk (the embedding cache keeps
-    /// the windows that did not change).
-    public var identity: String { windowBytes == 0 ? "whole-v1" : "windows-v2/\(windowBytes)+centroid" }
+    /// the windows that did not change). `windows-v3`: at most ``maxWindows`` windows a chunk
+    /// (`windows-v2` embedded every window of a long line).
+    public var identity: String {
+        windowBytes == 0 ? "whole-v1" : "windows-v3/\(windowBytes)x\(maxWindows)+centroid"
+    }
+
+    /// How much of a chunk's text is cut into windows: `maxWindows × windowBytes` bytes.
+    var embeddedBytes: Int {
+        let (bytes, overflow) = windowBytes.multipliedReportingOverflow(by: maxWindows)
+        return overflow ? Int.max : bytes
+    }
 
     /// The texts embedded for a chunk's text: consecutive non-blank lines grouped while they fit in
     /// `windowBytes`. A line longer than that is a window of its own, and one longer than twice
     /// that (a paragraph written as one line) is cut into pieces of at most `windowBytes`, at
     /// sentence ends where it can: MiniLM reads only the first 256 word pieces of a text, so the
     /// end of a 2,000-byte line could not be found by meaning.
+    ///
+    /// Only the first ``embeddedBytes`` of `text` (cut before a character) are read, and at most
+    /// ``maxWindows`` windows returned: the cost of a chunk is bounded whatever the length of its
+    /// line.
     func windows(for text: String) -> [String] {
         guard windowBytes > 0, text.utf8.count > windowBytes else { return [text] }
         var out: [String] = []
         var current: [Substring] = []
         var size = 0
-        for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
+        for line in Self.prefix(of: text, maxBytes: embeddedBytes).split(
+            separator: "\n",
+            omittingEmptySubsequences: true
+        ) {
             if line.allSatisfy(\.isWhitespace) { continue }
             let pieces = line.utf8.count > 2 * windowBytes ? Self.pieces(of: line, maxBytes: windowBytes) : [line]
             for piece in pieces {
@@ -52,7 +81,24 @@ public struct EmbeddingPlan: Sendable, Equatable {
             }
         }
         if !current.isEmpty { out.append(current.joined(separator: "\n")) }
-        return out.isEmpty ? [text] : out
+        if out.isEmpty { return [text] }
+        return out.count > maxWindows ? Array(out.prefix(maxWindows)) : out
+    }
+
+    /// The longest prefix of `text` of at most `maxBytes` UTF-8 bytes that ends between two
+    /// characters (`text` itself when it is that short).
+    static func prefix(of text: String, maxBytes: Int) -> Substring {
+        guard text.utf8.count > maxBytes else { return text[...] }
+        var bytes = 0
+        var end = text.startIndex
+        while end < text.endIndex {
+            let next = text.index(after: end)
+            let n = text.utf8.distance(from: end, to: next)
+            if bytes + n > maxBytes { break }
+            bytes += n
+            end = next
+        }
+        return text[..<end]
     }
 
     /// `line` cut into pieces of at most `maxBytes` UTF-8 bytes (more only for a single character

@@ -50,15 +50,22 @@ extension MemoryIndex {
     }
 
     /// Gives vectors of `embedder`'s model to chunks that lack them, newest first (a note written a
-    /// moment ago is the likeliest to be searched for): from the cache when possible, else computed
-    /// in batches. Stops once `limit` vectors have been computed (nil: all; vectors from the cache
-    /// are not counted: they cost nothing), at most one batch past it. Safe to run while files
-    /// are reindexed: a chunk replaced meanwhile is skipped. While another process (or manager)
-    /// computes this index's vectors, a call with a `limit` returns at once with nothing done,
-    /// and one without waits for it (``IndexLock``).
+    /// moment ago is the likeliest to be searched for): from the cache when possible, else computed.
+    ///
+    /// The work is counted and kept window by window: each distinct window (by content hash) is
+    /// computed once, whatever the number of chunks holding it; the vectors of each call to the
+    /// embedder (at most ``embedBatchSize`` windows) are written to the embedding cache as soon as
+    /// it returns, so an interruption (Ctrl-C, a kill, a failing model) loses at most the call under
+    /// way; and a chunk gets its vectors once all its windows are in the cache. With `limit`, at
+    /// most `limit` windows are computed (vectors from the cache are not counted: they cost
+    /// nothing); a chunk left part-done keeps its computed windows in the cache, and the next call
+    /// goes on from there. Safe to run while files are reindexed: a chunk replaced meanwhile is
+    /// skipped. While another process (or manager) computes this index's vectors, a call with a
+    /// `limit` returns at once with nothing done, and one without waits for it (``IndexLock``).
     ///
     /// - Returns: how many vectors were computed and how many came from the cache.
-    /// - Throws: ``MemoryError`` when the embedder or the index fails.
+    /// - Throws: ``MemoryError`` when the embedder or the index fails; the vectors computed
+    ///   before it stay in the cache.
     @discardableResult
     public func embedPending(
         embedder: any TextEmbedder,
@@ -75,14 +82,15 @@ extension MemoryIndex {
         defer { withExtendedLifetime(held) {} }
         let model = embedder.modelID
         let total = try pendingEmbeddingCount(model: model)
+        let budget = limit ?? Int.max
         var computed = 0
         var fromCache = 0
         var handled = 0
         var lastID = Int64.max
-        while handled < total, computed < limit ?? Int.max {
+        while handled < total, computed < budget {
             // A full chunk has 4–5 windows, each a vector: a budget of a few dozen vectors takes a
             // quarter as many chunks.
-            let want = min(Self.embedBatchSize, total - handled, max(1, ((limit ?? Int.max) - computed) / 4))
+            let want = min(Self.embedBatchSize, total - handled, max(1, (budget - computed) / 4))
             let rows: [(id: Int64, hash: String, text: String)]
             do {
                 rows = try database.read { db in
@@ -96,53 +104,76 @@ extension MemoryIndex {
                 throw .database("reading chunks to embed", error)
             }
             if rows.isEmpty { break }
-            lastID = rows.last!.id
             let perChunk = rows.map { windows($0.text, $0.hash) }
-            let allWindows = perChunk.flatMap { $0 }
-            let missing = try missingFromCache(allWindows, model: model)
-            var fresh: [String: [Float]] = [:]
-            if !missing.isEmpty {
-                let vectors = try Self.embed(missing.map(\.text), embedder: embedder)
-                for (w, v) in zip(missing, vectors) { fresh[w.hash] = v }
-                computed += missing.count
-            }
-            fromCache += allWindows.count - missing.count
-            do {
-                try database.write { db in
-                    try storeInCache(fresh.map { ($0.key, $0.value) }, model: model, db: db)
-                    let lookup = try db.cachedStatement(
-                        sql: "SELECT embedding FROM embedding_cache WHERE model = ? AND hash = ?"
-                    )
-                    let mark = try db.cachedStatement(sql: "UPDATE chunks SET model = ? WHERE id = ? AND hash = ?")
-                    let store = try VectorStatements(db)
-                    for (row, windows) in zip(rows, perChunk) {
-                        var vectors: [[Float]] = []
-                        for w in windows {
-                            if let v = fresh[w.hash] {
-                                vectors.append(v)
-                            } else if let b = try Data.fetchOne(lookup, arguments: [model, w.hash]),
-                                let v = [Float](blob: b)
-                            {
-                                vectors.append(v)
-                            }
-                        }
-                        guard vectors.count == windows.count else { continue }
-                        try mark.execute(arguments: [model, row.id, row.hash])
-                        guard db.changesCount > 0 else { continue }  // replaced meanwhile
-                        try store.replace(row.id, with: EmbeddingPlan.stored(vectors))
-                    }
-                    try Self.bumpGeneration(db)
-                }
-            } catch let e as MemoryError {
-                throw e
-            } catch {
-                throw .database("storing vectors", error)
-            }
+            // Each distinct window once (a line repeated, a note copied into another).
+            var seen = Set<String>()
+            let distinct = perChunk.joined().filter { seen.insert($0.hash).inserted }
+            let missing = try missingFromCache(distinct, model: model)
+            let now = Array(missing.prefix(budget - computed))
+            computed += try embedIntoCache(now, embedder: embedder, progress: nil)
+            let fresh = Set(now.map(\.hash))
+            fromCache += try attachCachedVectors(rows: rows, windows: perChunk, computedNow: fresh, model: model)
+            // The budget ran out inside this batch: its other chunks wait, their computed windows
+            // in the cache.
+            if now.count < missing.count { break }
+            lastID = rows.last!.id
             handled += rows.count
             progress?(ReindexProgress(phase: .embedding, done: handled, total: total))
         }
         if computed > 0 { try pruneCache() }
         return (computed, fromCache)
+    }
+
+    /// Stores the vectors of each of `rows` whose `windows` are all in the cache, and marks it as
+    /// embedded by `model` (a chunk replaced meanwhile is left alone). One transaction.
+    ///
+    /// - Returns: how many of the windows stored were in the cache before this run (not in
+    ///   `computedNow`).
+    private func attachCachedVectors(
+        rows: [(id: Int64, hash: String, text: String)],
+        windows perChunk: [[(hash: String, text: String)]],
+        computedNow: Set<String>,
+        model: String
+    ) throws(MemoryError) -> Int {
+        do {
+            return try database.write { db in
+                let lookup = try db.cachedStatement(
+                    sql: "SELECT embedding FROM embedding_cache WHERE model = ? AND hash = ?"
+                )
+                let mark = try db.cachedStatement(sql: "UPDATE chunks SET model = ? WHERE id = ? AND hash = ?")
+                let store = try VectorStatements(db)
+                var reused = 0
+                var stored = false
+                for (row, windows) in zip(rows, perChunk) {
+                    var vectors: [[Float]] = []
+                    var known: [String: [Float]] = [:]
+                    for w in windows {
+                        if let v = known[w.hash] {
+                            vectors.append(v)
+                        } else if let b = try Data.fetchOne(lookup, arguments: [model, w.hash]),
+                            let v = [Float](blob: b)
+                        {
+                            known[w.hash] = v
+                            vectors.append(v)
+                        } else {
+                            break
+                        }
+                    }
+                    guard vectors.count == windows.count else { continue }  // not all computed yet
+                    try mark.execute(arguments: [model, row.id, row.hash])
+                    guard db.changesCount > 0 else { continue }  // replaced meanwhile
+                    try store.replace(row.id, with: EmbeddingPlan.stored(vectors))
+                    reused += windows.count(where: { !computedNow.contains($0.hash) })
+                    stored = true
+                }
+                if stored { try Self.bumpGeneration(db) }
+                return reused
+            }
+        } catch let e as MemoryError {
+            throw e
+        } catch {
+            throw .database("storing vectors", error)
+        }
     }
 
     /// Runs the embedder and checks what it returned. Texts the model knows no word of get the

@@ -191,7 +191,9 @@ struct MemoryCommand: ParsableCommand {
             }
             bar.finish()
             MemoryCommand.noteDamage(report)
-            for s in report.skipped { printError("skipped \(printable(s.file)): \(s.reason)") }
+            for s in report.skipped {
+                printError("\(s.removed ? "removed" : "skipped") \(printable(s.file)): \(s.reason)")
+            }
             // files = indexed + unchanged + skipped; removed (gone, or no longer indexable) is
             // apart, and so are the folders that could not be looked at.
             var line =

@@ -317,4 +317,56 @@ import Testing
         #expect(help.stdout.contains("reindex"))
         #expect(!help.stdout.contains("bench-locomo"))
     }
+
+    /// `chmod 000` on an indexed note kept its text in the index: a search still returned it. A
+    /// permission error now drops the note's rows (and those of a folder that cannot be listed),
+    /// and `memory reindex` says so. Root reads any file, so as root the commands run as `nobody`
+    /// (with `setpriv`), in a home that `nobody` owns.
+    @Test(.enabled(if: getuid() != 0 || FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")))
+    func aNoteLockedByItsPermissionsIsRemovedFromTheIndex() throws {
+        let home = Home()
+        try home.write("ok.md", "notes about the harbour\n")
+        try home.write("locked.md", "the combination is in the walrus drawer\n")
+        try home.write("private/plans.md", "the surprise party is on the narwhal boat\n")
+        let asRoot = getuid() == 0
+        if asRoot {
+            for path in [home.path]
+                + (FileManager.default.subpaths(atPath: home.path) ?? []).map({ home.path + "/" + $0 })
+            {
+                #expect(lchown(path, 65534, 65534) == 0, "\(path)")
+            }
+        }
+        func run(_ args: String...) throws -> (status: Int32, stdout: String, stderr: String) {
+            guard asRoot else {
+                return try TestSupport.run(TestSupport.localgptExecutable, args, environment: home.environment)
+            }
+            return try TestSupport.run(
+                "/usr/bin/setpriv",
+                ["--reuid=65534", "--regid=65534", "--clear-groups", TestSupport.localgptExecutable] + args,
+                environment: home.environment
+            )
+        }
+        let first = try run("memory", "reindex")
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(try run("memory", "search", "walrus drawer").stdout.contains("locked.md"))
+        #expect(try run("memory", "search", "narwhal boat").stdout.contains("private/plans.md"))
+        let workspace = home.path + "/workspace"
+        #expect(chmod(workspace + "/locked.md", 0) == 0)
+        #expect(chmod(workspace + "/private", 0) == 0)
+        defer {
+            chmod(workspace + "/locked.md", 0o600)
+            chmod(workspace + "/private", 0o700)
+        }
+        let r = try run("memory", "reindex")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("removed locked.md: cannot read it (Permission denied)"), "\(r.stderr)")
+        #expect(r.stderr.contains("skipped private: cannot list the folder: Permission denied"), "\(r.stderr)")
+        #expect(r.stdout.contains(" 2 removed, 1 skipped, 1 folder skipped;"), "\(r.stdout)")
+        for query in ["walrus drawer", "narwhal boat"] {
+            let after = try run("memory", "search", query)
+            #expect(after.status == 0, "\(after.stderr)")
+            #expect(after.stdout == "No results found.\n", "\(query): \(after.stdout)")
+        }
+        #expect(FileManager.default.fileExists(atPath: workspace + "/locked.md"), "never a lost file")
+    }
 }

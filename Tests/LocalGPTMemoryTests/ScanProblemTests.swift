@@ -125,4 +125,16 @@ import Testing
         #expect(dropped.filesRemoved == 1)
         #expect(try memory.search("lighthouse", mode: .keyword, refresh: false).results.isEmpty)
     }
+
+    /// `chmod 000` on an indexed note kept its rows ("a transient read error"), so a search still
+    /// returned its text. A permission error is the owner's decision and drops the rows of the
+    /// file (or of the files under a folder that cannot be listed); an error that may pass keeps
+    /// them. Checked on the errno, since root reads any file (end to end as another user:
+    /// `MemoryCLITests`, and `BadInputTests` when not run as root).
+    @Test func aPermissionErrorDropsTheRowsAPassingErrorKeepsThem() {
+        for code in [EACCES, EPERM] { #expect(!MemoryIndex.keepsRows(afterReadError: code), "\(code)") }
+        for code in [EIO, ENOMEM, EMFILE, ENFILE, EAGAIN, EINTR, ESTALE] {
+            #expect(MemoryIndex.keepsRows(afterReadError: code), "\(code)")
+        }
+    }
 }

@@ -30,10 +30,15 @@ public struct ReindexProgress: Sendable, Equatable {
 public struct SkippedFile: Sendable, Equatable {
     public var file: String
     public var reason: String
+    /// True when the file was indexed and its rows were dropped for this reason (it is counted
+    /// in ``ReindexReport/filesRemoved`` too): `memory reindex` says "removed" rather than
+    /// "skipped".
+    public var removed: Bool
 
-    public init(file: String, reason: String) {
+    public init(file: String, reason: String, removed: Bool = false) {
         self.file = file
         self.reason = reason
+        self.removed = removed
     }
 }
 
@@ -92,7 +97,8 @@ extension MemoryIndex {
         /// Content hash unchanged: only the status (size, times, inode) is refreshed.
         case touched(hash: String)
         case changed(PreparedFile)
-        /// Not indexable; `keep` leaves a previous version in the index (a transient read error).
+        /// Not indexable; `keep` leaves a previous version in the index (a transient read error,
+        /// ``keepsRows(afterReadError:)``).
         case skipped(reason: String, keep: Bool)
     }
 
@@ -182,8 +188,9 @@ extension MemoryIndex {
                 report.filesHashed += 1
             case .skipped(let reason, let keep):
                 report.filesSkipped += 1
-                report.skipped.append(SkippedFile(file: files[i].key, reason: reason))
-                if !keep && indexed[FileKey(files[i].key)] != nil { removed.append(files[i].key) }
+                let drop = !keep && indexed[FileKey(files[i].key)] != nil
+                report.skipped.append(SkippedFile(file: files[i].key, reason: reason, removed: drop))
+                if drop { removed.append(files[i].key) }
             }
         }
         report.filesRemoved = removed.count
@@ -445,7 +452,14 @@ extension MemoryIndex {
             switch error.code {
             case .notFound: return .skipped(reason: "deleted while indexing", keep: false)
             case .tooLarge: return .skipped(reason: "larger than \(maxFileBytes) bytes", keep: false)
+            case .notAFile: return .skipped(reason: "no longer a regular file", keep: false)
             default:
+                if let system = error.underlying as? FileInfo.SystemError {
+                    return .skipped(
+                        reason: "cannot read it (\(String(cString: strerror(system.errno))))",
+                        keep: keepsRows(afterReadError: system.errno)
+                    )
+                }
                 return .skipped(
                     reason: error.message.replacingOccurrences(of: file.absolutePath, with: file.key),
                     keep: true
@@ -476,6 +490,19 @@ extension MemoryIndex {
             }
             return changed(raw)
         }
+    }
+
+    /// Whether an indexed file that cannot be read now, failing with `errno`, keeps its rows.
+    ///
+    /// A permission error (`EACCES`, `EPERM`: `chmod 000`, an ACL, a Landlock or SELinux rule) is
+    /// the owner's decision that the file is not to be read: its rows are dropped, so that a
+    /// search no longer returns its text (they came back from the index after the file was
+    /// locked). Any other error may pass by itself (`EIO` from a failing disk or network file
+    /// system, `ENOMEM`, `EMFILE`, `ENFILE`, `EAGAIN`, `EINTR`, `ESTALE`...): the rows stay, as the
+    /// last readable version, until the file can be read again, rather than being dropped and then
+    /// read and embedded again.
+    static func keepsRows(afterReadError errno: Int32) -> Bool {
+        errno != EACCES && errno != EPERM
     }
 
     /// `bytes` with each NUL replaced by U+FFFD.

@@ -62,6 +62,18 @@ enum FileInfo {
 
     static func lastError() -> String { String(cString: strerror(errno)) }
 
+    /// A failed system call's `errno`, kept as a ``MemoryError``'s `underlying` error so that a
+    /// caller can tell a permission error from a transient one.
+    struct SystemError: Error, Sendable, Equatable {
+        var errno: Int32
+    }
+
+    /// An `io` error for `what` (e.g. "cannot read PATH") that failed with the current `errno`.
+    static func ioError(_ what: String) -> MemoryError {
+        let code = errno
+        return .io("\(what): \(String(cString: strerror(code)))", underlying: SystemError(errno: code))
+    }
+
     /// Reads a whole file. Refuses folders and special files.
     ///
     /// Opened with `O_NONBLOCK`: the type is known only once the file is open, and opening a FIFO
@@ -71,11 +83,11 @@ enum FileInfo {
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         if fd < 0 {
             if errno == ENOENT { throw .notFound("file not found: \(path)") }
-            throw .io("cannot read \(path): \(lastError())")
+            throw ioError("cannot read \(path)")
         }
         defer { close(fd) }
         var st = Glibc.stat()
-        if fstat(fd, &st) != 0 { throw .io("cannot read \(path): \(lastError())") }
+        if fstat(fd, &st) != 0 { throw ioError("cannot read \(path)") }
         if (st.st_mode & S_IFMT) != S_IFREG { throw MemoryError(code: .notAFile, message: "\(path) is not a file") }
         if Int(st.st_size) > limit {
             throw MemoryError(code: .tooLarge, message: "\(path) is larger than \(limit) bytes")
@@ -95,7 +107,7 @@ enum FileInfo {
             }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw .io("cannot read \(path): \(lastError())")
+                throw ioError("cannot read \(path)")
             }
             if n == 0 { break }
             used += n

@@ -144,12 +144,18 @@ struct WorkspaceScanner {
             let error = errno
             if error != ENOENT || relative.isEmpty && source == "extra" {
                 let inWorkspace = pattern == nil
+                // A permission error is the owner's decision (as for a file,
+                // ``MemoryIndex/keepsRows(afterReadError:)``): the files indexed under the folder
+                // are dropped. Other errors may pass: they are kept.
+                let kept = MemoryIndex.keepsRows(afterReadError: error)
                 problems.append(
                     ScanProblem(
                         display: inWorkspace && !relative.isEmpty ? relative : dir,
                         reason: "cannot list the folder: \(String(cString: strerror(error)))",
-                        keptPrefix: inWorkspace
-                            ? (relative.isEmpty ? "" : relative + "/") : workspace.displayPath(dir) + "/"
+                        keptPrefix: !kept
+                            ? nil
+                            : inWorkspace
+                                ? (relative.isEmpty ? "" : relative + "/") : workspace.displayPath(dir) + "/"
                     )
                 )
             }

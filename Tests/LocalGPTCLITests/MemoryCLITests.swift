@@ -369,4 +369,27 @@ import Testing
         }
         #expect(FileManager.default.fileExists(atPath: workspace + "/locked.md"), "never a lost file")
     }
+
+    /// Symbolic links to notes were left out in silence; `memory reindex` lists those it does not
+    /// index, with the reason.
+    @Test func reindexListsTheLinksItDoesNotIndex() throws {
+        let home = Home()
+        try home.write("sub/real.md", "a grey heron by the pond\n")
+        let workspace = home.path + "/workspace"
+        try "an osprey over the lake\n".write(toFile: home.path + "/outside.md", atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: workspace + "/in.md", withDestinationPath: "sub/real.md")
+        try FileManager.default.createSymbolicLink(
+            atPath: workspace + "/out.md",
+            withDestinationPath: home.path + "/outside.md"
+        )
+        let r = try home.run("memory", "reindex")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(
+            r.stderr.contains("skipped in.md: a symbolic link to sub/real.md, which is indexed under that name"),
+            "\(r.stderr)"
+        )
+        #expect(r.stderr.contains("skipped out.md: a symbolic link to "), "\(r.stderr)")
+        #expect(r.stderr.contains("outside.md, outside the workspace and memory.paths: not indexed"), "\(r.stderr)")
+        #expect(try home.run("memory", "search", "osprey").stdout == "No results found.\n")
+    }
 }

@@ -141,6 +141,8 @@ import Testing
 
     /// A symbolic link to a note of the workspace indexed it a second time under the link's
     /// name; a link to a note the workspace does not list itself (hidden) is still indexed.
+    /// Links that are not indexed were left out in silence: `memory reindex` now lists them as
+    /// skipped, with the reason. A link out of the workspace is never indexed.
     @Test func aLinkToANoteIsNotIndexedTwice() throws {
         let t = TestMemory()
         try t.write("sub/real.md", "a grey heron by the pond\n")
@@ -153,9 +155,73 @@ import Testing
             atPath: t.workspace + "/link-hidden.md",
             withDestinationPath: ".hidden/h.md"
         )
+        // Out of the workspace, and to nothing.
+        try "an osprey over the lake\n".write(toFile: t.root + "/outside.md", atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(
+            atPath: t.workspace + "/sub/link-out.md",
+            withDestinationPath: "../../outside.md"
+        )
+        try FileManager.default.createSymbolicLink(atPath: t.workspace + "/gone.md", withDestinationPath: "nowhere.md")
+        // A link to another kind of file is no note: passed over as the file itself would be.
+        try "plain text\n".write(toFile: t.workspace + "/list.txt", atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(
+            atPath: t.workspace + "/list-link.txt",
+            withDestinationPath: "list.txt"
+        )
         let memory = try t.open()
+        let r = try memory.reindex()
+        let outside = try #require(realpath(t.root + "/outside.md", nil))
+        defer { free(outside) }
+        #expect(
+            r.skipped.sorted { $0.file < $1.file } == [
+                SkippedFile(file: "gone.md", reason: "a symbolic link to nothing (its target is missing)"),
+                SkippedFile(
+                    file: "link-in.md",
+                    reason: "a symbolic link to sub/real.md, which is indexed under that name"
+                ),
+                SkippedFile(
+                    file: "sub/link-out.md",
+                    reason:
+                        "a symbolic link to \(String(cString: outside)), outside the workspace and memory.paths: not indexed"
+                ),
+            ]
+        )
+        #expect(r.filesScanned == 5 && r.filesUpdated == 2 && r.filesSkipped == 3, "\(r)")
         #expect(try memory.search("heron", mode: .keyword).results.map(\.file) == ["sub/real.md"])
         #expect(try memory.search("kingfisher", mode: .keyword).results.map(\.file) == ["link-hidden.md"])
+        #expect(try memory.search("osprey", mode: .keyword).results.isEmpty)
+    }
+
+    /// A link in the workspace to a file of an extra root indexed that file twice: under the
+    /// link's name and under its own.
+    @Test func aLinkToAnExtraRootsFileIsNotIndexedTwice() throws {
+        let t = TestMemory()
+        let extra = t.root + "/notes"
+        try FileManager.default.createDirectory(atPath: extra, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: t.workspace, withIntermediateDirectories: true)
+        try "the walrus colony on the ice\n".write(toFile: extra + "/walrus.md", atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(
+            atPath: t.workspace + "/walrus.md",
+            withDestinationPath: extra + "/walrus.md"
+        )
+        let config = MemoryConfiguration(
+            workspace: t.workspace,
+            indexPath: t.indexPath,
+            extraRoots: [ExtraRoot(path: extra)]
+        )
+        let memory = try MemoryManager(configuration: config, embedder: nil, bootstrap: false)
+        let r = try memory.reindex()
+        let real = try #require(realpath(extra + "/walrus.md", nil))
+        defer { free(real) }
+        #expect(
+            r.skipped == [
+                SkippedFile(
+                    file: "walrus.md",
+                    reason: "a symbolic link to \(String(cString: real)), which is indexed under that name"
+                )
+            ]
+        )
+        #expect(try memory.search("walrus", mode: .keyword).results.map(\.file) == [extra + "/walrus.md"])
     }
 
     @Test(.enabled(if: geteuid() != 0, "root lists any folder; ScanProblemTests cover root's runs"))

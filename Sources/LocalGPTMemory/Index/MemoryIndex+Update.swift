@@ -194,6 +194,14 @@ extension MemoryIndex {
             }
         }
         report.filesRemoved = removed.count
+        if !removed.isEmpty && !scanProblems.isEmpty {
+            // A file the scan left out that was indexed (a link whose target moved out of the
+            // workspace) lost its rows: say "removed".
+            let gone = Set(removed.map(FileKey.init))
+            for i in report.skipped.indices where gone.contains(FileKey(report.skipped[i].file)) {
+                report.skipped[i].removed = true
+            }
+        }
 
         // 2. On a full rebuild, fill the embedding cache first so the new index is complete.
         // (The vectors computed here are not counted again as cache hits when the rows are

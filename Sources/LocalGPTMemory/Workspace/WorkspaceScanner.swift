@@ -52,9 +52,12 @@ struct ScanProblem: Sendable, Equatable {
 }
 
 /// Finds the markdown files to index: `**/*.md` under the workspace, skipping hidden files and
-/// folders, plus each extra root's pattern. Symlinked folders are not followed; a symlinked file is
-/// included only when its target stays inside the workspace or an extra root, and is not a note
-/// the workspace lists under its own name.
+/// folders, plus each extra root's pattern. Symlinked folders are not followed. A symlinked file
+/// is indexed, under the link's name, only when its target stays inside the workspace or an extra
+/// root and no walk lists the target under its own name (a hidden note, a file no pattern names);
+/// otherwise it is reported as skipped, with the reason: a link to a file that is indexed under
+/// its own name (its text is indexed once), a link that leaves the workspace and the extra roots
+/// (never indexed), a link to nothing.
 struct WorkspaceScanner {
     var workspace: Workspace
     var extraRoots: [ExtraRoot]
@@ -66,7 +69,11 @@ struct WorkspaceScanner {
         // workspace's keys are unique relative paths and never equal an extra root's, which are
         // absolute.
         var seen = Set<FileKey>()
-        let realRoots = ([workspace.root] + extraRoots.map(\.path)).compactMap { FileInfo.realPath($0) }
+        // The roots as the walks list them, resolved: the workspace's markdown files, then each
+        // extra root's pattern.
+        let realRoots =
+            [RealRoot(path: FileInfo.realPath(workspace.root), pattern: nil)]
+            + extraRoots.map { RealRoot(path: FileInfo.realPath($0.path), pattern: $0.pattern) }
         walk(
             workspace.root,
             relative: "",
@@ -103,6 +110,28 @@ struct WorkspaceScanner {
         return out
     }
 
+    /// A root as its walk lists it: its real path (nil when it does not exist) and its pattern
+    /// (nil: the workspace's markdown files).
+    private struct RealRoot {
+        var path: String?
+        var pattern: GlobPattern?
+
+        /// Whether `real` (a resolved path) lies inside the root.
+        func holds(_ real: String) -> Bool {
+            guard let path else { return false }
+            return real.hasPrefix(path + "/")
+        }
+
+        /// Whether the root's walk lists `real` (a resolved path) under its own name: inside the
+        /// root, in no hidden folder, and named by its pattern.
+        func lists(_ real: String) -> Bool {
+            guard let path, holds(real) else { return false }
+            let rel = real.dropFirst(path.count + 1)
+            if rel.split(separator: "/").contains(where: { $0.hasPrefix(".") }) { return false }
+            return pattern?.matches(String(rel)) ?? rel.hasSuffix(".md")
+        }
+    }
+
     /// What an extra root's walk leaves to the workspace's.
     private struct Exclusion {
         /// Markdown files (the root lies inside the workspace).
@@ -133,7 +162,7 @@ struct WorkspaceScanner {
         source: String,
         pattern: GlobPattern?,
         exclusion: Exclusion = Exclusion(),
-        realRoots: [String],
+        realRoots: [RealRoot],
         into out: inout [ScannedFile],
         seen: inout Set<FileKey>,
         problems: inout [ScanProblem]
@@ -213,19 +242,43 @@ struct WorkspaceScanner {
                 files.append(name)
             case Int32(DT_LNK), Int32(DT_UNKNOWN):
                 let path = Self.join(dir, name)
-                guard let st = FileInfo.status(path) else { continue }
-                if st.isDirectory {
-                    if type == DT_UNKNOWN { subdirs.append(name) }  // a real folder on a file system without d_type
-                } else if st.isRegular {
-                    guard pattern != nil || name.hasSuffix(".md"),
-                        let real = FileInfo.realPath(path),
-                        realRoots.contains(where: { real.hasPrefix($0 + "/") })
-                    else { continue }
-                    // A link to a note that the workspace's walk lists under its own name would
-                    // index it twice (each hit came back twice).
-                    if let ws = FileInfo.realPath(workspace.root), real.hasPrefix(ws + "/"), real.hasSuffix(".md"),
-                        !real.dropFirst(ws.count + 1).split(separator: "/").contains(where: { $0.hasPrefix(".") })
-                    {
+                if Int32(type) == Int32(DT_UNKNOWN), let own = FileInfo.status(path, followSymlinks: false),
+                    !own.isSymlink
+                {
+                    // A file system without d_type: a real folder or file.
+                    if own.isDirectory {
+                        subdirs.append(name)
+                    } else if own.isRegular && (pattern != nil || name.hasSuffix(".md")) {
+                        files.append(name)
+                    }
+                    continue
+                }
+                let rel = Self.join(relative, name)
+                // Only names this walk would index count (a link to a folder or to a `.txt` in the
+                // workspace is passed over in silence, as such files are; a markdown name in an
+                // extra root inside the workspace is the workspace walk's).
+                let named =
+                    (pattern?.matches(rel) ?? name.hasSuffix(".md")) && !(exclusion.markdown && name.hasSuffix(".md"))
+                func skip(_ reason: String) {
+                    let key = pattern == nil ? rel : workspace.displayPath(path)
+                    problems.append(ScanProblem(display: key, reason: reason, keptPrefix: nil, isFile: true))
+                }
+                guard let st = FileInfo.status(path) else {
+                    if named { skip("a symbolic link to nothing (its target is missing)") }
+                    continue
+                }
+                if st.isRegular && named {
+                    guard let real = FileInfo.realPath(path) else { continue }  // removed meanwhile
+                    guard realRoots.contains(where: { $0.holds(real) }) else {
+                        // Never indexed: the link would bring a file from anywhere into the notes.
+                        skip("a symbolic link to \(real), outside the workspace and memory.paths: not indexed")
+                        continue
+                    }
+                    // A link to a file that a walk lists under its own name would index it twice
+                    // (each hit came back twice): its text is indexed once, under that name.
+                    if let root = realRoots.first(where: { $0.lists(real) }) {
+                        let target = root.pattern == nil ? String(real.dropFirst(root.path!.count + 1)) : real
+                        skip("a symbolic link to \(target), which is indexed under that name")
                         continue
                     }
                     files.append(name)

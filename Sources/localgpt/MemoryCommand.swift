@@ -197,14 +197,15 @@ struct MemoryCommand: ParsableCommand {
             // files = indexed + unchanged + skipped; removed (gone, or no longer indexable) is
             // apart, and so are the folders that could not be looked at.
             var line =
-                "\(report.filesScanned) files: \(report.filesUpdated) indexed, \(report.filesUnchanged) unchanged, "
-                + "\(report.filesRemoved) removed"
+                "\(counted(report.filesScanned, "file")): \(report.filesUpdated) indexed, "
+                + "\(report.filesUnchanged) unchanged, \(report.filesRemoved) removed"
             if report.filesSkipped > 0 { line += ", \(report.filesSkipped) skipped" }
             let folders = report.skipped.count - report.filesSkipped
-            if folders > 0 { line += ", \(folders) folder\(folders == 1 ? "" : "s") skipped" }
-            line += "; \(report.chunksWritten) chunks written"
+            if folders > 0 { line += ", \(counted(folders, "folder")) skipped" }
+            line += "; \(counted(report.chunksWritten, "chunk")) written"
             if ctx.memory.embedder != nil {
-                line += "; \(report.embeddingsComputed) embeddings computed, \(report.embeddingsFromCache) from cache"
+                line += "; \(counted(report.embeddingsComputed, "embedding")) computed, "
+                line += "\(report.embeddingsFromCache) from cache"
             }
             line += " (" + FixedDecimal.format(report.durationSeconds, digits: 2) + "s)"
             print(line)
@@ -262,9 +263,11 @@ struct MemoryCommand: ParsableCommand {
             print("Index:       \(ctx.memory.index.path) (\(Self.size(s.databaseBytes)))")
             print("Files:       \(s.files) (\(Self.size(s.indexedBytes)) of markdown)")
             print("Chunks:      \(s.chunks) (up to \(ctx.memory.configuration.chunker.maxBytes) characters each)")
-            for (model, n) in embedded.sorted(by: { $0.key < $1.key }) { print("Vectors:     \(n) chunks by \(model)") }
-            print("No vectors:  \(pending) chunks")
-            print("Cache:       \(s.cachedEmbeddings) embeddings")
+            for (model, n) in embedded.sorted(by: { $0.key < $1.key }) {
+                print("Vectors:     \(counted(n, "chunk")) by \(model)")
+            }
+            print("No vectors:  \(counted(pending, "chunk"))")
+            print("Cache:       \(counted(s.cachedEmbeddings, "embedding"))")
             if let last = s.lastIndexedAt { print("Last index:  \(ISO8601DateFormatter().string(from: last))") }
             if let reason { print("Embeddings:  off (\(reason))") }
         }
@@ -312,10 +315,15 @@ struct MemoryCommand: ParsableCommand {
             formatter.dateFormat = "yyyy-MM-dd HH:mm"
             for f in files {
                 let when = formatter.string(from: f.modified)
-                print("\(when)  \(printable(f.file))  (\(f.chunks) chunks, \(Stats.size(f.size)))")
+                print("\(when)  \(printable(f.file))  (\(counted(f.chunks, "chunk")), \(Stats.size(f.size)))")
             }
         }
     }
+}
+
+/// "1 chunk", "2 chunks", "0 chunks": `n` and `noun`, plural unless `n` is 1.
+func counted(_ n: Int, _ noun: String) -> String {
+    "\(n) \(noun)\(n == 1 ? "" : "s")"
 }
 
 /// A one-line progress bar on standard error (only when it is a terminal).

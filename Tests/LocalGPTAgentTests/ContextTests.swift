@@ -5,6 +5,7 @@
 import Foundation
 import LocalGPTAgent
 import LocalGPTCore
+import LocalGPTMemory
 import LocalGPTTesting
 import Testing
 
@@ -218,6 +219,30 @@ import Testing
         #expect(past == "# MEMORY.md (3 lines; nothing from line 10 on)")
         let folder = #expect(throws: HostToolError.self) { try byName["memory_get"]?.run(arguments: ["path": "."]) }
         #expect(folder?.message.contains("is a folder") == true)
+    }
+
+    /// The memory module's tools (``MemoryTools``, which can serve the agent as its
+    /// ``MemoryToolBackend``) took `fact` and `entry` where the agent's schemas, which the model
+    /// sees, take `text`, and had no limit on a query's length: a backend would have refused every
+    /// save. Both now take the same arguments within the same limits (docs/MEMORY.md, "Tools").
+    @Test func theMemoryModulesToolsTakeTheArgumentsTheAgentOffers() throws {
+        struct Backend: MemoryToolBackend {
+            let memoryToolNames: Set<String> = ["memory_search"]
+            func callMemoryTool(_ name: String, arguments: JSONValue) throws -> JSONValue { [:] }
+        }
+        let offered = MemoryHostTools(workspace: "/nonexistent", backend: Backend()).tools
+        #expect(offered.map(\.name) == MemoryTools.all.map(\.name))
+        for (agent, module) in zip(offered, MemoryTools.all) {
+            let a = try #require(agent.parameters["properties"]?.objectValue)
+            let m = try #require(module.parameters["properties"]?.objectValue)
+            #expect(Set(a.keys) == Set(m.keys), "\(agent.name)")
+            #expect(agent.parameters["required"] == module.parameters["required"], "\(agent.name)")
+            for (key, schema) in a {
+                for limit in ["type", "minLength", "maxLength", "minimum", "maximum"] {
+                    #expect(schema[limit] == m[key]?[limit], "\(agent.name).\(key).\(limit)")
+                }
+            }
+        }
     }
 
     /// memory_search returns files of the extra roots (`memory.paths`) by absolute path; memory_get

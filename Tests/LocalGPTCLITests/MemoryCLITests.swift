@@ -251,6 +251,7 @@ import Testing
         try home.write("memory/2024-06-03.md", "third day\n")
         let recent = try home.run("memory", "recent", "--limit", "1")
         #expect(recent.stdout.contains("memory/2024-06-03.md"))
+        #expect(recent.stdout.contains("(1 chunk, "), "not \"1 chunks\": \(recent.stdout)")
         #expect(recent.stdout.split(separator: "\n").count == 1)
         // A limit out of range is an error, not "No memory files yet."
         for bad in ["0", "-1", "1001"] {

@@ -90,7 +90,7 @@ struct TokenizerCase: Decodable, Sendable, CustomTestStringConvertible {
 
         let missing = #expect(throws: EmbeddingError.self) { try BertTokenizer(vocabularyFile: dir + "/vocab.txt") }
         #expect(missing?.code == .notInstalled)
-        #expect(missing?.message.contains("scripts/setup.sh") == true)
+        #expect(missing?.message.contains("scripts/install-models.sh") == true)
 
         let empty = dir + "/empty.txt"
         try Data().write(to: URL(fileURLWithPath: empty))

@@ -85,7 +85,7 @@ import Testing
         let (t, memory) = try Self.memory()
         let saved = try MemoryTools.call(
             "memory_save",
-            arguments: ["fact": "The user is allergic to peanuts."],
+            arguments: ["text": "The user is allergic to peanuts."],
             memory: memory
         )
         #expect(saved["file"] == "MEMORY.md")
@@ -118,11 +118,11 @@ import Testing
         try t.write("notes/a.md", "a project note\n")
         let memory = try t.open(bootstrap: false)
         #expect(!FileManager.default.fileExists(atPath: t.workspace + "/MEMORY.md"))
-        let saved = try MemoryTools.call("memory_save", arguments: ["fact": "The user likes figs."], memory: memory)
+        let saved = try MemoryTools.call("memory_save", arguments: ["text": "The user likes figs."], memory: memory)
         #expect(saved["file"] == "MEMORY.md")
         let text = try String(contentsOfFile: t.workspace + "/MEMORY.md", encoding: .utf8)
         #expect(text == "# Memory\n\n- The user likes figs.\n")
-        let logged = try MemoryTools.call("memory_log", arguments: ["entry": "Planted a fig tree."], memory: memory)
+        let logged = try MemoryTools.call("memory_log", arguments: ["text": "Planted a fig tree."], memory: memory)
         let file = try #require(logged["file"]?.stringValue)
         #expect(file.hasPrefix("memory/") && file.hasSuffix(".md"), "\(file)")
         let log = try String(contentsOfFile: t.workspace + "/" + file, encoding: .utf8)
@@ -143,7 +143,7 @@ import Testing
         }
         #expect(throws: MemoryError.self) { try MemoryTools.call("memory_get", arguments: ["path": 3], memory: memory) }
         #expect(throws: MemoryError.self) {
-            try MemoryTools.call("memory_save", arguments: ["fact": ""], memory: memory)
+            try MemoryTools.call("memory_save", arguments: ["text": ""], memory: memory)
         }
         #expect(throws: MemoryError.self) { try MemoryTools.call("memory_nope", arguments: [:], memory: memory) }
         #expect(MemoryTools.all.map(\.name) == ["memory_search", "memory_get", "memory_save", "memory_log"])

@@ -44,7 +44,7 @@ public enum ConfigTemplate {
         # The markdown workspace (MEMORY.md, memory/YYYY-MM-DD.md, knowledge/...) is the memory;
         # an index under memory/ in this folder makes it searchable (`localgpt memory search`).
         # workspace = "~/notes"        # another workspace (LOCALGPT_WORKSPACE=/abs/dir wins)
-        # chunk_size = 400             # tokens of ~4 characters per chunk
+        # chunk_size = 400             # tokens of ~4 characters per chunk (16 to 1048576)
         # chunk_overlap = 80           # tokens carried over into the next chunk
         # embeddings = true            # semantic search with the local model, when installed
         # max_file_bytes = 16777216    # larger files are not indexed (reported by `memory reindex`)

@@ -49,7 +49,8 @@ public struct BertTokenizer: Sendable {
         guard FileManager.default.fileExists(atPath: path) else {
             throw EmbeddingError(
                 code: .notInstalled,
-                message: "the vocabulary \(path) does not exist (run scripts/setup.sh)"
+                message: "the vocabulary \(path) does not exist (install the model with "
+                    + "\(MiniLMEmbedder.installCommand(modelFolder: (path as NSString).deletingLastPathComponent)))"
             )
         }
         let data: Data

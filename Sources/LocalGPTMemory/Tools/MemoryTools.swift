@@ -14,6 +14,9 @@ public struct MemoryToolDefinition: Sendable, Equatable {
 
 /// The memory tools' logic: `memory_search`, `memory_get`, `memory_save`, `memory_log`, each a
 /// function from a JSON arguments object to a JSON result, so the agent can expose them to a model.
+/// The arguments and their limits are those of the tools the agent offers (`LocalGPTAgent`'s
+/// `MemoryHostTools`, whose ``MemoryToolBackend`` this can serve): a query of at most 2,000
+/// characters, a `text` of at most 20,000 for `memory_save` and `memory_log` (docs/MEMORY.md).
 public enum MemoryTools {
     public static let search = MemoryToolDefinition(
         name: "memory_search",
@@ -25,7 +28,7 @@ public enum MemoryTools {
             "type": "object",
             "properties": [
                 "query": [
-                    "type": "string", "minLength": 1,
+                    "type": "string", "minLength": 1, "maxLength": 2000,
                     "description":
                         "What to look for, in plain words; a date (\"yesterday\", \"3 June\") favours that day's log.",
                 ],
@@ -48,7 +51,9 @@ public enum MemoryTools {
         parameters: [
             "type": "object",
             "properties": [
-                "path": ["type": "string", "minLength": 1, "description": "Workspace-relative path."],
+                "path": [
+                    "type": "string", "minLength": 1, "maxLength": 4096, "description": "Workspace-relative path.",
+                ],
                 "from": ["type": "integer", "minimum": 1, "default": 1, "description": "First line (1-based)."],
                 "lines": [
                     "type": "integer", "minimum": 1, "maximum": 10_000, "default": 50,
@@ -66,9 +71,12 @@ public enum MemoryTools {
         parameters: [
             "type": "object",
             "properties": [
-                "fact": ["type": "string", "minLength": 1, "description": "The fact, one short sentence."]
+                "text": [
+                    "type": "string", "minLength": 1, "maxLength": 20000,
+                    "description": "The fact, one short sentence.",
+                ]
             ],
-            "required": ["fact"],
+            "required": ["text"],
             "additionalProperties": false,
         ]
     )
@@ -79,9 +87,9 @@ public enum MemoryTools {
         parameters: [
             "type": "object",
             "properties": [
-                "entry": ["type": "string", "minLength": 1, "description": "What to note."]
+                "text": ["type": "string", "minLength": 1, "maxLength": 20000, "description": "What to note."]
             ],
-            "required": ["entry"],
+            "required": ["text"],
             "additionalProperties": false,
         ]
     )
@@ -134,9 +142,9 @@ public enum MemoryTools {
                 "text": .string(excerpt.numberedText),
             ]
         case save.name:
-            return appended(try memory.save(fact: arguments["fact"]?.stringValue ?? ""))
+            return appended(try memory.save(fact: arguments["text"]?.stringValue ?? ""))
         default:
-            return appended(try memory.log(entry: arguments["entry"]?.stringValue ?? ""))
+            return appended(try memory.log(entry: arguments["text"]?.stringValue ?? ""))
         }
     }
 

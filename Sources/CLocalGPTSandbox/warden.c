@@ -214,10 +214,3 @@ int lgpt_sandbox_warden_release(pid_t group) {
     pthread_mutex_unlock(&lock);
     return err;
 }
-
-pid_t lgpt_sandbox_warden_pid(void) {
-    pthread_mutex_lock(&lock);
-    pid_t pid = owner == getpid() ? warden : -1;
-    pthread_mutex_unlock(&lock);
-    return pid;
-}

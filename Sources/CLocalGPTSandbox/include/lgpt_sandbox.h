@@ -493,9 +493,6 @@ int lgpt_sandbox_warden_watch(pid_t group, const char *LGPT_SANDBOX_NULLABLE cgr
 /** Tells the warden that the command of `group` ended and was reaped. Returns 0 or an errno value. */
 int lgpt_sandbox_warden_release(pid_t group);
 
-/** The warden's pid, or -1 when this process has none running (for diagnostics and tests). */
-pid_t lgpt_sandbox_warden_pid(void);
-
 #ifdef __cplusplus
 }
 #endif

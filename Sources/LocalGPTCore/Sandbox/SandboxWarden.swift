@@ -39,12 +39,6 @@ public enum SandboxWarden {
         }
     }
 
-    /// The warden's pid, nil when this process has none running.
-    public static var pid: Int32? {
-        let pid = lgpt_sandbox_warden_pid()
-        return pid > 0 ? pid : nil
-    }
-
     /// Watches the group `group` of a command that just started (and its pids cgroup `cgroup`).
     /// A failure only means the command runs unwatched: the next host's sweep still finds it.
     /// ``ProcessRunner`` calls it for every run (public for `localgpt sandbox bench`).

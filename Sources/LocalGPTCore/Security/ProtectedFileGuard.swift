@@ -347,19 +347,11 @@ public struct ProtectedFileGuard: Sendable {
                 return .failure(Problem(text: "cannot create \(folder): \(reason)"))
             }
         }
-        let fd = open(stateDirectory + "/lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else {
-            return .failure(Problem(text: "cannot open \(stateDirectory)/lock: \(String(cString: strerror(errno)))"))
-        }
-        defer { close(fd) }
-        while flock(fd, LOCK_EX) != 0 {
-            guard errno == EINTR else {
-                return .failure(
-                    Problem(text: "cannot lock \(stateDirectory)/lock: \(String(cString: strerror(errno)))")
-                )
+        return Result { () throws(Problem) in
+            try FileLock.withExclusive(stateDirectory + "/lock", failure: Problem.init(text:)) { () throws(Problem) in
+                body()
             }
         }
-        return .success(body())
     }
 
     /// Under the lock: the holders whose host is gone are removed, what is left of their commands is
